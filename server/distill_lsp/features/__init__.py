@@ -1,0 +1,15 @@
+"""LSP wiring: one module per feature, each with a `register(server)`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..server import DistillLanguageServer
+
+
+def register_all(server: DistillLanguageServer) -> None:
+    from . import completion, documents, inline_completion, lifecycle
+
+    for module in (lifecycle, documents, inline_completion, completion):
+        module.register(server)

@@ -1,0 +1,35 @@
+"""initialize / initialized / didChangeConfiguration / shutdown."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from lsprotocol import types
+
+from ..settings import unwrap_section
+
+if TYPE_CHECKING:
+    from ..server import DistillLanguageServer
+
+logger = logging.getLogger(__name__)
+
+
+def register(server: DistillLanguageServer) -> None:
+    @server.feature(types.INITIALIZE)
+    def initialize(ls: DistillLanguageServer, params: types.InitializeParams) -> None:
+        ls.settings_from_client = params.initialization_options
+        ls.protocol.trace = params.trace or types.TraceValue.Off
+
+    @server.feature(types.INITIALIZED)
+    def initialized(ls: DistillLanguageServer, params: types.InitializedParams) -> None:
+        ls.update_settings(unwrap_section(ls.settings_from_client), "initializationOptions")
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    def did_change_configuration(ls: DistillLanguageServer,
+                                 params: types.DidChangeConfigurationParams) -> None:
+        ls.update_settings(unwrap_section(params.settings), "workspace/didChangeConfiguration")
+
+    @server.feature(types.SHUTDOWN)
+    def shutdown(ls: DistillLanguageServer, params: None) -> None:
+        ls.engine.close()

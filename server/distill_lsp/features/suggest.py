@@ -1,0 +1,74 @@
+"""The shared path of inline and classic completion: snapshot, run the pipeline on the
+engine, drop the answer if the document moved on meanwhile."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from lsprotocol import types
+
+from ..completion import pipeline
+from ..completion.pipeline import CompletionConfig, Snapshot, Suggestion
+from ..engine.types import CancelToken, StopReason
+from ..positions import position_at
+
+if TYPE_CHECKING:
+    from ..server import DistillLanguageServer
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Answer:
+    snapshot: Snapshot
+    suggestion: Suggestion
+    range: types.Range
+    model_name: str
+
+
+async def suggest(ls: DistillLanguageServer, uri: str, position: types.Position,
+                  automatic: bool) -> Answer | None:
+    """A suggestion at `position`, or None when there is nothing to show."""
+    snap = ls.snapshot(uri, position, automatic)
+    request_id = ls.next_request_id()
+    if snap is None:
+        logger.debug("%s: %s is not open", request_id, uri)
+        return None
+    if not ls.engine.ready:
+        logger.debug("%s: model not ready (%s)", request_id, ls.engine.state.value)
+        return None
+    config = CompletionConfig(profile=ls.settings.sampling_profile(),
+                              max_new_tokens=ls.settings.max_new_tokens,
+                              context_tokens=ls.settings.context_tokens)
+    token = CancelToken()
+    future = ls.engine.submit(lambda backend, tok: pipeline.run(snap, backend, tok, config, request_id),
+                              key=uri, token=token)
+    try:
+        suggestion = await asyncio.wrap_future(future)
+    except asyncio.CancelledError:
+        token.cancel(StopReason.CANCELLED)
+        logger.debug("%s: cancelled by the client", request_id)
+        raise
+    if suggestion is None or ls.document_version(uri) != snap.version:
+        logger.debug("%s: superseded", request_id)
+        return None
+    _log(ls, request_id, config, suggestion)
+    if not suggestion.text:
+        return None
+    line, character = position_at(snap.text, snap.offset, ls.position_encoding)
+    here = types.Position(line, character)
+    info = ls.engine.info
+    return Answer(snap, suggestion, types.Range(here, here), info.name if info else "")
+
+
+def _log(ls: DistillLanguageServer, request_id: str, config: CompletionConfig, s: Suggestion) -> None:
+    t = s.timings
+    line = (f"{request_id}: profile={config.profile.name} prompt_tokens={s.prompt_tokens} "
+            f"new_tokens={s.new_tokens} context_ms={t.get('context_ms', 0):.0f} "
+            f"ttft_ms={t.get('ttft_ms', 0):.0f} total_ms={t.get('total_ms', 0):.0f} {s.reason or 'ok'}")
+    logger.debug("%s", line)
+    if ls.protocol.trace != types.TraceValue.Off:
+        ls.log_trace(types.LogTraceParams(message=line))

@@ -1,0 +1,102 @@
+"""Sampling profiles: named, validated decoding parameters for the model.
+
+A profile is plain data (`SamplingProfile`); `validate_profile` turns a user's mapping
+into one, reporting each bad field with its allowed range while keeping the rest.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class SamplingProfile:
+    """Decoding parameters for one kind of request."""
+
+    name: str
+    do_sample: bool = True
+    temperature: float = 0.65
+    top_p: float = 0.95
+    top_k: int = 0
+    repetition_penalty: float = 1.1
+    max_new_tokens: int | None = None
+    """None: the feature's own default length (completion vs explain)."""
+
+    def describe(self) -> str:
+        if not self.do_sample:
+            return f"{self.name} (greedy, repetition_penalty={self.repetition_penalty})"
+        return (
+            f"{self.name} (temperature={self.temperature}, top_p={self.top_p}, "
+            f"top_k={self.top_k}, repetition_penalty={self.repetition_penalty})"
+        )
+
+
+BUILTIN_PROFILES: dict[str, SamplingProfile] = {
+    "greedy": SamplingProfile("greedy", do_sample=False, temperature=1.0, top_p=1.0),
+    "precise": SamplingProfile("precise", temperature=0.45),
+    "coding": SamplingProfile("coding", temperature=0.65),
+    "creative": SamplingProfile("creative", temperature=0.85),
+}
+
+DEFAULT_PROFILE = "coding"
+
+
+class ProfileError(ValueError):
+    """A profile has invalid fields; `problems` names each one with its allowed range."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+_FIELD_CHECKS: dict[str, tuple[type | tuple[type, ...], Any, str]] = {
+    "temperature": ((int, float), lambda v: 0 < v <= 5, "a number in (0, 5]"),
+    "top_p": ((int, float), lambda v: 0 < v <= 1, "a number in (0, 1]"),
+    "top_k": (int, lambda v: 0 <= v <= 1000, "an integer in [0, 1000] (0 disables)"),
+    "repetition_penalty": ((int, float), lambda v: 0.5 <= v <= 3, "a number in [0.5, 3]"),
+    "max_new_tokens": (int, lambda v: 1 <= v <= 8192, "an integer in [1, 8192]"),
+    "do_sample": (bool, lambda v: True, "true or false"),
+}
+
+_CAMEL = {
+    "topP": "top_p",
+    "topK": "top_k",
+    "repetitionPenalty": "repetition_penalty",
+    "maxNewTokens": "max_new_tokens",
+    "doSample": "do_sample",
+}
+
+
+def validate_profile(
+    name: str, fields: Mapping[str, Any], base: SamplingProfile | None = None
+) -> tuple[SamplingProfile, list[str]]:
+    """Build a profile from `fields` over `base`; return it with the problems found.
+
+    Each invalid field is reported and skipped, the valid ones apply.
+    """
+    base = base or BUILTIN_PROFILES[DEFAULT_PROFILE]
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    for raw_key, value in fields.items():
+        key = _CAMEL.get(raw_key, raw_key)
+        check = _FIELD_CHECKS.get(key)
+        if check is None:
+            problems.append(f"profile {name!r}: unknown field {raw_key!r}")
+            continue
+        types, ok, allowed = check
+        is_bool = isinstance(value, bool)
+        if (is_bool and types is not bool) or not isinstance(value, types) or (
+            isinstance(value, float) and not math.isfinite(value)
+        ) or not ok(value):
+            problems.append(f"profile {name!r}: {raw_key} must be {allowed}, got {value!r}")
+            continue
+        values[key] = float(value) if isinstance(types, tuple) and not is_bool else value
+    profile = dataclasses.replace(base, name=name, **values)
+    if profile.do_sample and profile.temperature <= 0:
+        problems.append(f"profile {name!r}: temperature must be > 0 when sampling")
+        profile = dataclasses.replace(profile, temperature=base.temperature)
+    return profile, problems

@@ -1,0 +1,132 @@
+"""The language server object: session state (settings, documents, the engine) and the
+services its feature handlers share. LSP wiring lives in `features/`."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+
+from . import __version__
+from .completion.pipeline import Snapshot
+from .engine.factory import model_key, make_backend_factory
+from .engine.types import EngineError
+from .engine.worker import Engine, EngineState
+from .positions import offset_at
+from .settings import Settings, apply_options, resolve
+
+logger = logging.getLogger(__name__)
+
+
+class DistillLanguageServer(LanguageServer):
+    """One LSP session; the engine (and its model) may be shared between sessions."""
+
+    def __init__(self, base_layers: tuple[Mapping[str, Any], ...] = (), engine: Engine | None = None) -> None:
+        super().__init__("distill-lsp", __version__,
+                         text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
+        self.engine = engine or Engine()
+        self.settings, self._startup_problems = resolve(*base_layers)
+        self._loaded_key: tuple[Any, ...] | None = None
+        self._load_task: asyncio.Task[None] | None = None
+        self._request_ids = itertools.count(1)
+        self.settings_from_client: Any = None
+
+    # -- settings -------------------------------------------------------------------
+    def update_settings(self, layer: Any, origin: str) -> Settings:
+        """Apply a layer of options; one message for all its problems; reload if needed."""
+        self.settings, problems = apply_options(self.settings, layer)
+        problems = self._startup_problems + problems
+        self._startup_problems = []
+        if problems:
+            logger.warning("settings from %s: %s", origin, "; ".join(problems))
+            self.show_message(f"distill-lsp: ignored invalid settings ({origin}): " + "; ".join(problems),
+                              types.MessageType.Warning)
+        self.ensure_model()
+        return self.settings
+
+    # -- model ----------------------------------------------------------------------
+    def ensure_model(self) -> None:
+        """Start loading the configured model in the background unless it is loaded."""
+        key = model_key(self.settings)
+        if key == self._loaded_key:
+            return
+        self._loaded_key = key
+        self._load_task = asyncio.ensure_future(self._load(self.settings))
+
+    async def _load(self, settings: Settings) -> None:
+        token = str(uuid.uuid4())
+        progress = await self._begin_progress(token, "distill-lsp", f"loading model ({settings.model})")
+        future = self.engine.load(make_backend_factory(settings))
+        try:
+            info = await asyncio.wrap_future(future)
+        except EngineError as exc:
+            logger.error("model not available: %s", exc)
+            self.show_message(f"distill-lsp: {exc}", types.MessageType.Error)
+            self.protocol.notify("distill/status", {"state": "failed", "error": str(exc)})
+        else:
+            message = f"model {info.name} ready on {info.device} ({info.dtype}) in {info.load_s:.1f} s"
+            self.window_log_message(types.LogMessageParams(types.MessageType.Info, message))
+            self.protocol.notify("distill/status", {"state": "ready", "model": info.name,
+                                                    "device": info.device, "loadSeconds": info.load_s})
+        finally:
+            if progress:
+                self.work_done_progress.end(token, types.WorkDoneProgressEnd(message="done"))
+
+    async def _begin_progress(self, token: str, title: str, message: str) -> bool:
+        caps = self.client_capabilities.window
+        if not (caps and caps.work_done_progress):
+            return False
+        try:
+            await self.work_done_progress.create_async(token)
+        except Exception as exc:  # the client refused the token: go on without a bar
+            logger.debug("progress token refused: %s", exc)
+            return False
+        self.work_done_progress.begin(token, types.WorkDoneProgressBegin(title=title, message=message))
+        return True
+
+    @property
+    def model_state(self) -> EngineState:
+        return self.engine.state
+
+    # -- documents ------------------------------------------------------------------
+    @property
+    def position_encoding(self) -> str:
+        enc = self.workspace.position_encoding
+        return str(getattr(enc, "value", enc) or "utf-16")
+
+    def snapshot(self, uri: str, position: types.Position, automatic: bool) -> Snapshot | None:
+        """The open document at `position`, or None for a document that isn't open."""
+        doc = self.workspace.text_documents.get(uri)
+        if doc is None:
+            return None
+        text = doc.source
+        offset = offset_at(text, position.line, position.character, self.position_encoding)
+        return Snapshot(uri=uri, version=doc.version, text=text, offset=offset,
+                        language_id=doc.language_id, automatic=automatic)
+
+    def document_version(self, uri: str) -> int | None:
+        doc = self.workspace.text_documents.get(uri)
+        return doc.version if doc is not None else None
+
+    def next_request_id(self) -> str:
+        return f"c{next(self._request_ids)}"
+
+    # -- messages -------------------------------------------------------------------
+    def show_message(self, message: str, kind: types.MessageType = types.MessageType.Info) -> None:
+        self.window_show_message(types.ShowMessageParams(type=kind, message=message))
+
+
+def create_server(base_layers: tuple[Mapping[str, Any], ...] = (), engine: Engine | None = None
+                  ) -> DistillLanguageServer:
+    """A server with every feature registered."""
+    from .features import register_all
+
+    server = DistillLanguageServer(base_layers, engine)
+    register_all(server)
+    return server

@@ -1,0 +1,205 @@
+"""User settings: one table of options (camelCase, as clients send them) and the typed
+`Settings` they resolve into.
+
+Sources, later ones win: built-in defaults, environment (`DISTILL_LSP_*`), command line,
+`initializationOptions`, `workspace/didChangeConfiguration` (section ``distill``).
+A bad field is reported (one message for the whole update) and the previous value stays.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .profiles import BUILTIN_PROFILES, DEFAULT_PROFILE, SamplingProfile, validate_profile
+
+logger = logging.getLogger(__name__)
+
+SECTION = "distill"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated settings in force for one session."""
+
+    model: str = "auto"
+    profile: str = DEFAULT_PROFILE
+    profiles: Mapping[str, SamplingProfile] = field(default_factory=dict)
+    max_new_tokens: int = 48
+    context_tokens: int = 0
+    device: str = "auto"
+    dtype: str = "auto"
+    device_map: str = ""
+    threads: int = 0
+    cache_dir: str = ""
+
+    def sampling_profile(self, name: str | None = None) -> SamplingProfile:
+        """The profile called `name` (default: the active one), user-defined first."""
+        name = name or self.profile
+        return self.profiles.get(name) or BUILTIN_PROFILES[name]
+
+    def profile_names(self) -> list[str]:
+        return sorted({*BUILTIN_PROFILES, *self.profiles})
+
+    def resolved_cache_dir(self) -> Path:
+        return Path(self.cache_dir).expanduser() if self.cache_dir else default_cache_dir()
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "distill-lsp"
+
+
+@dataclass(frozen=True)
+class Option:
+    """One user-facing option: its JSON key, the Settings attribute, and its check."""
+
+    key: str
+    attr: str
+    doc: str
+    check: Callable[[Any], bool]
+    allowed: str
+    env: str | None = None
+    parse_env: Callable[[str], Any] = str
+
+
+def _is_int(lo: int, hi: int) -> Callable[[Any], bool]:
+    return lambda v: isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi
+
+
+def _is_str(v: Any) -> bool:
+    return isinstance(v, str)
+
+
+def _one_of(*choices: str) -> Callable[[Any], bool]:
+    return lambda v: isinstance(v, str) and (v in choices or v.startswith("cuda:") and "cuda" in choices)
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("model", "model",
+           "Model to load: `auto`, a Hugging Face id (resolved from the local cache only), "
+           "a model directory, or a `.gguf` file.",
+           lambda v: isinstance(v, str) and v.strip() != "", "a non-empty string",
+           env="DISTILL_LSP_MODEL"),
+    Option("profile", "profile",
+           "Sampling profile for completions: greedy, precise, coding, creative or a name from `profiles`.",
+           _is_str, "a profile name", env="DISTILL_LSP_PROFILE"),
+    Option("profiles", "profiles",
+           "User-defined sampling profiles: {name: {temperature, topP, topK, repetitionPenalty, "
+           "maxNewTokens, doSample}}.",
+           lambda v: isinstance(v, Mapping), "an object of profiles"),
+    Option("maxNewTokens", "max_new_tokens",
+           "Most tokens generated for one completion.", _is_int(1, 1024), "an integer in [1, 1024]",
+           env="DISTILL_LSP_MAX_NEW_TOKENS", parse_env=int),
+    Option("contextTokens", "context_tokens",
+           "Prompt budget in tokens (0: from the model's context length, at most 2048).",
+           _is_int(0, 131072), "an integer in [0, 131072]"),
+    Option("device", "device", "Where the model runs: auto, cpu, cuda or cuda:N.",
+           _one_of("auto", "cpu", "cuda"), "auto, cpu, cuda or cuda:N", env="DISTILL_LSP_DEVICE"),
+    Option("dtype", "dtype", "Weights' dtype: auto (bf16/fp16 on GPU, fp32 on CPU), float32, bfloat16, float16.",
+           _one_of("auto", "float32", "bfloat16", "float16"), "auto, float32, bfloat16 or float16",
+           env="DISTILL_LSP_DTYPE"),
+    Option("deviceMap", "device_map", "Passed to transformers as device_map when set (e.g. `auto`).",
+           _is_str, "a string"),
+    Option("threads", "threads", "CPU threads for the model (0: physical cores).",
+           _is_int(0, 1024), "an integer in [0, 1024]", env="DISTILL_LSP_THREADS", parse_env=int),
+    Option("cacheDir", "cache_dir", "Where converted models and explanations are kept (default ~/.cache/distill-lsp).",
+           _is_str, "a path", env="DISTILL_LSP_CACHE_DIR"),
+)
+
+_BY_KEY = {o.key: o for o in OPTIONS}
+
+
+def option_keys() -> set[str]:
+    """The camelCase keys a client may send."""
+    return set(_BY_KEY)
+
+
+def env_layer(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Options given through `DISTILL_LSP_*` environment variables."""
+    environ = os.environ if environ is None else environ
+    layer: dict[str, Any] = {}
+    for opt in OPTIONS:
+        if opt.env and environ.get(opt.env):
+            try:
+                layer[opt.key] = opt.parse_env(environ[opt.env])
+            except ValueError:
+                layer[opt.key] = environ[opt.env]
+    return layer
+
+
+def unwrap_section(payload: Any) -> Mapping[str, Any]:
+    """Accept `{distill: {...}}` as well as the flat object."""
+    if isinstance(payload, Mapping) and isinstance(payload.get(SECTION), Mapping):
+        return payload[SECTION]
+    return payload if isinstance(payload, Mapping) else {}
+
+
+def apply_options(current: Settings, raw: Any) -> tuple[Settings, list[str]]:
+    """Apply one layer of options over `current`; return the new settings and problems."""
+    if raw is None:
+        return current, []
+    if not isinstance(raw, Mapping):
+        return current, [f"settings must be an object, got {type(raw).__name__}"]
+    changes: dict[str, Any] = {}
+    problems: list[str] = []
+    for key, value in raw.items():
+        opt = _BY_KEY.get(key)
+        if opt is None:
+            problems.append(f"unknown setting {key!r}")
+        elif not opt.check(value):
+            problems.append(f"{key} must be {opt.allowed}, got {value!r}")
+        elif opt.key == "profiles":
+            profiles, bad = _user_profiles(value, current.profiles)
+            changes["profiles"] = profiles
+            problems += bad
+        else:
+            changes[opt.attr] = value.strip() if isinstance(value, str) else value
+    new = dataclasses.replace(current, **changes)
+    if new.profile not in new.profile_names():
+        problems.append(f"profile {new.profile!r} is unknown; known: {', '.join(new.profile_names())}")
+        new = dataclasses.replace(new, profile=current.profile)
+    return new, problems
+
+
+def _user_profiles(
+    raw: Mapping[str, Any], previous: Mapping[str, SamplingProfile]
+) -> tuple[dict[str, SamplingProfile], list[str]]:
+    profiles = dict(previous)
+    problems: list[str] = []
+    for name, fields in raw.items():
+        if not isinstance(fields, Mapping):
+            problems.append(f"profile {name!r} must be an object")
+            continue
+        base = previous.get(name) or BUILTIN_PROFILES.get(name)
+        if base is None and isinstance(fields.get("base"), str):
+            base = BUILTIN_PROFILES.get(fields["base"])
+        profile, bad = validate_profile(name, {k: v for k, v in fields.items() if k != "base"}, base)
+        profiles[name] = profile
+        problems += bad
+    return profiles, problems
+
+
+def resolve(*layers: Any) -> tuple[Settings, list[str]]:
+    """Fold layers of options over the defaults."""
+    settings, problems = Settings(), []
+    for layer in layers:
+        settings, bad = apply_options(settings, layer)
+        problems += bad
+    return settings, problems
+
+
+def settings_table() -> str:
+    """The README's settings table, made from `OPTIONS`."""
+    rows = ["| key | default | env | meaning |", "| --- | --- | --- | --- |"]
+    defaults = Settings()
+    for opt in OPTIONS:
+        default = getattr(defaults, opt.attr)
+        shown = "{}" if isinstance(default, Mapping) else f"`{default!r}`" if default != "" else "(unset)"
+        rows.append(f"| `{opt.key}` | {shown} | {opt.env or ''} | {opt.doc} |")
+    return "\n".join(rows)

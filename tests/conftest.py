@@ -1,0 +1,14 @@
+"""Shared test set-up: offline model hubs, one converted-model cache for the whole run."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_CACHE = ROOT / ".cache" / "distill-lsp-test"
+
+os.environ.setdefault("DISTILL_LSP_CACHE_DIR", str(TEST_CACHE))
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"

@@ -1,0 +1,138 @@
+"""End to end over stdio with the real server and the real bundled SmolLM2."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+import pytest_lsp
+from lsprotocol import types
+from pytest_lsp import ClientServerConfig, LanguageClient
+
+from tests.helpers import (SERVER_CMD, UNFINISHED_PY, end_of, init_params, inline_params, open_doc,
+                           wait_ready)
+
+OPTIONS = {"profile": "greedy", "maxNewTokens": 32}
+
+
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER_CMD), scope="module")
+async def client(lsp_client: LanguageClient):
+    result = await lsp_client.initialize_session(init_params(OPTIONS))
+    lsp_client.init_result = result
+    lsp_client.status = await wait_ready(lsp_client)
+    yield
+    await lsp_client.shutdown_session()
+
+
+def test_capabilities(client: LanguageClient) -> None:
+    caps = client.init_result.capabilities
+    assert caps.inline_completion_provider is not None
+    assert caps.completion_provider is not None
+    assert caps.text_document_sync.change == types.TextDocumentSyncKind.Incremental
+    assert caps.position_encoding == types.PositionEncodingKind.Utf16
+    assert client.status["state"] == "ready"
+    assert "SmolLM2" in client.status["model"]
+
+
+def test_model_load_reported_with_progress(client: LanguageClient) -> None:
+    kinds = [p.kind for reports in client.progress_reports.values() for p in reports]
+    assert kinds[0] == "begin" and kinds[-1] == "end"
+
+
+async def test_inline_completion_continues_function(client: LanguageClient, tmp_path) -> None:
+    uri = (tmp_path / "fib.py").as_uri()
+    open_doc(client, uri, UNFINISHED_PY)
+    pos = end_of(UNFINISHED_PY)
+    result = await client.text_document_inline_completion_async(inline_params(uri, pos))
+    assert isinstance(result, types.InlineCompletionList)
+    assert len(result.items) == 1
+    item = result.items[0]
+    text = item.insert_text
+    assert text.strip(), "empty suggestion"
+    assert item.range.start == pos and item.range.end == pos
+    # it continues the body: code on the cursor's line, more lines at least as indented
+    first, *rest = text.split("\n")
+    assert not first.startswith(" "), "the cursor already stands at the indentation"
+    assert all(not line.strip() or line.startswith("    ") for line in rest)
+    # the classic completion of the same point gives the same (greedy) suggestion
+    classic = await client.text_document_completion_async(types.CompletionParams(
+        text_document=types.TextDocumentIdentifier(uri), position=pos,
+        context=types.CompletionContext(trigger_kind=types.CompletionTriggerKind.Invoked)))
+    assert len(classic.items) == 1
+    assert classic.items[0].text_edit.new_text == text
+    assert classic.items[0].text_edit.range.start == pos
+    assert "SmolLM2" in classic.items[0].detail
+
+
+async def test_utf16_range_after_emoji_and_cjk(client: LanguageClient, tmp_path) -> None:
+    uri = (tmp_path / "emoji.py").as_uri()
+    text = 'def greet():\n    return "日本😀語" + str(\n'
+    open_doc(client, uri, text)
+    line = text.split("\n")[1]
+    pos = types.Position(1, len(line.encode("utf-16-le")) // 2)
+    assert pos.character == len(line) + 1  # the emoji is two UTF-16 units
+    result = await client.text_document_inline_completion_async(inline_params(uri, pos))
+    for item in result.items:
+        assert item.range.start == pos
+    # A position inside the surrogate pair is clamped before the emoji, not past it.
+    inside = types.Position(1, line.index("😀") + 1)
+    classic = await client.text_document_completion_async(types.CompletionParams(
+        text_document=types.TextDocumentIdentifier(uri), position=inside))
+    for item in classic.items:
+        assert item.text_edit.range.start.character == line.index("😀")
+
+
+async def test_unopened_document_answers_empty(client: LanguageClient) -> None:
+    result = await client.text_document_inline_completion_async(
+        inline_params("file:///nowhere/never-opened.py", types.Position(0, 0)))
+    assert result.items == []
+
+
+async def test_cancel_running_generation(client: LanguageClient, tmp_path) -> None:
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(
+        settings={"distill": {"maxNewTokens": 1024}}))
+    uri = (tmp_path / "long.py").as_uri()
+    text = "# A long list of the numbers from one to one thousand, one per line:\nnumbers = [\n"
+    open_doc(client, uri, text)
+    try:
+        future = client.protocol.send_request_async(
+            types.TEXT_DOCUMENT_INLINE_COMPLETION, inline_params(uri, end_of(text)), msg_id="long-1")
+        await asyncio.sleep(1.5)  # the generation is running by now
+        cancelled_at = time.monotonic()
+        client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id="long-1"))
+        with pytest.raises(Exception) as info:
+            await asyncio.wait_for(future, 20)
+        assert "cancel" in str(info.value).lower()
+        assert time.monotonic() - cancelled_at < 10, "cancellation did not stop the generation"
+    finally:
+        client.workspace_did_change_configuration(types.DidChangeConfigurationParams(
+            settings={"distill": {"maxNewTokens": 32}}))
+    # the next request still works
+    result = await client.text_document_inline_completion_async(
+        inline_params((tmp_path / "fib.py").as_uri(), end_of(UNFINISHED_PY)))
+    assert isinstance(result, types.InlineCompletionList)
+
+
+async def test_superseded_request_is_answered_empty(client: LanguageClient, tmp_path) -> None:
+    uri = (tmp_path / "super.py").as_uri()
+    open_doc(client, uri, UNFINISHED_PY)
+    pos = end_of(UNFINISHED_PY)
+    first = client.text_document_inline_completion_async(inline_params(uri, pos))
+    second = client.text_document_inline_completion_async(inline_params(uri, pos))
+    one, two = await asyncio.wait_for(asyncio.gather(first, second), 60)
+    assert one.items == []
+    assert len(two.items) == 1 and two.items[0].insert_text.strip()
+
+
+async def test_edit_during_generation_answers_empty(client: LanguageClient, tmp_path) -> None:
+    uri = (tmp_path / "edit.py").as_uri()
+    open_doc(client, uri, UNFINISHED_PY)
+    pending = client.text_document_inline_completion_async(inline_params(uri, end_of(UNFINISHED_PY)))
+    await asyncio.sleep(0.3)
+    client.text_document_did_change(types.DidChangeTextDocumentParams(
+        text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+        content_changes=[types.TextDocumentContentChangePartial(
+            range=types.Range(end_of(UNFINISHED_PY), end_of(UNFINISHED_PY)), text="i")]))
+    result = await asyncio.wait_for(pending, 60)
+    assert result.items == []

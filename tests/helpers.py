@@ -1,0 +1,81 @@
+"""Helpers for end-to-end tests: server command, client capabilities, documents."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+
+SERVER_CMD = [sys.executable, "-m", "distill_lsp", "serve", "--log-level", "debug"]
+
+
+def capabilities(*, progress: bool = True, inline: bool = True) -> types.ClientCapabilities:
+    return types.ClientCapabilities(
+        window=types.WindowClientCapabilities(work_done_progress=progress),
+        text_document=types.TextDocumentClientCapabilities(
+            inline_completion=types.InlineCompletionClientCapabilities() if inline else None,
+            completion=types.CompletionClientCapabilities(
+                completion_item=types.ClientCompletionItemOptions(snippet_support=False)),
+            synchronization=types.TextDocumentSyncClientCapabilities(),
+        ),
+    )
+
+
+def init_params(options: dict[str, Any] | None = None, **kw: Any) -> types.InitializeParams:
+    return types.InitializeParams(capabilities=capabilities(**kw), initialization_options=options or {})
+
+
+def open_doc(client: Any, uri: str, text: str, language: str = "python", version: int = 1) -> None:
+    client.text_document_did_open(types.DidOpenTextDocumentParams(
+        types.TextDocumentItem(uri=uri, language_id=language, version=version, text=text)))
+
+
+def end_of(text: str) -> types.Position:
+    lines = text.split("\n")
+    return types.Position(len(lines) - 1, len(lines[-1].encode("utf-16-le")) // 2)
+
+
+def inline_params(uri: str, position: types.Position, invoked: bool = True) -> types.InlineCompletionParams:
+    kind = types.InlineCompletionTriggerKind.Invoked if invoked else types.InlineCompletionTriggerKind.Automatic
+    return types.InlineCompletionParams(text_document=types.TextDocumentIdentifier(uri), position=position,
+                                        context=types.InlineCompletionContext(trigger_kind=kind))
+
+
+async def wait_ready(client: Any) -> dict[str, Any]:
+    """Wait for the server's `distill/status` notification; return it as a dict."""
+    params = await client.wait_for_notification("distill/status")
+    return plain(params)
+
+
+def plain(value: Any) -> Any:
+    if hasattr(value, "_asdict"):
+        return {k: plain(v) for k, v in value._asdict().items()}
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
+
+
+UNFINISHED_PY = '''import math
+
+
+def is_prime(n: int) -> bool:
+    """Return True when n is a prime number."""
+    if n < 2:
+        return False
+    for d in range(2, int(math.sqrt(n)) + 1):
+        if n % d == 0:
+            return False
+    return True
+
+
+def fibonacci(n: int) -> int:
+    """Return the n-th Fibonacci number."""
+    '''
+
+
+def uri_for(tmp: Path, name: str) -> str:
+    return (tmp / name).as_uri()
