@@ -158,7 +158,7 @@ class _Document:
 
     def scope_headers(self) -> list[_Piece]:
         """Headers of the scopes around the cursor, innermost first."""
-        scopes = enclosing_scopes(self.tree, self.cursor_byte, self.lang)
+        scopes = enclosing_scopes(self.tree, self.cursor_byte, self.lang, self.data)
         return [_Piece("scopes", header_text(n, self.data) + "\n", None, self.to_str(n.start_byte))
                 for n in reversed(scopes)]
 

@@ -151,13 +151,24 @@ def definitions(tree: Tree, data: bytes, lang: LanguageSpec) -> list[Definition]
     return out
 
 
-def enclosing_scopes(tree: Tree, byte: int, lang: LanguageSpec) -> list[Node]:
-    """Scope nodes containing `byte`, outermost first."""
-    node: Node | None = tree.root_node.descendant_for_byte_range(byte, byte)
+def enclosing_scopes(tree: Tree, byte: int, lang: LanguageSpec, data: bytes) -> list[Node]:
+    """Scope nodes around a cursor at `byte`, outermost first.
+
+    A scope that ended before the cursor still counts when only whitespace lies between
+    and the cursor is indented deeper than the scope's first line (Python blocks end at
+    their last statement, not at the blank line being typed on).
+    """
+    last = len(data[:byte].rstrip())
+    probe = max(0, last - 1)
+    column = byte - line_start(data, byte)
+    node: Node | None = tree.root_node.descendant_for_byte_range(probe, max(probe, last))
     scopes: list[Node] = []
     while node is not None:
-        if node.type in lang.scopes and node.start_byte < byte <= node.end_byte:
-            scopes.append(node)
+        if node.type in lang.scopes and node.start_byte < byte:
+            inside = byte <= node.end_byte
+            trailing = node.end_byte <= byte and column > node.start_point.column
+            if inside or (trailing and not data[node.end_byte:byte].strip()):
+                scopes.append(node)
         node = node.parent
     return scopes[::-1]
 
