@@ -18,7 +18,7 @@ SOURCES = {
     "go": "package main\n\nimport \"fmt\"\n\nfunc main() {\n\tfmt.Println(\"héllo 😀\")\n\tfor i := 0; i < 3; i++ {\n\t}\n}\n",
     "rust": "use std::io;\n\nfn main() {\n    let s = \"日本\";\n    println!(\"{}\", s);\n}\n\nstruct P { x: i32 }\n",
 }
-INSERTS = ["", "x", "(", ")", "{", "}", "\n", "\r\n", "    ", "😀", "中", "def ", "\"", "fn f() {}\n", "é\n😀"]
+INSERTS = ["", "x", "(", ")", "{", "}", "\n", "\r\n", "\r", "\r😀\n", "    ", "😀", "中", "def ", "\"", "fn f() {}\n", "é\n😀"]
 
 
 def _shape(tree) -> list[tuple[str, int, int]]:

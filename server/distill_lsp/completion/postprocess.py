@@ -63,9 +63,9 @@ def cut_at_block_end(text: str, mode: Mode, max_lines: int = MAX_LINES) -> str:
     for line in lines[1:max_lines]:
         if line.strip():
             width = indent_width(leading_ws(line))
-            if width < mode.indent_width:
+            if width < mode.exit_width:
                 break
-            if not mode.block_indent and width == 0 and any(l.strip() for l in kept) and not kept[-1].strip():
+            if mode.exit_width == 0 and width == 0 and any(l.strip() for l in kept) and not kept[-1].strip():
                 break
         kept.append(line)
     return "\n".join(kept)
@@ -176,10 +176,10 @@ def drop_repeated_lines(text: str, prefix: str, suffix: str) -> str:
     neighbours = [l.strip() for l in before[:-1] if l.strip()][-NEIGHBOUR_LINES:]
     neighbours += [l.strip() for l in suffix.split("\n")[1:] if l.strip()][:NEIGHBOUR_LINES]
     lines = text.split("\n")
-    produced = [(line_prefix + lines[0]).strip(), *(l.strip() for l in lines[1:])]
+    first = [(line_prefix + lines[0]).strip()] if lines[0].strip() else []
+    produced = [*first, *(l.strip() for l in lines[1:])]
     meaningful = [l for l in produced if _significant(l)]
-    new_text = [l for l in (lines[0], *lines[1:]) if l.strip()]
-    if meaningful and new_text and all(l in neighbours for l in meaningful):
+    if meaningful and all(l in neighbours for l in meaningful):
         return ""
     return text
 

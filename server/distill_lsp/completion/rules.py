@@ -37,8 +37,11 @@ class Mode:
 
     kind: ModeKind
     block_indent: str = ""
-    """Indentation of the lines inside the block the cursor is in: a generated line indented
-    less than this has left the block."""
+    """Best guess of the indentation of new lines in the block the cursor is in."""
+    exit_width: int = 0
+    """A generated line (after the first) indented fewer columns than this has left the
+    block; after an opener that is one more than the opener line's indentation, so the
+    check does not depend on guessing the indentation unit."""
 
     @property
     def single_line(self) -> bool:
@@ -46,7 +49,16 @@ class Mode:
 
     @property
     def indent_width(self) -> int:
-        return indent_width(self.block_indent)
+        """Same as `exit_width` (columns, tabs counting 4)."""
+        return self.exit_width
+
+
+def _block_after_opener(opener_indent: str, unit: str) -> Mode:
+    return Mode(ModeKind.MULTI_LINE, opener_indent + unit, indent_width(opener_indent) + 1)
+
+
+def _block_at(indent: str) -> Mode:
+    return Mode(ModeKind.MULTI_LINE, indent, indent_width(indent))
 
 
 SINGLE_LINE = Mode(ModeKind.SINGLE_LINE)
@@ -136,17 +148,19 @@ def decide_mode(text: str, offset: int, lang: LanguageSpec | None,
         at_end = not line_suffix.strip()
         closers_only = _CLOSERS_ONLY.fullmatch(line_suffix) is not None
         if closers_only and _opens_block(line_prefix, lang, brackets=at_end):
-            return Mode(ModeKind.MULTI_LINE, leading_ws(line_prefix) + unit)
+            return _block_after_opener(leading_ws(line_prefix), unit)
         return SINGLE_LINE
     if line_suffix.strip():
         return SINGLE_LINE
     if line_prefix:
-        return Mode(ModeKind.MULTI_LINE, line_prefix)
+        return _block_at(line_prefix)
     previous = _previous_code_line(text, offset)
     if previous is None:
-        return Mode(ModeKind.MULTI_LINE, "")
+        return _block_at("")
     indent = leading_ws(previous)
-    return Mode(ModeKind.MULTI_LINE, indent + unit if _opens_block(previous, lang, brackets=True) else indent)
+    if _opens_block(previous, lang, brackets=True):
+        return _block_after_opener(indent, unit)
+    return _block_at(indent)
 
 
 @dataclass(frozen=True)
