@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from distill_lsp.completion.cache import TypedAheadCache
 
 

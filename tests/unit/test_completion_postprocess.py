@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from distill_lsp.completion.postprocess import (
     balance_brackets,
     cut_at_block_end,

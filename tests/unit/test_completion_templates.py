@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from distill_lsp.completion.templates import select_template
 from distill_lsp.context.builder import PromptContext
 

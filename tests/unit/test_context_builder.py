@@ -7,8 +7,12 @@ import sysconfig
 from collections.abc import Callable
 
 import pytest
-
-from distill_lsp.context.builder import ContextShares, build_context, fit_prefix, fit_suffix
+from distill_lsp.context.builder import (
+    ContextShares,
+    build_context,
+    fit_prefix,
+    fit_suffix,
+)
 from distill_lsp.context.languages import detect_language
 from distill_lsp.context.positions import encode
 
@@ -77,12 +81,12 @@ def _doc(name: str) -> tuple[str, int]:
     return text.replace("<CURSOR>", ""), text.index("<CURSOR>")
 
 
-def _build(name: str, count, budget: int, shares: ContextShares = ContextShares(), others=None):
+def _build(name: str, count, budget: int, shares: ContextShares | None = None, others=None):
     text, offset = _doc(name)
     lang = detect_language(name, None)
     tree = lang.parser().parse(encode(text))
     docs = OTHERS[name] if others is None else others
-    return text, offset, build_context(text, offset, lang, tree, docs, count, budget, shares,
+    return text, offset, build_context(text, offset, lang, tree, docs, count, budget, shares or ContextShares(),
                                        path=f"/proj/main.{name}")
 
 
@@ -224,3 +228,20 @@ def test_prefix_keeps_crlf_lines_whole() -> None:
 def test_shares_validated(bad) -> None:
     with pytest.raises(ValueError):
         ContextShares(**bad)
+
+
+def test_scope_header_for_blank_line_after_last_statement() -> None:
+    lines = "".join(f"        step_{i}()\n" for i in range(150))
+    text = f"class Job:\n    def run(self):\n{lines}        "
+    lang = detect_language("python", None)
+    ctx = build_context(text, len(text), lang, lang.parser().parse(encode(text)), [], words, 80)
+    assert ctx.header == "class Job:\n    def run(self):\n"
+    assert ctx.prefix.endswith("step_149()\n        ")
+
+
+def test_no_scope_header_once_dedented() -> None:
+    lines = "".join(f"    step_{i}()\n" for i in range(50))
+    text = f"def run():\n{lines}\n"
+    lang = detect_language("python", None)
+    ctx = build_context(text, len(text), lang, lang.parser().parse(encode(text)), [], words, 40)
+    assert "def run" not in ctx.header

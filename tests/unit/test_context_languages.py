@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from distill_lsp.context.languages import SPECS, detect_language
 
 

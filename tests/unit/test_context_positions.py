@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from distill_lsp.context.positions import (
     advance_point,
     byte_offset,
@@ -16,6 +13,8 @@ from distill_lsp.context.positions import (
     ts_point,
     utf16_len,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 DOC = "a😀b\r\n中文x\rlast\n"
 

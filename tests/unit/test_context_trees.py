@@ -5,12 +5,11 @@ from __future__ import annotations
 import threading
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from distill_lsp.context.languages import detect_language
 from distill_lsp.context.positions import encode, position_at
 from distill_lsp.context.trees import TreeCache, UnknownDocument
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 SOURCES = {
     "python": "import os\n\ndef area(r):\n    \"\"\"π r²\"\"\"\n    return 3.14 * r * r  # 😀\n\nclass C:\n    x = [1, 2]\n",

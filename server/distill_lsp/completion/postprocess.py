@@ -51,7 +51,7 @@ def match_indent_style(text: str, indent_unit: str) -> str:
 
 
 def _space_unit(lines: list[str]) -> str:
-    widths = sorted({len(leading_ws(l)) for l in lines if l.strip() and not l.startswith("\t")} - {0})
+    widths = sorted({len(leading_ws(ln)) for ln in lines if ln.strip() and not ln.startswith("\t")} - {0})
     return " " * (widths[0] if widths and widths[0] in (2, 3, 4, 8) else 4)
 
 
@@ -65,7 +65,7 @@ def cut_at_block_end(text: str, mode: Mode, max_lines: int = MAX_LINES) -> str:
             width = indent_width(leading_ws(line))
             if width < mode.exit_width:
                 break
-            if mode.exit_width == 0 and width == 0 and any(l.strip() for l in kept) and not kept[-1].strip():
+            if mode.exit_width == 0 and width == 0 and any(ln.strip() for ln in kept) and not kept[-1].strip():
                 break
         kept.append(line)
     return "\n".join(kept)
@@ -149,11 +149,11 @@ def _significant(line: str) -> bool:
 def strip_suffix_lines(text: str, suffix: str) -> str:
     """Cut a multi-line completion where it starts repeating the lines after the cursor."""
     lines = text.split("\n")
-    after = [l.strip() for l in suffix.split("\n") if l.strip()]
+    after = [ln.strip() for ln in suffix.split("\n") if ln.strip()]
     if not after:
         return text
     for i in range(1, len(lines)):
-        tail = [l.strip() for l in lines[i:] if l.strip()]
+        tail = [ln.strip() for ln in lines[i:] if ln.strip()]
         if tail and tail == after[: len(tail)]:
             return "\n".join(lines[:i])
         here = lines[i].strip()
@@ -173,19 +173,19 @@ def drop_repeated_lines(text: str, prefix: str, suffix: str) -> str:
     """"" when every meaningful line only repeats a line next to the cursor."""
     before = prefix.split("\n")
     line_prefix = before[-1]
-    neighbours = [l.strip() for l in before[:-1] if l.strip()][-NEIGHBOUR_LINES:]
-    neighbours += [l.strip() for l in suffix.split("\n")[1:] if l.strip()][:NEIGHBOUR_LINES]
+    neighbours = [ln.strip() for ln in before[:-1] if ln.strip()][-NEIGHBOUR_LINES:]
+    neighbours += [ln.strip() for ln in suffix.split("\n")[1:] if ln.strip()][:NEIGHBOUR_LINES]
     lines = text.split("\n")
     first = [(line_prefix + lines[0]).strip()] if lines[0].strip() else []
-    produced = [*first, *(l.strip() for l in lines[1:])]
-    meaningful = [l for l in produced if _significant(l)]
-    if meaningful and all(l in neighbours for l in meaningful):
+    produced = [*first, *(ln.strip() for ln in lines[1:])]
+    meaningful = [ln for ln in produced if _significant(ln)]
+    if meaningful and all(ln in neighbours for ln in meaningful):
         return ""
     return text
 
 
 def trim_trailing_whitespace(text: str) -> str:
-    lines = [l.rstrip() for l in text.split("\n")]
+    lines = [ln.rstrip() for ln in text.split("\n")]
     while len(lines) > 1 and not lines[-1]:
         lines.pop()
     return "\n".join(lines)

@@ -21,7 +21,14 @@ from tree_sitter import Tree
 from .languages import LanguageSpec
 from .neighbours import foreign_definitions, rank_snippets, same_family_docs
 from .positions import byte_offset, encode
-from .syntax import definitions, enclosing_scopes, header_text, line_end, node_str, top_level_imports
+from .syntax import (
+    definitions,
+    enclosing_scopes,
+    header_text,
+    line_end,
+    node_str,
+    top_level_imports,
+)
 
 logger = logging.getLogger(__name__)
 
