@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
+from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -150,6 +151,27 @@ def identifiers_near(before: str, after: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def _line_offsets(text: str) -> tuple[list[int], list[int]]:
+    """Byte and str offsets of the start of every \\n-separated line."""
+    byte_starts, str_starts = [0], [0]
+    for line in text.split("\n")[:-1]:
+        byte_starts.append(byte_starts[-1] + len(encode(line)) + 1)
+        str_starts.append(str_starts[-1] + len(line) + 1)
+    return byte_starts, str_starts
+
+
+def _memo(count: CountTokens) -> CountTokens:
+    """`count` remembering its answers for the duration of one build."""
+    cache: dict[str, int] = {}
+
+    def counted(text: str) -> int:
+        if text not in cache:
+            cache[text] = count(text)
+        return cache[text]
+
+    return counted
+
+
 class _Document:
     """The current document as the extras see it: bytes, tree, str offsets of nodes."""
 
@@ -157,11 +179,18 @@ class _Document:
         self.text, self.offset, self.lang, self.tree = text, offset, lang, tree
         self.data = encode(text)
         self.cursor_byte = byte_offset(text, offset)
+        self._lines: tuple[list[int], list[int]] | None = None
 
     def to_str(self, byte: int) -> int:
+        """str offset of a byte offset (via the line it falls in, so it stays cheap)."""
         if len(self.data) == len(self.text):
             return byte
-        return len(self.data[:byte].decode("utf-8", "ignore"))
+        if self._lines is None:
+            self._lines = _line_offsets(self.text)
+        byte_starts, str_starts = self._lines
+        row = bisect_right(byte_starts, byte) - 1
+        within = self.data[byte_starts[row]:byte].decode("utf-8", "ignore")
+        return str_starts[row] + len(within)
 
     def scope_headers(self) -> list[_Piece]:
         """Headers of the scopes around the cursor, innermost first."""
@@ -181,7 +210,7 @@ class _Document:
         """name -> (signature, str start, str end) of the first definition of each of `names`."""
         wanted = set(names)
         found: dict[str, tuple[str, int, int]] = {}
-        for d in definitions(self.tree, self.data, self.lang):
+        for d in definitions(self.tree, self.data, self.lang, wanted):
             if d.name in wanted and d.name not in found:
                 found[d.name] = (d.signature, self.to_str(d.start_byte), self.to_str(d.end_byte))
         return found
@@ -238,6 +267,7 @@ def build_context(text: str, offset: int, lang: LanguageSpec | None, tree: Tree 
     """
     offset = min(max(0, offset), len(text))
     budget = max(0, budget)
+    count_tokens = _memo(count_tokens)
     before, after = text[:offset], text[offset:]
     suffix = fit_suffix(after, int(budget * shares.suffix), count_tokens)
     available = budget - (count_tokens(suffix) if suffix else 0)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 
 from tree_sitter import Node, Tree
@@ -142,11 +142,13 @@ def iter_definitions(root: Node, lang: LanguageSpec) -> Iterator[Node]:
         stack.extend(reversed(node.named_children))
 
 
-def definitions(tree: Tree, data: bytes, lang: LanguageSpec) -> list[Definition]:
+def definitions(tree: Tree, data: bytes, lang: LanguageSpec,
+                names: Collection[str] | None = None) -> list[Definition]:
+    """Named definitions in document order (only those of `names` when given)."""
     out: list[Definition] = []
     for node in iter_definitions(tree.root_node, lang):
         name = definition_name(node, data)
-        if name:
+        if name and (names is None or name in names):
             out.append(Definition(name, node.start_byte, node.end_byte, signature(node, data, lang)))
     return out
 
