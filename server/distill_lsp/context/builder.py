@@ -1,0 +1,349 @@
+"""Choosing the context for one completion within a token budget.
+
+The budget is split by `ContextShares`. The suffix (nearest lines after the cursor) and
+the optional extras (snippets of other open documents, signatures of referenced
+definitions, the imports and enclosing scope headers when the prefix was cut above them)
+each take at most their share; everything left goes to the prefix, nearest lines first.
+Cuts fall at line boundaries except for a single over-long cursor line.
+
+Guarantee: ``count_tokens(ctx.header + ctx.prefix) + count_tokens(ctx.suffix) <= budget``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from bisect import bisect_right
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from tree_sitter import Tree
+
+from .languages import LanguageSpec
+from .neighbours import foreign_definitions, rank_snippets, same_family_docs
+from .positions import byte_offset, encode
+from .syntax import (
+    definitions,
+    enclosing_scopes,
+    header_text,
+    line_end,
+    node_str,
+    top_level_imports,
+)
+
+logger = logging.getLogger(__name__)
+
+CountTokens = Callable[[str], int]
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
+_IDENT = re.compile(r"[^\W\d]\w*")
+WINDOW_LINES_BEFORE = 12
+WINDOW_LINES_AFTER = 4
+MAX_REFITS = 4
+_SECTION_ORDER = {"imports": 0, "signatures": 1, "scopes": 2}
+
+
+@dataclass(frozen=True)
+class ContextShares:
+    """Fractions of the prompt budget each part may use; unused shares go to the prefix."""
+
+    prefix: float = 0.50
+    """Guaranteed to the text before the cursor (it also receives every unused share)."""
+    suffix: float = 0.20
+    """Text after the cursor, nearest lines first."""
+    scope_headers: float = 0.06
+    """Header lines of the enclosing functions/classes when the prefix starts below them."""
+    imports: float = 0.07
+    """The file's imports when the prefix starts below them."""
+    signatures: float = 0.07
+    """Signatures of definitions referenced near the cursor but defined out of view."""
+    other_documents: float = 0.10
+    """Snippets of other open documents of the same language, most similar first."""
+
+    def __post_init__(self) -> None:
+        values = [self.prefix, self.suffix, self.scope_headers, self.imports, self.signatures,
+                  self.other_documents]
+        if any(v < 0 for v in values) or sum(values) > 1.0 + 1e-9:
+            raise ValueError(f"context shares must be >= 0 and sum to at most 1: {values}")
+
+
+@dataclass(frozen=True)
+class PromptContext:
+    """The pieces of a prompt: `header` goes before `prefix`; the cursor sits between
+    `prefix` and `suffix`."""
+
+    prefix: str
+    suffix: str
+    header: str = ""
+    tokens: dict[str, int] = field(default_factory=dict, compare=False)
+    """Token counts per part (header, prefix, suffix), for logs."""
+
+
+@dataclass
+class _Piece:
+    section: str
+    text: str
+    source: str | None = None
+    """Path of the other document it comes from; None for the current file."""
+    start: int = -1
+    """str offset in the current document it comes from."""
+
+
+def split_lines(text: str) -> list[str]:
+    """Lines with their endings (\\n, \\r\\n or \\r); joining them gives `text` back."""
+    return _LINE.findall(text)
+
+
+def _trim_chars(text: str, limit: int, count: CountTokens, keep_end: bool) -> str:
+    """The longest end (keep_end) or start of `text` within `limit` tokens."""
+    lo, hi = 0, len(text)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if count(text[len(text) - mid:] if keep_end else text[:mid]) <= limit:
+            lo = mid
+        else:
+            hi = mid - 1
+    return text[len(text) - lo:] if keep_end else text[:lo]
+
+
+def fit_prefix(before: str, limit: int, count: CountTokens) -> str:
+    """The nearest lines of `before` within `limit` tokens (the cursor line trimmed at its
+    start if alone it is too long)."""
+    if limit <= 0:
+        return ""
+    lines = split_lines(before)
+    current = "" if not lines or lines[-1].endswith(("\n", "\r")) else lines.pop()
+    used = count(current) if current else 0
+    if used > limit:
+        return _trim_chars(current, limit, count, keep_end=True)
+    kept = [current]
+    while lines:
+        cost = count(lines[-1])
+        if used + cost > limit:
+            break
+        kept.append(lines.pop())
+        used += cost
+    return "".join(reversed(kept))
+
+
+def fit_suffix(after: str, limit: int, count: CountTokens) -> str:
+    """The nearest lines of `after` within `limit` tokens."""
+    if limit <= 0:
+        return ""
+    kept: list[str] = []
+    used = 0
+    for line in split_lines(after):
+        cost = count(line)
+        if used + cost > limit:
+            if not kept:
+                return _trim_chars(line, limit, count, keep_end=False)
+            break
+        kept.append(line)
+        used += cost
+    return "".join(kept)
+
+
+def identifiers_near(before: str, after: str) -> list[str]:
+    """Identifiers around the cursor, nearest first, without repeats."""
+    above = "".join(split_lines(before)[-WINDOW_LINES_BEFORE:])
+    below = "".join(split_lines(after)[:WINDOW_LINES_AFTER])
+    names = [m.group() for m in reversed(list(_IDENT.finditer(above)))]
+    names += [m.group() for m in _IDENT.finditer(below)]
+    return list(dict.fromkeys(names))
+
+
+def _line_offsets(text: str) -> tuple[list[int], list[int]]:
+    """Byte and str offsets of the start of every \\n-separated line."""
+    byte_starts, str_starts = [0], [0]
+    for line in text.split("\n")[:-1]:
+        byte_starts.append(byte_starts[-1] + len(encode(line)) + 1)
+        str_starts.append(str_starts[-1] + len(line) + 1)
+    return byte_starts, str_starts
+
+
+def _memo(count: CountTokens) -> CountTokens:
+    """`count` remembering its answers for the duration of one build."""
+    cache: dict[str, int] = {}
+
+    def counted(text: str) -> int:
+        if text not in cache:
+            cache[text] = count(text)
+        return cache[text]
+
+    return counted
+
+
+class _Document:
+    """The current document as the extras see it: bytes, tree, str offsets of nodes."""
+
+    def __init__(self, text: str, offset: int, lang: LanguageSpec, tree: Tree) -> None:
+        self.text, self.offset, self.lang, self.tree = text, offset, lang, tree
+        self.data = encode(text)
+        self.cursor_byte = byte_offset(text, offset)
+        self._lines: tuple[list[int], list[int]] | None = None
+
+    def to_str(self, byte: int) -> int:
+        """str offset of a byte offset (via the line it falls in, so it stays cheap)."""
+        if len(self.data) == len(self.text):
+            return byte
+        if self._lines is None:
+            self._lines = _line_offsets(self.text)
+        byte_starts, str_starts = self._lines
+        row = bisect_right(byte_starts, byte) - 1
+        within = self.data[byte_starts[row]:byte].decode("utf-8", "ignore")
+        return str_starts[row] + len(within)
+
+    def scope_headers(self) -> list[_Piece]:
+        """Headers of the scopes around the cursor, innermost first."""
+        scopes = enclosing_scopes(self.tree, self.cursor_byte, self.lang, self.data)
+        return [_Piece("scopes", header_text(n, self.data) + "\n", None, self.to_str(n.start_byte))
+                for n in reversed(scopes)]
+
+    def imports(self) -> list[_Piece]:
+        pieces = []
+        for node in top_level_imports(self.tree, self.lang):
+            end = line_end(self.data, max(node.start_byte, node.end_byte - 1))
+            text = node_str(self.data, node.start_byte, end).rstrip() + "\n"
+            pieces.append(_Piece("imports", text, None, self.to_str(node.start_byte)))
+        return pieces
+
+    def local_definitions(self, names: Sequence[str]) -> dict[str, tuple[str, int, int]]:
+        """name -> (signature, str start, str end) of the first definition of each of `names`."""
+        wanted = set(names)
+        found: dict[str, tuple[str, int, int]] = {}
+        for d in definitions(self.tree, self.data, self.lang, wanted):
+            if d.name in wanted and d.name not in found:
+                found[d.name] = (d.signature, self.to_str(d.start_byte), self.to_str(d.end_byte))
+        return found
+
+
+def render_header(pieces: Sequence[_Piece], lang: LanguageSpec | None, path: str | None) -> str:
+    """Other documents first, each under a comment naming it; then the current file's
+    imports, signatures and scope headers (outermost scope first, next to the prefix)."""
+    if not pieces or lang is None:
+        return ""
+    foreign = [p for p in pieces if p.source is not None]
+    own = sorted((p for p in pieces if p.source is None),
+                 key=lambda p: (_SECTION_ORDER[p.section], p.start))
+    out: list[str] = []
+    for source in dict.fromkeys(p.source for p in foreign):
+        out.append(lang.comment(_display(source or "")) + "\n")
+        out += [p.text for p in foreign if p.source == source]
+    if foreign:
+        out.append(lang.comment(_display(path) if path else "current file") + "\n")
+    out += [p.text for p in own]
+    return "".join(out)
+
+
+def _display(path: str) -> str:
+    return path[len("file://"):] if path.startswith("file://") else path
+
+
+def _take(pieces: Sequence[_Piece], limit: int, count: CountTokens,
+          lang: LanguageSpec | None = None) -> list[_Piece]:
+    """Pieces in order while they fit in `limit` tokens (with a heading per new source)."""
+    taken: list[_Piece] = []
+    sources: set[str] = set()
+    used = 0
+    for piece in pieces:
+        cost = count(piece.text)
+        if piece.source is not None and piece.source not in sources and lang is not None:
+            cost += count(lang.comment(_display(piece.source)) + "\n")
+        if used + cost <= limit:
+            taken.append(piece)
+            used += cost
+            if piece.source is not None:
+                sources.add(piece.source)
+    return taken
+
+
+def build_context(text: str, offset: int, lang: LanguageSpec | None, tree: Tree | None,
+                  other_docs: Sequence[tuple[str, str]], count_tokens: CountTokens, budget: int,
+                  shares: ContextShares = ContextShares(), *, path: str | None = None) -> PromptContext:
+    """The prompt context around `offset` (a str index into `text`) within `budget` tokens.
+
+    `tree` is the parse of `text` (None: no syntax-aware extras); `other_docs` are (path,
+    text) of other open documents; `path` names the current document in the header when
+    snippets of other documents precede it.
+    """
+    offset = min(max(0, offset), len(text))
+    budget = max(0, budget)
+    count_tokens = _memo(count_tokens)
+    before, after = text[:offset], text[offset:]
+    suffix = fit_suffix(after, int(budget * shares.suffix), count_tokens)
+    available = budget - (count_tokens(suffix) if suffix else 0)
+    names = identifiers_near(before, after)
+    docs = same_family_docs(other_docs, lang) if lang is not None else []
+
+    snippets = [_Piece("other", s.text, s.path) for s in rank_snippets(names, docs)]
+    pieces = _take(snippets, int(budget * shares.other_documents), count_tokens, lang)
+    reserve = int(budget * (shares.scope_headers + shares.imports + shares.signatures))
+    head = count_tokens(render_header(pieces, lang, path))
+    start = offset - len(fit_prefix(before, available - head - reserve, count_tokens))
+    doc = _Document(text, offset, lang, tree) if lang is not None and tree is not None else None
+    pieces += _extras(doc, names, docs, (start, offset + len(suffix)), count_tokens, budget,
+                      shares, lang)
+    prefix = before
+    for _ in range(MAX_REFITS):
+        header = render_header(pieces, lang, path)
+        prefix = fit_prefix(before, available - count_tokens(header), count_tokens)
+        window = (offset - len(prefix), offset + len(suffix))
+        visible = {id(p) for p in pieces if p.source is None and window[0] <= p.start < window[1]}
+        if not visible:
+            break
+        pieces = [p for p in pieces if id(p) not in visible]
+    return _enforce(pieces, prefix, suffix, lang, path, count_tokens, budget)
+
+
+def _signatures(doc: _Document | None, names: Sequence[str],
+                docs: Sequence[tuple[str, str, LanguageSpec]], window: tuple[int, int]) -> list[_Piece]:
+    """Signatures of `names`, nearest name first: from this file when defined here out of
+    `window` (and not around the cursor), else from another document."""
+    local = doc.local_definitions(names) if doc is not None else {}
+    foreign = foreign_definitions([n for n in names if n not in local], docs) if docs else {}
+    pieces: list[_Piece] = []
+    for name in names:
+        if name in local:
+            sig, start, end = local[name]
+            around_cursor = doc is not None and start <= doc.offset <= end
+            if not (window[0] <= start < window[1] or around_cursor):
+                pieces.append(_Piece("signatures", sig + "\n", None, start))
+        elif name in foreign:
+            source, definition = foreign[name]
+            pieces.append(_Piece("signatures", definition.signature + "\n", source))
+    return pieces
+
+
+def _extras(doc: _Document | None, names: Sequence[str], docs: Sequence[tuple[str, str, LanguageSpec]],
+            window: tuple[int, int], count: CountTokens, budget: int, shares: ContextShares,
+            lang: LanguageSpec | None) -> list[_Piece]:
+    """Scope headers and imports cut off above the window, and signatures out of view, each
+    within its share."""
+    cut = doc is not None and window[0] > 0
+    scopes = [p for p in doc.scope_headers() if p.start < window[0]] if doc and cut else []
+    imports = [p for p in doc.imports() if p.start < window[0]] if doc and cut else []
+    sigs = _signatures(doc, names, docs, window)
+    return (_take(scopes, int(budget * shares.scope_headers), count)
+            + _take(imports, int(budget * shares.imports), count)
+            + _take(sigs, int(budget * shares.signatures), count, lang))
+
+
+def _enforce(pieces: list[_Piece], prefix: str, suffix: str, lang: LanguageSpec | None,
+             path: str | None, count: CountTokens, budget: int) -> PromptContext:
+    """Shrink until the real count fits (tokens of joined text can exceed the sum of parts)."""
+    header = render_header(pieces, lang, path)
+    while True:
+        head_prefix, tail = count(header + prefix), count(suffix)
+        if head_prefix + tail <= budget:
+            tokens = {"header": count(header), "prefix": count(prefix), "suffix": tail}
+            return PromptContext(prefix, suffix, header, tokens)
+        lines = split_lines(prefix)
+        if len(lines) > 1:
+            prefix = "".join(lines[1:])
+        elif pieces:
+            pieces = pieces[:-1]
+            header = render_header(pieces, lang, path)
+        elif suffix:
+            suffix = suffix[: len(suffix) // 2] if len(suffix) > 1 else ""
+        else:
+            prefix = prefix[1:]
+        logger.debug("context over budget after joining; shrinking")

@@ -1,0 +1,171 @@
+"""postprocess stages and the syntax gate."""
+
+from __future__ import annotations
+
+import pytest
+from distill_lsp.completion.postprocess import (
+    balance_brackets,
+    cut_at_block_end,
+    drop_repeated_lines,
+    match_indent_style,
+    postprocess,
+    strip_line_suffix_overlap,
+    strip_suffix_lines,
+    syntax_gate,
+)
+from distill_lsp.completion.rules import SINGLE_LINE, Mode, ModeKind, decide_mode
+from distill_lsp.context.languages import detect_language
+
+
+def multi(indent: str) -> Mode:
+    return Mode(ModeKind.MULTI_LINE, indent, len(indent))
+
+
+@pytest.mark.parametrize(
+    ("raw", "line_suffix", "expected"),
+    [
+        ("a, b)", ")", "a, b"),
+        ("g(x)", ")", "g(x)"),  # its own bracket, not the suffix's
+        ("1, 2);", ");", "1, 2"),
+        ("x > 0) {", ") {", "x > 0"),
+        ("a, b", ")", "a, b"),
+        ("name]", "]", "name"),
+        ("", ")", ""),
+        ("value", "", "value"),
+    ],
+)
+def test_strip_line_suffix_overlap(raw, line_suffix, expected) -> None:
+    assert strip_line_suffix_overlap(raw, line_suffix) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "suffix", "expected"),
+    [
+        ("\n    return 1\n}", "}\n", "\n    return 1"),
+        ("\n    x = 1\n    y = 2\nprint(y)\nprint(z)", "\nprint(y)\nprint(z)\n", "\n    x = 1\n    y = 2"),
+        ("\n    total = 0\n    for r in rows:", "\n    for r in rows:\n        total += r\n", "\n    total = 0"),
+        ("\n    a = 1\n    b = 2", "\n    c = 3\n", "\n    a = 1\n    b = 2"),
+        ("\n  x();\n}", "", "\n  x();\n}"),
+    ],
+)
+def test_strip_suffix_lines(text, suffix, expected) -> None:
+    assert strip_suffix_lines(text, suffix) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "prefix", "line_suffix", "expected"),
+    [
+        ("a, b)) + 1", "x = f(", "", "a, b)"),
+        ("a, b)", "x = f(", ")", "a, b"),
+        ("g(h(1)), 2]", "xs = [", "", "g(h(1)), 2]"),
+        ("1]", "x = (", "", "1"),
+        ("return 1\n}\n}", "function f() {\n", "", "return 1\n}"),
+        ('print(")")', "", "", 'print(")")'),
+        ("x)", 'y = ")"; f(', "", "x)"),
+    ],
+)
+def test_balance_brackets(text, prefix, line_suffix, expected) -> None:
+    assert balance_brackets(text, prefix, line_suffix) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "mode", "expected"),
+    [
+        ("\n    x = 1\n    return x\nprint(f())", multi("    "), "\n    x = 1\n    return x"),
+        ("x = 1\n\n    y = 2\n  z", multi("    "), "x = 1\n\n    y = 2"),
+        ("def g():\n    return 1\n\n\ndef h():\n    pass", multi(""), "def g():\n    return 1\n\n"),
+        ("\n".join(f"    x{i}" for i in range(40)), multi("    "), "\n".join(f"    x{i}" for i in range(24))),
+    ],
+)
+def test_cut_at_block_end(text, mode, expected) -> None:
+    assert cut_at_block_end(text, mode) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "unit", "expected"),
+    [
+        ("x\n    y\n        z", "\t", "x\n\ty\n\t\tz"),
+        ("x\n  y\n    z", "\t", "x\n\ty\n\t\tz"),
+        ("x\n\ty\n\t\tz", "    ", "x\n    y\n        z"),
+        ("x\n\ty", "  ", "x\n  y"),
+        ("\tx\n    y", "    ", "\tx\n    y"),  # the first line continues the cursor's line
+    ],
+)
+def test_match_indent_style(text, unit, expected) -> None:
+    assert match_indent_style(text, unit) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "prefix", "suffix", "expected"),
+    [
+        ("x = compute(a)", "y = 2\nx = compute(a)\n", "", ""),
+        ("compute(a)", "x = compute(a)\nx = ", "", ""),
+        ("\n    return total", "def f():\n    return total\ndef g():", "\n", ""),
+        ("x = compute(b)", "x = compute(a)\n", "", "x = compute(b)"),
+        ("}", "if (a) {\n}\nif (b) {\n", "", "}"),
+    ],
+)
+def test_drop_repeated_lines(text, prefix, suffix, expected) -> None:
+    assert drop_repeated_lines(text, prefix, suffix) == expected
+
+
+@pytest.mark.parametrize(
+    ("lang", "doc", "raw", "expected"),
+    [
+        # single line: cut at the end of the line, strip the closer the suffix already has
+        ("python", "total = compute(<|>)\n", "rows, tax=0.2)\nprint(total)", "rows, tax=0.2"),
+        ("python", "x = <|>\n", "  \n", ""),
+        ("python", "x = 1  <|>\n", "\nprint(x)", ""),
+        # multi line after an opener: stop at the dedent
+        ("python", "def area(r):<|>\n", "\n    return 3.14 * r * r   \n\nprint(area(2))",
+         "\n    return 3.14 * r * r"),
+        ("python", "def area(r):\n    <|>\n\nx = 1\n", "return r * r\n  \nx = 1", "return r * r"),
+        # tabs in a Go document
+        ("go", "func f() int {\n\tx := 1\n\t<|>\n}\n",
+         "if x > 0 {\n        return x\n    }\n    return 0\n}\n\nfunc g() {}", "if x > 0 {\n\t\treturn x\n\t}\n\treturn 0"),
+        # braces: no duplicated closing brace from the suffix
+        ("typescript", "function f(a: number) {<|>}\n", "\n  return a + 1;\n}\n", "\n  return a + 1;"),
+        ("typescript", "function f(a: number) {\n  <|>\n}\n", "return a + 1;\n}\n}", "return a + 1;"),
+        ("rust", "fn main() {\n    let v = vec![<|>];\n}\n", "1, 2, 3];", "1, 2, 3"),
+        ("rust", "fn main() {\n    let v = vec![1];\n    <|>\n}\n", "let v = vec![1];", ""),
+        ("python", "x = [<|>\n", "1, 2]]\n", "1, 2]"),
+    ],
+)
+def test_postprocess(lang, doc, raw, expected) -> None:
+    spec = detect_language(lang, None)
+    offset = doc.index("<|>")
+    text = doc.replace("<|>", "")
+    mode = decide_mode(text, offset, spec)
+    unit = "\t" if lang == "go" else ("  " if lang == "typescript" else "    ")
+    got = postprocess(raw, prefix=text[:offset], suffix=text[offset:], mode=mode, indent_unit=unit)
+    assert got == expected
+
+
+def test_postprocess_single_line_mode_drops_leading_newline() -> None:
+    assert postprocess("\nfoo", prefix="x = ", suffix="", mode=SINGLE_LINE, indent_unit="    ") == ""
+
+
+def test_postprocess_crlf_output() -> None:
+    got = postprocess("\r\n    a = 1\r\n    b = 2\r\nc", prefix="def f():", suffix="\r\n",
+                      mode=multi("    "), indent_unit="    ")
+    assert got == "\n    a = 1\n    b = 2"
+
+
+@pytest.mark.parametrize(
+    ("lang", "doc", "candidate", "expected"),
+    [
+        ("python", "def f(x):\n    <|>\n", "y = x + 1\n    return y\n  ) oops", "y = x + 1\n    return y"),
+        ("python", "def f(x):\n    <|>\n", "return x", "return x"),
+        ("python", "x = <|>\n", ") + (", ""),
+        ("python", "x = foo(<|>\n", "1, 2)", "1, 2)"),  # fixes an existing error: accepted
+        ("go", "package main\n\nfunc f() int {\n\t<|>\n}\n", "if true {\n\t\treturn 1\n\t}\n\treturn 2\n\t}}",
+         "if true {\n\t\treturn 1\n\t}\n\treturn 2"),
+        ("typescript", "function f() {\n  <|>\n}\n", "const a = 1;\n  const b = ;", "const a = 1;"),
+        ("rust", "fn main() {\n    <|>\n}\n", "let s = \"日本\";\n    println!(\"{}\", s);", "let s = \"日本\";\n    println!(\"{}\", s);"),
+        ("rust", "fn main() {\n    <|>\n}\n", "let s = 😀 ];", ""),
+    ],
+)
+def test_syntax_gate(lang, doc, candidate, expected) -> None:
+    spec = detect_language(lang, None)
+    offset = doc.index("<|>")
+    assert syntax_gate(doc.replace("<|>", ""), offset, candidate, spec) == expected

@@ -1,0 +1,137 @@
+"""TreeCache: incremental LSP edits give the same text and tree as a fresh parse."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from distill_lsp.context.languages import detect_language
+from distill_lsp.context.positions import encode, position_at
+from distill_lsp.context.trees import TreeCache, UnknownDocument
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+SOURCES = {
+    "python": "import os\n\ndef area(r):\n    \"\"\"π r²\"\"\"\n    return 3.14 * r * r  # 😀\n\nclass C:\n    x = [1, 2]\n",
+    "typescript": "import { a } from './a';\nexport function add(x: number, y: number): number {\n  return x + y; // 中文\n}\nconst s = `hi ${add(1, 2)}`;\n",
+    "go": "package main\n\nimport \"fmt\"\n\nfunc main() {\n\tfmt.Println(\"héllo 😀\")\n\tfor i := 0; i < 3; i++ {\n\t}\n}\n",
+    "rust": "use std::io;\n\nfn main() {\n    let s = \"日本\";\n    println!(\"{}\", s);\n}\n\nstruct P { x: i32 }\n",
+}
+INSERTS = ["", "x", "(", ")", "{", "}", "\n", "\r\n", "\r", "\r😀\n", "    ", "😀", "中", "def ", "\"", "fn f() {}\n", "é\n😀"]
+
+
+def _shape(tree) -> list[tuple[str, int, int]]:
+    out, stack = [], [tree.root_node]
+    while stack:
+        node = stack.pop()
+        out.append((node.type, node.start_byte, node.end_byte, node.start_point, node.end_point))
+        stack.extend(reversed(node.children))
+    return out
+
+
+def _fresh(lang, text):
+    return lang.parser().parse(encode(text))
+
+
+@pytest.mark.parametrize("name", sorted(SOURCES))
+@settings(max_examples=25, deadline=None)
+@given(data=st.data())
+def test_random_incremental_edits_match_fresh_parse(name: str, data: st.DataObject) -> None:
+    lang = detect_language(name, None)
+    cache = TreeCache()
+    text = SOURCES[name]
+    cache.open("file:///doc", text, lang)
+    for _ in range(data.draw(st.integers(1, 6))):
+        a = data.draw(st.integers(0, len(text)))
+        b = data.draw(st.integers(a, min(len(text), a + 12)))
+        new = data.draw(st.sampled_from(INSERTS))
+        start, end = position_at(text, a), position_at(text, b)
+        cache.apply_change("file:///doc", start, end, new)
+        got_text, tree = cache.get("file:///doc")
+        # LSP positions cannot point between \r and \n: both resolve to the line's end.
+        from distill_lsp.context.positions import offset_at
+        a2, b2 = offset_at(text, *start), offset_at(text, *end)
+        text = text[:a2] + new + text[b2:]
+        assert got_text == text
+        assert _shape(tree) == _shape(_fresh(lang, text))
+        assert str(tree.root_node) == str(_fresh(lang, text).root_node)
+
+
+@pytest.mark.parametrize(
+    ("name", "start", "end", "new", "expected"),
+    [
+        ("python", (4, 25), (4, 29), "# 😀 ok", "    return 3.14 * r * r  # 😀 ok"),
+        ("python", (4, 29), (4, 29), "!", "    return 3.14 * r * r  # 😀!"),
+        ("go", (5, 20), (5, 22), "X", "\tfmt.Println(\"héllo X\")"),
+        ("typescript", (2, 19), (2, 21), "漢字", "  return x + y; // 漢字"),
+        ("rust", (3, 13), (3, 15), "本日", "    let s = \"本日\";"),
+    ],
+)
+def test_utf16_columns(name, start, end, new, expected) -> None:
+    lang = detect_language(name, None)
+    cache = TreeCache()
+    cache.open("u", SOURCES[name], lang)
+    cache.apply_change("u", start, end, new)
+    text, tree = cache.get("u")
+    assert text.split("\n")[start[0]] == expected
+    assert str(tree.root_node) == str(_fresh(lang, text).root_node)
+
+
+def test_multi_line_change_and_replace() -> None:
+    lang = detect_language("python", None)
+    cache = TreeCache()
+    cache.open("u", SOURCES["python"], lang)
+    cache.apply_change("u", (2, 0), (5, 0), "def f():\n    pass\n")
+    text, tree = cache.get("u")
+    assert text.startswith("import os\n\ndef f():\n    pass\n\nclass C:")
+    assert not tree.root_node.has_error
+    cache.replace("u", "x = (\n")
+    text, tree = cache.get("u")
+    assert text == "x = (\n" and tree.root_node.has_error
+
+
+def test_trees_handed_out_are_not_edited_later() -> None:
+    lang = detect_language("python", None)
+    cache = TreeCache()
+    cache.open("u", "a = 1\n", lang)
+    _, before = cache.get("u")
+    snapshot = _shape(before)
+    cache.apply_change("u", (0, 0), (0, 0), "bb = 2\n")
+    assert _shape(before) == snapshot
+
+
+def test_unknown_language_keeps_text_without_tree() -> None:
+    cache = TreeCache()
+    cache.open("u", "hello", None)
+    cache.apply_change("u", (0, 5), (0, 5), " world")
+    assert cache.get("u") == ("hello world", None)
+    assert cache.documents() == [("u", "hello world", None)]
+
+
+def test_unknown_document() -> None:
+    cache = TreeCache()
+    with pytest.raises(UnknownDocument):
+        cache.apply_change("nope", (0, 0), (0, 0), "x")
+    assert cache.get("nope") is None
+    cache.open("u", "x", None)
+    cache.close("u")
+    assert cache.get("u") is None
+
+
+def test_concurrent_edits_stay_consistent() -> None:
+    lang = detect_language("python", None)
+    cache = TreeCache()
+    cache.open("u", "", lang)
+
+    def type_chars() -> None:
+        for _ in range(50):
+            cache.apply_change("u", (0, 0), (0, 0), "x")
+
+    threads = [threading.Thread(target=type_chars) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    text, tree = cache.get("u")
+    assert text == "x" * 200
+    assert str(tree.root_node) == str(_fresh(lang, text).root_node)
