@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from distill_lsp.actions.answer import (
     bare_code,
     canonical_language,
@@ -157,7 +156,10 @@ def test_canonical_language(language: str | None, expected: str | None) -> None:
     [
         ("def f():\n    return 1\n", "def f():\n    return 1"),
         ("Here is the fixed code for you:\ndef f(): pass", None),
-        ("def f():\n    # This is the fixed version of it.\n    pass", "def f():\n    # This is the fixed version of it.\n    pass"),
+        (
+            "def f():\n    # This is the fixed version of it.\n    pass",
+            "def f():\n    # This is the fixed version of it.\n    pass",
+        ),
         ("fn main() {}\nThe function now compiles correctly.", None),
         ("", None),
     ],
@@ -170,21 +172,29 @@ def test_bare_code(answer: str, expected: str | None) -> None:
     ("code", "indent", "unit", "expected"),
     [
         pytest.param("def f():\n    return 1", "    ", "    ", "    def f():\n        return 1", id="spaces"),
-        pytest.param(
-            "        def f():\n            return 1", "", "    ", "def f():\n    return 1", id="dedent-first"
-        ),
+        pytest.param("        def f():\n            return 1", "", "    ", "def f():\n    return 1", id="dedent-first"),
         pytest.param("def f():\n    return 1", "\t", "\t", "\tdef f():\n\t\treturn 1", id="spaces-to-tabs"),
         pytest.param("func f() {\n\treturn 1\n}", "  ", "  ", "  func f() {\n    return 1\n  }", id="tabs-to-spaces"),
         pytest.param(
-            "if a:\n  if b:\n    x()\n\n  y()", "    ", "    ",
-            "    if a:\n        if b:\n            x()\n\n        y()", id="nested-2-to-4-with-blank",
+            "if a:\n  if b:\n    x()\n\n  y()",
+            "    ",
+            "    ",
+            "    if a:\n        if b:\n            x()\n\n        y()",
+            id="nested-2-to-4-with-blank",
         ),
         pytest.param(
-            "call(a,\n     b)\nif x:\n    y()", "", "    ", "call(a,\n     b)\nif x:\n    y()", id="alignment-kept",
+            "call(a,\n     b)\nif x:\n    y()",
+            "",
+            "    ",
+            "call(a,\n     b)\nif x:\n    y()",
+            id="alignment-kept",
         ),
         pytest.param(
-            "class A:\n    def f(self,\n          b):\n        pass", "", "\t",
-            "class A:\n\tdef f(self,\n\t\t  b):\n\t\tpass", id="alignment-remainder-as-spaces",
+            "class A:\n    def f(self,\n          b):\n        pass",
+            "",
+            "\t",
+            "class A:\n\tdef f(self,\n\t\t  b):\n\t\tpass",
+            id="alignment-remainder-as-spaces",
         ),
         pytest.param("x = 1   \n   \ny = 2", "  ", "    ", "  x = 1\n\n  y = 2", id="trailing-space-blank-line"),
         pytest.param("\n\n", "  ", "    ", "", id="empty"),

@@ -14,7 +14,6 @@ import tree_sitter_javascript
 import tree_sitter_python
 import tree_sitter_rust
 import tree_sitter_typescript
-
 from distill_lsp.actions.targets import definition_types, find_target, has_syntax_error, syntax_errors
 
 GRAMMARS: dict[str, Callable[[], object]] = {
@@ -129,15 +128,59 @@ def parse(language: str, text: str) -> tree_sitter.Tree:
 @pytest.mark.parametrize(
     ("language", "text", "cursor_at", "kind", "name", "starts_with", "ends_with"),
     [
-        pytest.param("python", PYTHON, "upper()", "function_definition", "shout", "@staticmethod", '"!"', id="py-method"),
-        pytest.param("python", PYTHON, "name.lower", "function_definition", "whisper", "def whisper", "lower()", id="py-method-2"),
-        pytest.param("python", PYTHON, '"hello"', "class_definition", "Greeter", "class Greeter", "lower()", id="py-class-body"),
-        pytest.param("python", PYTHON, "return 1", "function_definition", "top", "def top", "return 1", id="py-function"),
+        pytest.param(
+            "python", PYTHON, "upper()", "function_definition", "shout", "@staticmethod", '"!"', id="py-method"
+        ),
+        pytest.param(
+            "python", PYTHON, "name.lower", "function_definition", "whisper", "def whisper", "lower()", id="py-method-2"
+        ),
+        pytest.param(
+            "python", PYTHON, '"hello"', "class_definition", "Greeter", "class Greeter", "lower()", id="py-class-body"
+        ),
+        pytest.param(
+            "python", PYTHON, "return 1", "function_definition", "top", "def top", "return 1", id="py-function"
+        ),
         pytest.param("typescript", TYPESCRIPT, "push(", "method_definition", "add", "add(item", "}", id="ts-method"),
-        pytest.param("typescript", TYPESCRIPT, "private items", "class_declaration", "Store", "export class", "}", id="ts-class-field"),
-        pytest.param("typescript", TYPESCRIPT, "n * 2", "arrow_function", "double", "export const double", "};", id="ts-arrow-const"),
-        pytest.param("typescript", TYPESCRIPT, "area()", "interface_declaration", "Shape", "interface Shape", "}", id="ts-interface"),
-        pytest.param("javascript", JS, "x * 2", "function_declaration", "outer", "function outer", "}", id="js-callback-not-a-definition"),
+        pytest.param(
+            "typescript",
+            TYPESCRIPT,
+            "private items",
+            "class_declaration",
+            "Store",
+            "export class",
+            "}",
+            id="ts-class-field",
+        ),
+        pytest.param(
+            "typescript",
+            TYPESCRIPT,
+            "n * 2",
+            "arrow_function",
+            "double",
+            "export const double",
+            "};",
+            id="ts-arrow-const",
+        ),
+        pytest.param(
+            "typescript",
+            TYPESCRIPT,
+            "area()",
+            "interface_declaration",
+            "Shape",
+            "interface Shape",
+            "}",
+            id="ts-interface",
+        ),
+        pytest.param(
+            "javascript",
+            JS,
+            "x * 2",
+            "function_declaration",
+            "outer",
+            "function outer",
+            "}",
+            id="js-callback-not-a-definition",
+        ),
         pytest.param("go", GO, "r.W", "method_declaration", "Area", "func (r Rect)", "}", id="go-method"),
         pytest.param("go", GO, "W, H", "type_declaration", "Rect", "type Rect", "}", id="go-struct"),
         pytest.param("rust", RUST, "self.n += 1", "function_item", "bump", "fn bump", "}", id="rust-method"),
@@ -148,7 +191,9 @@ def parse(language: str, text: str) -> tree_sitter.Tree:
         pytest.param("c", C, "int x", "struct_specifier", "point", "struct point", "};", id="c-struct-keeps-semicolon"),
         pytest.param("c", C, "return 0", "function_definition", "origin", "int origin", "}", id="c-function"),
         pytest.param("cpp", CPP, "return value", "function_definition", "get", "T get", "}", id="cpp-method"),
-        pytest.param("cpp", CPP, "T value", "class_specifier", "Holder", "template <typename T>", "};", id="cpp-template-class"),
+        pytest.param(
+            "cpp", CPP, "T value", "class_specifier", "Holder", "template <typename T>", "};", id="cpp-template-class"
+        ),
     ],
 )
 def test_cursor_picks_enclosing_definition(
@@ -226,3 +271,34 @@ def test_cursor_on_decorator_picks_decorated_method() -> None:
     target = find_target(parse("python", PYTHON), PYTHON, cursor, cursor, "python")
     assert target is not None and target.name == "shout"
     assert PYTHON[target.start : target.end].startswith("@staticmethod")
+
+
+PY_BROKEN = """class Circle:
+    r = 1
+
+    @property
+    def area(self)
+        return 3.14 * self.r ** 2
+
+    def name(self):
+        return "circle"
+"""
+
+
+@pytest.mark.parametrize(
+    ("cursor_at", "kind", "name", "first_line", "last_line"),
+    [
+        ("3.14", "function_definition", "area", "    @property", "        return 3.14 * self.r ** 2"),
+        ("def area", "function_definition", "area", "    @property", "        return 3.14 * self.r ** 2"),
+        ("r = 1", "class_definition", "Circle", "class Circle:", '        return "circle"'),
+    ],
+)
+def test_broken_python_falls_back_to_indentation(
+    cursor_at: str, kind: str, name: str, first_line: str, last_line: str
+) -> None:
+    cursor = PY_BROKEN.index(cursor_at)
+    target = find_target(parse("python", PY_BROKEN), PY_BROKEN, cursor, cursor, "python")
+    assert target is not None
+    assert (target.kind, target.name) == (kind, name)
+    lines = PY_BROKEN[target.start : target.end].split("\n")
+    assert (lines[0], lines[-1]) == (first_line, last_line)

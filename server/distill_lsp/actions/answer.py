@@ -9,6 +9,7 @@ functions, unit-tested without a model.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 from collections import Counter
@@ -206,14 +207,13 @@ def _indent_columns(line: str, tab_size: int) -> int:
 def _space_step(columns: list[int]) -> int:
     """The indentation step of space-indented code (2, 4 or 8), or 0 when unclear.
 
-    The most common increase between consecutive lines wins, so a continuation line
-    aligned under an opening bracket does not decide the step.
+    The most common increase of 2, 4 or 8 between consecutive lines wins, so a
+    continuation line aligned under a bracket or a `` * `` comment line does not decide it.
     """
-    increases = [b - a for a, b in zip(columns, columns[1:]) if b > a]
+    increases = [b - a for a, b in itertools.pairwise(columns) if b - a in (2, 4, 8)]
     if not increases:
         return 0
-    step = Counter(increases).most_common(1)[0][0]
-    return step if step in (2, 4, 8) else 0
+    return Counter(increases).most_common(1)[0][0]
 
 
 def _render_indent(level: int, rest: int, indent_unit: str) -> str:

@@ -9,7 +9,9 @@ Offsets in and out are ``str`` indices; tree-sitter's byte offsets stay inside.
 
 from __future__ import annotations
 
+import bisect
 import logging
+import re
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 
@@ -136,12 +138,93 @@ def find_target(
     if definition is None:
         logger.debug("no %s definition around offset %d", language, start)
         return None
+    if _python_key(language) and _in_error(definition):
+        fallback = python_block_by_indent(text, start)
+        if fallback is not None:
+            return fallback
     outer = _widen(definition)
     end_byte = outer.end_byte
     after = outer.next_sibling
     if after is not None and after.type == ";" and not after.is_missing:
         end_byte = after.end_byte  # C/C++ ``struct S {...};`` keeps its semicolon outside
     return Target(offsets.to_str(outer.start_byte), offsets.to_str(end_byte), definition.type, _name(definition))
+
+
+def _python_key(language: str) -> bool:
+    return language.lower() in ("python", "py", "python3")
+
+
+def _in_error(node: tree_sitter.Node) -> bool:
+    """True when the node contains a syntax error or sits inside an ERROR node."""
+    if node.has_error:
+        return True
+    parent = node.parent
+    while parent is not None:
+        if parent.is_error:
+            return True
+        parent = parent.parent
+    return False
+
+
+_PY_HEADER = re.compile(r"^(?P<indent>[ \t]*)(?:async[ \t]+)?(?P<kw>def|class)[ \t]+(?P<name>\w+)")
+
+
+def python_block_by_indent(text: str, offset: int) -> Target | None:
+    """The Python ``def``/``class`` around ``offset`` found by indentation alone.
+
+    Used when tree-sitter's error recovery misplaces a broken definition (a missing
+    colon can swallow the enclosing class into an ERROR node).
+    """
+    lines = text.splitlines(keepends=True)
+    starts = [0]
+    for line in lines:
+        starts.append(starts[-1] + len(line))
+    row = max(0, bisect.bisect_right(starts, offset) - 1)
+    header = _python_header_above(lines, min(row, len(lines) - 1)) if lines else None
+    if header is None:
+        return None
+    match = _PY_HEADER.match(lines[header])
+    assert match is not None
+    first, last = _python_decorators(lines, header), _python_block_end(lines, header)
+    kind = "function_definition" if match["kw"] == "def" else "class_definition"
+    return Target(starts[first], starts[last] + len(lines[last].rstrip("\r\n")), kind, match["name"])
+
+
+def _indent_of(line: str) -> int:
+    return len(line.expandtabs(8)) - len(line.expandtabs(8).lstrip(" \t"))
+
+
+def _python_header_above(lines: list[str], row: int) -> int | None:
+    limit: int | None = None
+    for index in range(row, -1, -1):
+        line = lines[index]
+        if not line.strip():
+            continue
+        indent = _indent_of(line)
+        if limit is None or indent < limit:  # the cursor's line, or the first non-blank line above it
+            if _PY_HEADER.match(line):
+                return index
+            limit = indent
+    return None
+
+
+def _python_decorators(lines: list[str], header: int) -> int:
+    first = header
+    while first > 0 and lines[first - 1].lstrip().startswith("@"):
+        first -= 1
+    return first
+
+
+def _python_block_end(lines: list[str], header: int) -> int:
+    base, last = _indent_of(lines[header]), header
+    for index in range(header + 1, len(lines)):
+        line = lines[index]
+        if not line.strip():
+            continue
+        if _indent_of(line) <= base and not line.lstrip().startswith((")", "]", "}")):
+            break
+        last = index
+    return last
 
 
 def _definition_at(tree: tree_sitter.Tree, byte: int, wanted: frozenset[str]) -> tree_sitter.Node | None:
@@ -228,9 +311,7 @@ def has_syntax_error(tree: tree_sitter.Tree, start: int, end: int, text: str | N
     return next(iter(syntax_errors(tree, start, end, text)), None) is not None
 
 
-def syntax_errors(
-    tree: tree_sitter.Tree, start: int, end: int, text: str | None = None
-) -> Iterator[tree_sitter.Node]:
+def syntax_errors(tree: tree_sitter.Tree, start: int, end: int, text: str | None = None) -> Iterator[tree_sitter.Node]:
     """ERROR and MISSING nodes overlapping ``[start, end)`` (``str`` offsets), outermost first."""
     source = text if text is not None else _tree_source(tree)
     offsets = _Offsets(source)
