@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from distill_lsp.actions.answer import (
     bare_code,
     canonical_language,

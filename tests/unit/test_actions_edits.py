@@ -10,6 +10,7 @@ import tree_sitter_go
 import tree_sitter_python
 import tree_sitter_rust
 import tree_sitter_typescript
+
 from distill_lsp.actions.edits import ReplacementResult, apply_replacement, make_replacement, unified_diff
 from distill_lsp.actions.prompts import ActionKind
 from distill_lsp.actions.targets import find_target

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from distill_lsp.actions.explain import NO_ANSWER, format_explanation
 
 

@@ -7,6 +7,7 @@ import sysconfig
 from pathlib import Path
 
 import pytest
+
 from distill_lsp.actions.answer import extract_code_block, prompt_opens_think, split_reasoning
 from distill_lsp.actions.prompts import ActionKind, build_messages, doc_convention, fence, render_prompt
 

@@ -14,6 +14,7 @@ import tree_sitter_javascript
 import tree_sitter_python
 import tree_sitter_rust
 import tree_sitter_typescript
+
 from distill_lsp.actions.targets import definition_types, find_target, has_syntax_error, syntax_errors
 
 GRAMMARS: dict[str, Callable[[], object]] = {
