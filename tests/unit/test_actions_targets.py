@@ -303,3 +303,11 @@ def test_broken_python_falls_back_to_indentation(
     assert (target.kind, target.name) == (kind, name)
     lines = PY_BROKEN[target.start : target.end].split("\n")
     assert (lines[0], lines[-1]) == (first_line, last_line)
+
+
+def test_python_definition_lost_in_error_recovery_is_found_by_indentation() -> None:
+    text = "x = [1,\n\ndef f(a:\n    return a\n"
+    cursor = text.index("return")
+    target = find_target(parse("python", text), text, cursor, cursor, "python")
+    assert target is not None
+    assert (text[target.start : target.end], target.name) == ("def f(a:\n    return a", "f")

@@ -135,13 +135,13 @@ def find_target(
     wanted = definition_types(language) if types is None else frozenset(types)
     offsets = _Offsets(text)
     definition = _definition_at(tree, offsets.to_byte(start), wanted)
-    if definition is None:
-        logger.debug("no %s definition around offset %d", language, start)
-        return None
-    if _python_key(language) and _in_error(definition):
+    if _python_key(language) and tree.root_node.has_error and (definition is None or _in_error(definition)):
         fallback = python_block_by_indent(text, start)
         if fallback is not None:
             return fallback
+    if definition is None:
+        logger.debug("no %s definition around offset %d", language, start)
+        return None
     outer = _widen(definition)
     end_byte = outer.end_byte
     after = outer.next_sibling
