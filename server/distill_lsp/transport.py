@@ -43,6 +43,19 @@ _CL_TOKEN = re.compile(rb"content-length[ \t]*:", re.IGNORECASE)
 # A complete Content-Length line cannot occur inside valid JSON (raw newlines are not
 # allowed in JSON strings), so one inside a body means the body's length was wrong.
 _EMBEDDED_HEADER = re.compile(rb"content-length[ \t]{0,8}:[ \t]{0,8}\d{1,20}[ \t]{0,8}\r?\n", re.IGNORECASE)
+
+
+def _prefix_pattern(parts: list[bytes]) -> bytes:
+    """Regex matching any non-empty prefix of the concatenation of `parts`."""
+    return parts[0] + (b"(?:" + _prefix_pattern(parts[1:]) + b")?" if len(parts) > 1 else b"")
+
+
+# A body that overshot by less than a header line ends with "}" plus the start of the
+# next "Content-Length: N\r" (a JSON object cannot end that way).
+_HEADER_START_AT_END = re.compile(
+    rb"\}[ \t\r\n]*(" + _prefix_pattern([bytes([c]) for c in b"content-length"] + [rb"[ \t]*", rb":[ \t]*\d*", rb"\r"]) + rb")\Z",
+    re.IGNORECASE,
+)
 _SNIFF_HEAD_ID = re.compile(rb'"id"\s*:\s*(-?\d{1,20}|"(?:[^"\\]|\\.){0,200}")')
 _SNIFF_TAIL_ID = re.compile(rb'"id"\s*:\s*(-?\d{1,20}|"(?:[^"\\]|\\.){0,200}")\s*}\s*$')
 
@@ -152,12 +165,14 @@ class FrameDecoder:
         return True
 
     def _resync(self, block: bytes, block_end: int, problem: str, events: list[DecodedEvent]) -> None:
-        """Skip to the next Content-Length token inside `block`, or past the whole block."""
-        token = _CL_TOKEN.search(block, 1)
-        cut = token.start() if token is not None else block_end
+        """Drop a bad header block, or the garbage glued before a Content-Length token."""
         first_line = _LINE_BREAK.split(block, 1)[0]
-        looks_like_header = token is None and _HEADER_LINE.fullmatch(first_line) is not None
-        kind = FramingErrorKind.BAD_HEADER if looks_like_header else FramingErrorKind.GARBAGE
+        token = _CL_TOKEN.search(block, 1)
+        glued = token is not None and block[token.start() - 1 : token.start()] != b"\n"
+        if _HEADER_LINE.fullmatch(first_line) is not None and not glued:
+            kind, cut = FramingErrorKind.BAD_HEADER, block_end
+        else:
+            kind, cut = FramingErrorKind.GARBAGE, token.start() if token is not None else block_end
         detail = f"{problem}; skipped {cut} bytes: {bytes(self._buf[: min(cut, 60)])!r}"
         events.append(FramingError(kind, detail))
         del self._buf[:cut]
@@ -226,12 +241,23 @@ class FrameDecoder:
             detail = f"Content-Length {body.length} overran into the next message after {cut} bytes"
             events.append(FramingError(FramingErrorKind.BAD_HEADER, detail, sniff_request_id(bytes(body.data), b"")))
 
+    def _trim_header_start(self, data: bytearray) -> bytes:
+        """Give back the start of a next header that a too-long Content-Length swallowed."""
+        window = bytes(data[-64:])
+        match = _HEADER_START_AT_END.search(window) if not window.endswith(b"}") else None
+        if match is None:
+            return bytes(data)
+        swallowed = len(window) - match.start(1)
+        logger.warning("Content-Length was %d bytes too long; re-reading them as a header", swallowed)
+        self._buf[:0] = data[-swallowed:]
+        return bytes(data[:-swallowed])
+
     def _finish_body(self, events: list[DecodedEvent]) -> None:
         body = self._body
         assert body is not None
         self._body = None
         if body.keep:
-            events.append(Frame(bytes(body.data)))
+            events.append(Frame(self._trim_header_start(body.data)))
             return
         detail = f"message of {body.length} bytes exceeds the {self.max_message_bytes}-byte limit"
         events.append(FramingError(FramingErrorKind.OVERSIZED, detail, sniff_request_id(bytes(body.data), body.tail)))
