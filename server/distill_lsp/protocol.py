@@ -315,6 +315,9 @@ class DistillProtocol(LanguageServerProtocol):
         return True
 
     def _handle_cancel_notification(self, msg_id: MsgId) -> None:
+        if not is_valid_id(msg_id):
+            logger.warning("Ignoring $/cancelRequest with invalid id %.100r", msg_id)
+            return
         if not self.cancel_request(msg_id, f"Request {msg_id!r} was cancelled"):
             logger.debug("Ignoring $/cancelRequest for %r: not in flight", msg_id)
 
