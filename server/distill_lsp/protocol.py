@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import inspect
 import json
 import logging
@@ -212,6 +213,13 @@ class DistillProtocol(LanguageServerProtocol):
         if "id" in data:
             return JsonRPCRequestMessage(id=data["id"], method=method, jsonrpc="2.0", params=params)
         return JsonRPCNotification(method=method, jsonrpc="2.0", params=params)
+
+    def get_message_type(self, method: str) -> type[Any] | None:
+        """lsprotocol's message type (pygls caches this per instance, which leaks sessions)."""
+        return _message_types(method)[0]
+
+    def get_result_type(self, method: str) -> type[Any] | None:
+        return _message_types(method)[1]
 
     def _has_handler(self, method: str) -> bool:
         if method == types.CANCEL_REQUEST:  # pygls handles it outside the feature manager
@@ -455,6 +463,12 @@ class DistillProtocol(LanguageServerProtocol):
                 asyncio.ensure_future(res)
         except (BrokenPipeError, ConnectionError, ValueError, OSError) as exc:
             logger.warning("Cannot write to the client (%s); dropping message", exc)
+
+
+@functools.cache
+def _message_types(method: str) -> tuple[type[Any] | None, type[Any] | None]:
+    entry = types.METHOD_TO_TYPES.get(method, (None, None))
+    return entry[0], entry[1]
 
 
 def _cancelled(msg_id: MsgId) -> types.ResponseError:

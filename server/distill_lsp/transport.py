@@ -600,6 +600,8 @@ class TcpListener:
             server = self._server_factory()
             code = await serve_connection(server, reader, StreamFrameWriter(writer), max_message_bytes=self._max_message_bytes)
             logger.info("TCP session with %s ended (exit code %d)", peer, code)
+        except asyncio.CancelledError:  # server closing; ending normally keeps asyncio quiet
+            logger.info("TCP session with %s cancelled", peer)
         except Exception:
             logger.exception("TCP session with %s failed", peer)
         finally:
