@@ -331,7 +331,14 @@ class DistillProtocol(LanguageServerProtocol):
 
     # ---- handler execution (pygls' logic, plus bookkeeping of every future) -------------
 
-    def _execute_handler(self, msg_id, handler, callback, args=None, kwargs=None):
+    def _execute_handler(
+        self,
+        msg_id: MsgId,
+        handler: Callable[..., Any],
+        callback: Callable[[Any], None],
+        args: tuple[Any, ...] | None = None,
+        kwargs: dict[str, Any] | None = None,
+    ) -> None:
         """Run a handler; track its future under `msg_id` until it is done."""
         args, kwargs = args or (), kwargs or {}
         if asyncio.iscoroutinefunction(handler):
@@ -345,7 +352,9 @@ class DistillProtocol(LanguageServerProtocol):
             return
         self._track(msg_id, future, callback)
 
-    def _run_inline(self, future: concurrent.futures.Future, handler, args, kwargs) -> None:
+    def _run_inline(
+        self, future: concurrent.futures.Future, handler: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> None:
         try:
             if inspect.isgeneratorfunction(handler):
                 self._run_generator(None, gen=handler(*args, **kwargs), result_future=future)
@@ -365,7 +374,9 @@ class DistillProtocol(LanguageServerProtocol):
         future.add_done_callback(forget)
         future.add_done_callback(callback)
 
-    def _run_generator(self, future, *, gen: Generator[Any, Any, Any], result_future) -> None:
+    def _run_generator(
+        self, future: Any, *, gen: Generator[Any, Any, Any], result_future: concurrent.futures.Future
+    ) -> None:
         """Step a generator handler; cancelling it also cancels the sub-handler it waits on."""
         if result_future.done():
             gen.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import json
 import logging
 import os
 import queue
@@ -38,6 +39,7 @@ _SCAN_CARRY = 96
 
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
 _LINE_BREAK = re.compile(rb"\r?\n")
+_LEADING_NEWLINES = re.compile(rb"[\r\n]*")
 _HEADER_LINE = re.compile(rb"([!#$%&'*+.^_`|~0-9A-Za-z-]+)[ \t]*:[ \t]*(.*?)[ \t]*")
 _CL_TOKEN = re.compile(rb"content-length[ \t]*:", re.IGNORECASE)
 # A complete Content-Length line cannot occur inside valid JSON (raw newlines are not
@@ -144,14 +146,15 @@ class FrameDecoder:
         """Parse every header block in `_buf`, handing the bytes after one to its body."""
         while self._body is None and self._parse_header(events):
             if self._body is not None and self._buf:
-                rest = bytes(self._buf)
-                self._buf.clear()
-                self._buf += self._consume_body(memoryview(rest), events)
+                take = min(len(self._buf), self._body.length)
+                chunk = bytes(self._buf[:take])
+                del self._buf[:take]  # cheap: bytearray drops its head in place
+                leftover = self._consume_body(memoryview(chunk), events)
+                self._buf[:0] = leftover  # only after a wrong length: bytes to re-read
 
     def _parse_header(self, events: list[DecodedEvent]) -> bool:
         """Try to take one header block off `_buf`; True if progress was made."""
-        stripped = len(self._buf) - len(self._buf.lstrip(b"\r\n"))
-        del self._buf[:stripped]
+        del self._buf[: _LEADING_NEWLINES.match(self._buf).end()]  # type: ignore[union-attr]
         end = _HEADER_END.search(self._buf)
         if end is None:
             return self._drop_overlong_header(events)
@@ -291,8 +294,11 @@ def sniff_request_id(head: bytes, tail: bytes) -> int | str | None:
     match = match or _SNIFF_TAIL_ID.search(tail)
     if match is None:
         return None
-    raw = match.group(1)
-    return int(raw) if not raw.startswith(b'"') else raw[1:-1].decode("utf-8", "replace")
+    try:
+        found = json.loads(match.group(1))
+    except ValueError:
+        return None
+    return found if isinstance(found, (int, str)) else None
 
 
 # ---- connections ------------------------------------------------------------------------
