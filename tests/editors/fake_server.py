@@ -148,6 +148,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=2087)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="fake-distill %(levelname)s %(message)s")
+    logging.getLogger("pygls").setLevel(logging.WARNING)
     if args.tcp:
         server.start_tcp(args.host, args.port)
     else:
