@@ -60,6 +60,8 @@ def server_under_test() -> ServerUnderTest:
     cmd = shlex.split(raw)
     if cmd[0] in ("python", "python3"):
         cmd[0] = sys.executable
+    # Editors run in a temporary directory: make repo-relative paths absolute.
+    cmd = [str(REPO / a) if not Path(a).is_absolute() and (REPO / a).exists() else a for a in cmd]
     return ServerUnderTest(cmd, None, timeout)
 
 

@@ -54,7 +54,7 @@ def run_smoke(server: ServerUnderTest, file: Path) -> dict[str, Any]:
     env = server.env() | {"SMOKE_TIMEOUT_S": str(server.timeout_s)}
     proc = subprocess.run(cmd, env=env, cwd=file.parent, capture_output=True, text=True,
                           timeout=server.timeout_s + 60, stdin=subprocess.DEVNULL)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.returncode == 0 and proc.stdout.strip(), f"rc={proc.returncode}: {proc.stderr[-3000:]}"
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
