@@ -86,7 +86,7 @@ async def test_utf16_range_after_emoji_and_cjk(client: LanguageClient, tmp_path)
 async def test_unopened_document_answers_empty(client: LanguageClient) -> None:
     result = await client.text_document_inline_completion_async(
         inline_params("file:///nowhere/never-opened.py", types.Position(0, 0)))
-    assert result.items == []
+    assert list(result.items) == []
 
 
 async def test_cancel_running_generation(client: LanguageClient, tmp_path) -> None:
@@ -121,7 +121,7 @@ async def test_superseded_request_is_answered_empty(client: LanguageClient, tmp_
     first = client.text_document_inline_completion_async(inline_params(uri, pos))
     second = client.text_document_inline_completion_async(inline_params(uri, pos))
     one, two = await asyncio.wait_for(asyncio.gather(first, second), 60)
-    assert one.items == []
+    assert list(one.items) == []
     assert len(two.items) == 1 and two.items[0].insert_text.strip()
 
 
@@ -135,4 +135,4 @@ async def test_edit_during_generation_answers_empty(client: LanguageClient, tmp_
         content_changes=[types.TextDocumentContentChangePartial(
             range=types.Range(end_of(UNFINISHED_PY), end_of(UNFINISHED_PY)), text="i")]))
     result = await asyncio.wait_for(pending, 60)
-    assert result.items == []
+    assert list(result.items) == []

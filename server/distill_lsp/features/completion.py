@@ -26,7 +26,7 @@ def register(server: DistillLanguageServer) -> None:
             label=label_for(text),
             kind=types.CompletionItemKind.Snippet,
             detail=f"distill-lsp · {answer.model_name}",
-            documentation=types.MarkupContent(types.MarkupKind.Markdown, f"```\n{text}\n```"),
+            documentation=_documentation(ls, text),
             text_edit=types.TextEdit(range=answer.range, new_text=text),
             insert_text_format=types.InsertTextFormat.PlainText,
             filter_text=text,
@@ -41,3 +41,12 @@ def label_for(text: str) -> str:
     first = text.strip().split("\n", 1)[0]
     more = "…" if len(first) > LABEL_CHARS or "\n" in text.strip() else ""
     return first[:LABEL_CHARS] + more
+
+
+def _documentation(ls: DistillLanguageServer, text: str) -> types.MarkupContent | str:
+    """The whole suggestion, as markdown where the client renders it."""
+    td = ls.client_capabilities.text_document
+    item = td.completion.completion_item if td and td.completion else None
+    if item and item.documentation_format and types.MarkupKind.Markdown in item.documentation_format:
+        return types.MarkupContent(types.MarkupKind.Markdown, f"```\n{text}\n```")
+    return text
