@@ -31,6 +31,22 @@ for s:ft in g:distill_lsp_filetypes
         \ })
 endfor
 
+" ALE runs only the linters it lists for python, go and rust: add distill_lsp to the user's
+" list, or to ALE 3.3's defaults for those filetypes when the user has none.
+let s:ale_default_linters = {
+      \ 'python': ['flake8', 'mypy', 'pylint', 'pyright', 'ruff'],
+      \ 'go': ['gofmt', 'golint', 'gopls', 'govet'],
+      \ 'rust': ['cargo', 'rls'],
+      \ }
+let g:ale_linters = get(g:, 'ale_linters', {})
+for s:ft in g:distill_lsp_filetypes
+  let s:names = get(g:ale_linters, s:ft,
+        \ get(g:, 'ale_linters_explicit', 0) ? [] : get(s:ale_default_linters, s:ft, 'all'))
+  if type(s:names) == v:t_list && index(s:names, 'distill_lsp') < 0
+    let g:ale_linters[s:ft] = s:names + ['distill_lsp']
+  endif
+endfor
+
 augroup distill_lsp
   autocmd!
   " <C-x><C-o> asks the server; the suggestion is the first item.

@@ -2,27 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from editor_harness import ServerUnderTest, server_under_test, tcp_server, write_sample
+from editor_harness import ServerUnderTest, server_under_test, standin_server, write_sample
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "code_actions: needs the server's Explain/Fix/Document code actions")
 
 
 @pytest.fixture(scope="session")
 def server() -> ServerUnderTest:
-    """The server the editors talk to: ``DISTILL_LSP_EDITOR_SERVER_CMD`` or the stand-in."""
+    """The server the editors talk to: this checkout's real server, or ``DISTILL_LSP_EDITOR_SERVER_CMD``."""
     return server_under_test()
+
+
+@pytest.fixture(scope="session")
+def standin() -> ServerUnderTest:
+    """The stand-in server (test_standin.py only)."""
+    return standin_server()
 
 
 @pytest.fixture
 def sample_file(tmp_path: Path) -> Path:
     return write_sample(tmp_path)
-
-
-@pytest.fixture
-def tcp_port(server: ServerUnderTest, tmp_path: Path) -> Iterator[int]:
-    """The server under test listening on TCP; yields its port."""
-    with tcp_server(server, tmp_path) as port:
-        yield port

@@ -9,7 +9,11 @@
  * initialize (initializationOptions) -> didOpen FILE -> textDocument/inlineCompletion at
  * LINE:CHARACTER (0-based), polled until the server suggests something (it answers empty
  * while its model loads; SMOKE_TIMEOUT_S, default 120) -> textDocument/codeAction ->
- * codeAction/resolve -> shutdown. Prints one JSON report on stdout.
+ * codeAction/resolve -> shutdown. Prints one JSON report on stdout; a failed code-action
+ * request is reported (actionsError, resolveError), not fatal.
+ *
+ * The settings are package.json's defaults with SMOKE_SETTINGS_JSON (a JSON object) merged
+ * over them, e.g. SMOKE_SETTINGS_JSON='{"profile":"greedy","maxNewTokens":16}' for speed.
  */
 const cp = require('child_process');
 const fs = require('fs');
@@ -36,7 +40,8 @@ async function main() {
   const { file, position, command } = parseArgs(process.argv.slice(2));
   const timeoutMs = Number(process.env.SMOKE_TIMEOUT_S || '120') * 1000;
   const manifest = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8'));
-  const settings = distillSettings(manifestDefaults(manifest));
+  const settings = { ...distillSettings(manifestDefaults(manifest)),
+    ...JSON.parse(process.env.SMOKE_SETTINGS_JSON || '{}') };
   const server = cp.spawn(command[0], command.slice(1), { stdio: ['pipe', 'pipe', 'inherit'] });
   const exited = new Promise((resolve) => server.on('exit', resolve));
   const conn = rpc.createMessageConnection(
@@ -49,6 +54,9 @@ async function main() {
   conn.onRequest('workspace/configuration', (/** @type {any} */ p) => p.items.map((/** @type {any} */ i) =>
     (i.section === 'distill' ? settings : null)));
   conn.onNotification('$/progress', () => {});
+  /** @type {any[]} */
+  const statuses = [];
+  conn.onNotification('distill/status', (/** @type {any} */ p) => { statuses.push(p); });
   conn.listen();
 
   const uri = pathToFileURL(file).href;
@@ -93,13 +101,26 @@ async function main() {
     if (items.length === 0) await sleep(500);
   }
   /** @type {any[]} */
-  const actions = await conn.sendRequest('textDocument/codeAction', {
-    textDocument: { uri },
-    range: { start: { line: 0, character: 0 }, end: position },
-    context: { diagnostics: [], triggerKind: 1 },
-  }) ?? [];
+  let actions = [];
+  /** @type {any} */
+  let resolved = null;
+  let actionsError = null;
+  let resolveError = null;
+  try {
+    actions = await conn.sendRequest('textDocument/codeAction', {
+      textDocument: { uri },
+      range: { start: { line: 0, character: 0 }, end: position },
+      context: { diagnostics: [], triggerKind: 1 },
+    }) ?? [];
+  } catch (err) {
+    actionsError = String(/** @type {any} */ (err)?.message ?? err);
+  }
   const explain = actions.find((a) => a.title === 'Explain this');
-  const resolved = explain ? await conn.sendRequest('codeAction/resolve', explain) : null;
+  try {
+    resolved = explain ? await conn.sendRequest('codeAction/resolve', explain) : null;
+  } catch (err) {
+    resolveError = String(/** @type {any} */ (err)?.message ?? err);
+  }
   await conn.sendRequest('shutdown');
   await conn.sendNotification('exit');
   conn.dispose();
@@ -108,8 +129,8 @@ async function main() {
     serverInfo: /** @type {any} */ (init).serverInfo ?? null,
     capabilities: Object.keys(/** @type {any} */ (init).capabilities).sort(),
     executeCommands: /** @type {any} */ (init).capabilities.executeCommandProvider?.commands ?? [],
-    settings, tries, items, actionTitles: actions.map((a) => a.title),
-    resolvedTitle: resolved?.title ?? null, messages,
+    settings, tries, items, statuses, actionTitles: actions.map((a) => a.title), actionsError,
+    resolvedTitle: resolved?.title ?? null, resolveError, messages,
   };
   process.stdout.write(JSON.stringify(report) + '\n');
   await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
