@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from editor_harness import EDITORS
+from editor_harness import EDITORS, SHIPPED_SETTINGS
 
 SERVER_KEYS_USED = {"model", "profile", "maxNewTokens"}
 
@@ -126,3 +126,31 @@ def test_every_editor_has_a_readme() -> None:
     for folder in sorted(p for p in EDITORS.iterdir() if p.is_dir()):
         readme = folder / "README.md"
         assert readme.is_file() and "distill-lsp" in readme.read_text(), folder
+
+
+def _literal(raw: str) -> Any:
+    return int(raw) if raw.isdigit() else raw.strip("'\"")
+
+
+def shipped_defaults() -> dict[str, dict[str, Any]]:
+    """The settings values the configs the editor tests load send before the tests' override."""
+    nvim = (EDITORS / "neovim" / "lsp" / "distill.lua").read_text()
+    nvim_init = re.search(r"init_options\s*=\s*\{(.*?)\n\s*\}", nvim, re.S).group(1)
+    eglot = (EDITORS / "emacs" / "distill-eglot.el").read_text()
+    eglot_settings = re.search(r"defvar distill-lsp-settings '\((.*?)\)", eglot).group(1)
+    vim = (EDITORS / "vim" / "distill.vim").read_text()
+    vim_settings = re.search(r"distill_lsp_settings',\s*\\ (\{.*?\})", vim).group(1)
+    vscode = json_file("vscode/package.json")
+    return {
+        "neovim": {k: _literal(v) for k, v in re.findall(r"^\s*(\w+)\s*=\s*('[^']*'|\d+)", nvim_init, re.M)},
+        "emacs": {k: _literal(v) for k, v in re.findall(r':(\w+) ("[^"]*"|\d+)', eglot_settings)},
+        "vim": {k: _literal(v) for k, v in re.findall(r"'(\w+)': ('[^']*'|\d+)", vim_settings)},
+        "vscode": {k.removeprefix("distill."): v["default"] for block in vscode["contributes"]["configuration"]
+                   for k, v in block["properties"].items() if k.startswith("distill.")},
+    }
+
+
+@pytest.mark.parametrize("editor", sorted(shipped_defaults()))
+def test_editor_tests_start_from_the_shipped_settings(editor: str) -> None:
+    """The editor tests expect SHIPPED_SETTINGS | FAST_SETTINGS: the shipped values must be these."""
+    assert shipped_defaults()[editor] == SHIPPED_SETTINGS
