@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from editor_harness import ServerUnderTest, server_under_test, standin_server, write_sample
+from editor_harness import ServerUnderTest, server_under_test, standin_server
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -24,8 +22,3 @@ def server() -> ServerUnderTest:
 def standin() -> ServerUnderTest:
     """The stand-in server (test_standin.py only)."""
     return standin_server()
-
-
-@pytest.fixture
-def sample_file(tmp_path: Path) -> Path:
-    return write_sample(tmp_path)
