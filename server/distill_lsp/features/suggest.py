@@ -47,8 +47,9 @@ async def suggest(ls: DistillLanguageServer, uri: str, position: types.Position,
         logger.debug("%s: answered from the typed-ahead cache", request_id)
         return Answer(snap, Suggestion(cached, reason="typed-ahead cache"), types.Range(here, here),
                       info.name if info else "")
-    config = CompletionConfig(profile=ls.settings.sampling_profile(),
-                              max_new_tokens=ls.settings.max_new_tokens,
+    profile = ls.settings.sampling_profile()
+    config = CompletionConfig(profile=profile,
+                              max_new_tokens=profile.max_new_tokens or ls.settings.max_new_tokens,
                               max_lines=ls.settings.max_lines,
                               context_tokens=ls.settings.context_tokens)
     token = CancelToken()
