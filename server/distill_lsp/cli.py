@@ -76,11 +76,18 @@ def _serve(args: argparse.Namespace) -> int:
     from .server import create_server
     from .settings import env_layer
 
+    from .engine.worker import Engine
+    from .transport import TransportError, start_stdio, start_tcp
+
     environment_offline()
     setup_logging(args.log_level, args.log_file)
-    server = create_server((env_layer(os.environ), _cli_layer(args)))
-    if args.tcp:
-        server.start_tcp(args.host, args.port)
-    else:
-        server.start_io()
+    layers = (env_layer(os.environ), _cli_layer(args))
+    if not args.tcp:
+        return start_stdio(create_server(layers))
+    engine = Engine()  # one model for every TCP session
+    try:
+        start_tcp(lambda: create_server(layers, engine), args.host, args.port)
+    except TransportError as exc:
+        print(f"distill-lsp: {exc}", file=sys.stderr)
+        return 1
     return 0

@@ -14,7 +14,7 @@ from typing import Any
 from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 
-from .positions import line_starts, position_at
+from .context.positions import line_starts, position_at
 
 EXTENSION_LANGUAGES = {
     ".py": "python", ".js": "javascript", ".mjs": "javascript", ".cjs": "javascript", ".jsx": "javascriptreact",
@@ -56,7 +56,7 @@ def lsp_position(text: str, line: int, column: int) -> types.Position:
     while end > start and text[end - 1] in "\r\n":
         end -= 1
     offset = min(start + column - 1, end)
-    return types.Position(*position_at(text, offset, "utf-16", starts))
+    return types.Position(*position_at(text, offset, starts))
 
 
 @dataclass

@@ -397,6 +397,14 @@ class DistillProtocol(LanguageServerProtocol):
 
     # ---- lifecycle overrides --------------------------------------------------------
 
+    @lsp_method(types.INITIALIZE)
+    def lsp_initialize(self, params: types.InitializeParams) -> Generator[Any, Any, types.InitializeResult]:
+        """Always negotiate UTF-16 positions (the LSP default): every position conversion
+        in the server counts UTF-16 code units."""
+        if params.capabilities.general is not None:
+            params.capabilities.general.position_encodings = None
+        return (yield from super().lsp_initialize(params))
+
     @lsp_method(types.SHUTDOWN)
     def lsp_shutdown(self, *args: Any) -> Generator[Any, Any, None]:
         """Run the user's shutdown handler, then cancel every other request in flight."""

@@ -14,11 +14,15 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
 from . import __version__
+from .completion.cache import TypedAheadCache
 from .completion.pipeline import Snapshot
+from .context.languages import detect_language
+from .context.positions import offset_at
+from .context.trees import TreeCache
 from .engine.factory import model_key, make_backend_factory
 from .engine.types import EngineError
 from .engine.worker import Engine, EngineState
-from .positions import offset_at
+from .protocol import DistillProtocol
 from .settings import Settings, apply_options, resolve
 
 logger = logging.getLogger(__name__)
@@ -28,7 +32,7 @@ class DistillLanguageServer(LanguageServer):
     """One LSP session; the engine (and its model) may be shared between sessions."""
 
     def __init__(self, base_layers: tuple[Mapping[str, Any], ...] = (), engine: Engine | None = None) -> None:
-        super().__init__("distill-lsp", __version__,
+        super().__init__("distill-lsp", __version__, protocol_cls=DistillProtocol,
                          text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
         self.engine = engine or Engine()
         self.settings, self._startup_problems = resolve(*base_layers)
@@ -36,6 +40,9 @@ class DistillLanguageServer(LanguageServer):
         self._load_task: asyncio.Task[None] | None = None
         self._request_ids = itertools.count(1)
         self.settings_from_client: Any = None
+        self.trees = TreeCache()
+        """Parse trees and text of the open documents, kept in step with didChange."""
+        self.typed_ahead = TypedAheadCache()
 
     # -- settings -------------------------------------------------------------------
     def update_settings(self, layer: Any, origin: str) -> Settings:
@@ -66,17 +73,20 @@ class DistillLanguageServer(LanguageServer):
         try:
             info = await asyncio.wrap_future(future)
         except EngineError as exc:
+            self._end_progress(progress, token, "failed")
             logger.error("model not available: %s", exc)
             self.show_message(f"distill-lsp: {exc}", types.MessageType.Error)
             self.protocol.notify("distill/status", {"state": "failed", "error": str(exc)})
-        else:
-            message = f"model {info.name} ready on {info.device} ({info.dtype}) in {info.load_s:.1f} s"
-            self.window_log_message(types.LogMessageParams(types.MessageType.Info, message))
-            self.protocol.notify("distill/status", {"state": "ready", "model": info.name,
-                                                    "device": info.device, "loadSeconds": info.load_s})
-        finally:
-            if progress:
-                self.work_done_progress.end(token, types.WorkDoneProgressEnd(message="done"))
+            return
+        self._end_progress(progress, token, "ready")
+        message = f"model {info.name} ready on {info.device} ({info.dtype}) in {info.load_s:.1f} s"
+        self.window_log_message(types.LogMessageParams(types.MessageType.Info, message))
+        self.protocol.notify("distill/status", {"state": "ready", "model": info.name, "modelType": info.model_type,
+                                                "device": info.device, "loadSeconds": info.load_s})
+
+    def _end_progress(self, started: bool, token: str, message: str) -> None:
+        if started:
+            self.work_done_progress.end(token, types.WorkDoneProgressEnd(message=message))
 
     async def _begin_progress(self, token: str, title: str, message: str) -> bool:
         caps = self.client_capabilities.window
@@ -95,20 +105,25 @@ class DistillLanguageServer(LanguageServer):
         return self.engine.state
 
     # -- documents ------------------------------------------------------------------
-    @property
-    def position_encoding(self) -> str:
-        enc = self.workspace.position_encoding
-        return str(getattr(enc, "value", enc) or "utf-16")
+    def open_document(self, uri: str, text: str, language_id: str | None) -> None:
+        self.trees.open(uri, text, detect_language(language_id, uri))
 
     def snapshot(self, uri: str, position: types.Position, automatic: bool) -> Snapshot | None:
-        """The open document at `position`, or None for a document that isn't open."""
+        """The open document at `position` (UTF-16), or None for a document that isn't open."""
         doc = self.workspace.text_documents.get(uri)
         if doc is None:
             return None
         text = doc.source
-        offset = offset_at(text, position.line, position.character, self.position_encoding)
-        return Snapshot(uri=uri, version=doc.version, text=text, offset=offset,
-                        language_id=doc.language_id, automatic=automatic)
+        entry = self.trees.get(uri)
+        if entry is None or entry[0] != text:  # never expected: resynchronise rather than mislead
+            logger.warning("parse cache out of step with %s; re-parsing", uri)
+            self.open_document(uri, text, doc.language_id)
+            entry = self.trees.get(uri)
+        tree = entry[1] if entry else None
+        others = [(u.removeprefix("file://"), t) for u, t, _ in self.trees.documents() if u != uri]
+        return Snapshot(uri=uri, version=doc.version, text=text,
+                        offset=offset_at(text, position.line, position.character),
+                        lang=self.trees.language(uri), tree=tree, other_docs=others, automatic=automatic)
 
     def document_version(self, uri: str) -> int | None:
         doc = self.workspace.text_documents.get(uri)

@@ -31,6 +31,7 @@ class Settings:
     profile: str = DEFAULT_PROFILE
     profiles: Mapping[str, SamplingProfile] = field(default_factory=dict)
     max_new_tokens: int = 48
+    max_lines: int = 12
     context_tokens: int = 0
     device: str = "auto"
     dtype: str = "auto"
@@ -96,6 +97,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("maxNewTokens", "max_new_tokens",
            "Most tokens generated for one completion.", _is_int(1, 1024), "an integer in [1, 1024]",
            env="DISTILL_LSP_MAX_NEW_TOKENS", parse_env=int),
+    Option("maxLines", "max_lines",
+           "Most lines in one multi-line suggestion.", _is_int(1, 500), "an integer in [1, 500]"),
     Option("contextTokens", "context_tokens",
            "Prompt budget in tokens (0: from the model's context length, at most 2048).",
            _is_int(0, 131072), "an integer in [0, 131072]"),

@@ -91,14 +91,14 @@ async def test_unopened_document_answers_empty(client: LanguageClient) -> None:
 
 async def test_cancel_running_generation(client: LanguageClient, tmp_path) -> None:
     client.workspace_did_change_configuration(types.DidChangeConfigurationParams(
-        settings={"distill": {"maxNewTokens": 1024}}))
+        settings={"distill": {"maxNewTokens": 1024, "maxLines": 500}}))
     uri = (tmp_path / "long.py").as_uri()
-    text = "# A long list of the numbers from one to one thousand, one per line:\nnumbers = [\n"
+    text = "# The numbers from one to one thousand, one per line:\nnumbers = [\n    1,\n    2,\n    3,\n"
     open_doc(client, uri, text)
     try:
-        future = client.protocol.send_request_async(
-            types.TEXT_DOCUMENT_INLINE_COMPLETION, inline_params(uri, end_of(text)), msg_id="long-1")
-        await asyncio.sleep(1.5)  # the generation is running by now
+        future = asyncio.ensure_future(client.protocol.send_request_async(
+            types.TEXT_DOCUMENT_INLINE_COMPLETION, inline_params(uri, end_of(text)), msg_id="long-1"))
+        await asyncio.sleep(0.6)  # the generation is running by now
         cancelled_at = time.monotonic()
         client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id="long-1"))
         with pytest.raises(Exception) as info:
@@ -107,7 +107,7 @@ async def test_cancel_running_generation(client: LanguageClient, tmp_path) -> No
         assert time.monotonic() - cancelled_at < 10, "cancellation did not stop the generation"
     finally:
         client.workspace_did_change_configuration(types.DidChangeConfigurationParams(
-            settings={"distill": {"maxNewTokens": 32}}))
+            settings={"distill": {"maxNewTokens": 32, "maxLines": 12}}))
     # the next request still works
     result = await client.text_document_inline_completion_async(
         inline_params((tmp_path / "fib.py").as_uri(), end_of(UNFINISHED_PY)))

@@ -1,24 +1,33 @@
 """The completion pipeline: should_complete -> build_prompt -> generate -> postprocess.
 
 `run` executes on the engine worker (it tokenizes and generates through the backend it is
-given); every stage before and after generation is a plain function of strings.
+given); every stage before and after generation is a plain function of strings and a
+parse tree, from `context/` and the sibling modules of this package.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ..engine.types import CancelToken, GenerationRequest, GenerationResult
+from tree_sitter import Tree
+
+from ..context.builder import ContextShares, build_context
+from ..context.languages import LanguageSpec
+from ..engine.types import CancelToken, GenerationRequest, GenerationResult, StopReason
 from ..profiles import SamplingProfile
+from .postprocess import postprocess, syntax_gate
+from .rules import Mode, cursor_place, decide_mode, detect_indent_unit, indent_width, should_complete
+from .templates import PromptTemplate, select_template
 
 logger = logging.getLogger(__name__)
 
-_WORD = re.compile(r"\w")
 MAX_PROMPT_TOKENS = 2048
+MAX_LINES = 12
+REASONING_TOKENS = ("<think>", "</think>")
 
 
 class Backend(Protocol):
@@ -37,8 +46,12 @@ class Snapshot:
     version: int | None
     text: str
     offset: int
-    """Cursor as an index into `text` (str characters, converted from UTF-16 at the boundary)."""
-    language_id: str | None = None
+    """Cursor as an index into `text` (converted from UTF-16 at the protocol boundary)."""
+    lang: LanguageSpec | None = None
+    tree: Tree | None = None
+    """Parse of `text` (never mutated afterwards), None for plain-text documents."""
+    other_docs: Sequence[tuple[str, str]] = ()
+    """(path, text) of the other open documents."""
     automatic: bool = True
 
     @property
@@ -51,18 +64,20 @@ class Snapshot:
 
     @property
     def line_prefix(self) -> str:
-        return self.prefix.rsplit("\n", 1)[-1]
+        return self.prefix.rsplit("\n", 1)[-1].rsplit("\r", 1)[-1]
 
     @property
     def line_suffix(self) -> str:
-        return self.suffix.split("\n", 1)[0].rstrip("\r")
+        return self.suffix.split("\n", 1)[0].split("\r", 1)[0]
 
 
 @dataclass(frozen=True)
 class CompletionConfig:
     profile: SamplingProfile
     max_new_tokens: int
+    max_lines: int = MAX_LINES
     context_tokens: int = 0
+    shares: ContextShares = ContextShares()
     seed: int | None = None
 
 
@@ -76,41 +91,20 @@ class Suggestion:
     prompt_tokens: int = 0
     new_tokens: int = 0
     stopped_early: bool = False
+    mode: str = ""
 
 
-def should_complete(snap: Snapshot) -> tuple[bool, str]:
-    """Skip where a suggestion can't help: inside a word with identifier text to the right."""
-    before, after = snap.line_prefix, snap.line_suffix
-    if before and after and _WORD.match(before[-1]) and _WORD.match(after[0]):
-        return False, "cursor inside a word"
-    return True, ""
-
-
-def is_single_line(snap: Snapshot) -> bool:
-    """Mid-line with code to the right: complete this line only."""
-    return snap.line_suffix.strip() != ""
+def template_for(info: Any) -> PromptTemplate:
+    """Fill-in-the-middle where the tokenizer has a family's FIM tokens, except for
+    reasoning models (they carry `<think>`): those were not trained to fill holes."""
+    tokens = set(info.special_tokens)
+    reasoning = any(t in tokens for t in REASONING_TOKENS)
+    return select_template(tokens, info.model_type, fim=not reasoning)
 
 
 def prompt_budget(context_tokens: int, model_context: int, max_new_tokens: int) -> int:
     limit = context_tokens or min(model_context, MAX_PROMPT_TOKENS)
     return max(64, min(limit, model_context) - max_new_tokens)
-
-
-def build_prompt(snap: Snapshot, count_tokens: Any, budget: int) -> str:
-    """The text before the cursor, cut at a line boundary to fit `budget` tokens."""
-    prefix = snap.prefix
-    if count_tokens(prefix) <= budget:
-        return prefix
-    lines = prefix.split("\n")
-    kept: list[str] = [lines.pop()]
-    used = count_tokens(kept[0])
-    while lines:
-        cost = count_tokens(lines[-1] + "\n")
-        if used + cost > budget:
-            break
-        kept.append(lines.pop())
-        used += cost
-    return "\n".join(reversed(kept))
 
 
 def split_trailing_whitespace(prompt: str) -> tuple[str, str]:
@@ -123,7 +117,7 @@ def split_trailing_whitespace(prompt: str) -> tuple[str, str]:
     line = prompt.rsplit("\n", 1)[-1]
     kept = line.rstrip(" \t")
     cut = len(line) - len(kept)
-    if not kept and "\n" in prompt:
+    if not kept and prompt.endswith("\n" + line):
         cut += 1
     return (prompt[: len(prompt) - cut], prompt[len(prompt) - cut:]) if cut else (prompt, "")
 
@@ -133,100 +127,64 @@ def rejoin_whitespace(generated: str, removed: str) -> str:
     if not removed or generated.startswith(removed):
         return generated[len(removed):]
     if removed.startswith("\n"):
-        first, sep, rest = generated.lstrip("\n").partition("\n")
         if generated.startswith("\n") or not generated.strip():
+            first, sep, rest = generated.lstrip("\n").partition("\n")
             return first.lstrip(" \t") + sep + rest
         return ""  # the model went on with the line before the cursor
-    return generated.lstrip(" \t") if removed.strip(" \t") == "" else generated
+    return generated.lstrip(" \t")
 
 
-def stop_rule(single_line: bool, block_indent: int, max_lines: int = 12) -> Any:
-    """When to stop generating: end of the line, or the block's end."""
+def stop_rule(mode: Mode, removed: str, max_lines: int = MAX_LINES) -> Callable[[str], bool]:
+    """When to stop generating: the end of the line, or the end of the block."""
 
-    def stop(text: str) -> bool:
-        if single_line:
+    def stop(generated: str) -> bool:
+        if len(generated) <= len(removed):
+            return False
+        text = rejoin_whitespace(generated, removed)
+        if mode.single_line:
             return "\n" in text.lstrip("\n")
-        lines = text.split("\n")
-        complete = lines[:-1]
+        complete = text.split("\n")[:-1]
         if len(complete) >= max_lines:
             return True
-        return any(_dedents(line, block_indent) for line in complete[1:])
+        return any(line.strip() and indent_width(line[: len(line) - len(line.lstrip())]) < mode.exit_width
+                   for line in complete[1:])
 
     return stop
 
 
-def _indent_width(line: str) -> int:
-    return len(line) - len(line.lstrip(" \t"))
-
-
-def _dedents(line: str, block_indent: int) -> bool:
-    return line.strip() != "" and _indent_width(line) < block_indent
-
-
-def block_indent(snap: Snapshot) -> int:
-    """Indentation of the block the cursor is in (one deeper after a block opener)."""
-    lines = snap.prefix.split("\n")
-    current = lines[-1]
-    if current.strip():
-        return _indent_width(current)
-    for line in reversed(lines[:-1]):
-        if line.strip():
-            width = _indent_width(line)
-            return width + 1 if line.rstrip().endswith((":", "{", "(", "[")) else width
-    return 0
-
-
-def postprocess(raw: str, snap: Snapshot, single_line: bool, indent: int) -> str:
-    """Cut the raw generation to what belongs at the cursor."""
-    text = raw.replace("\r\n", "\n")
-    if single_line or snap.line_prefix.strip():
-        first, _, rest = text.partition("\n")
-        if single_line:
-            return _strip_suffix_overlap(first.rstrip(), snap.line_suffix)
-        text = first + ("\n" + rest if rest else "")
-    kept: list[str] = []
-    for i, line in enumerate(text.split("\n")):
-        if i > 0 and _dedents(line, indent):
-            break
-        kept.append(line.rstrip())
-    while kept and not kept[-1].strip():
-        kept.pop()
-    result = "\n".join(kept)
-    return result if result.strip() else ""
-
-
-def _strip_suffix_overlap(text: str, line_suffix: str) -> str:
-    tail = line_suffix.strip()
-    if tail and text.endswith(tail):
-        return text[: -len(tail)]
+def drop_partial_line(text: str, reason: StopReason, mode: Mode) -> str:
+    """A block cut by the token limit ends in a half line: drop it."""
+    if reason is StopReason.LENGTH and not mode.single_line and "\n" in text:
+        return text[: text.rfind("\n")]
     return text
-
-
-def _after(removed: str, rule: Any) -> Any:
-    """Apply a stop rule to the text after the whitespace the model writes back."""
-    return lambda text: rule(rejoin_whitespace(text, removed)) if len(text) > len(removed) else False
 
 
 def run(snap: Snapshot, backend: Backend, token: CancelToken, config: CompletionConfig,
         request_id: str = "") -> Suggestion:
     """The whole pipeline for one request, on the engine worker."""
     started = time.perf_counter()
-    ok, why = should_complete(snap)
+    place = cursor_place(snap.tree, snap.text, snap.offset, snap.lang)
+    ok, why = should_complete(snap.line_prefix, snap.line_suffix, automatic=snap.automatic,
+                              in_comment=place.in_comment, in_string=place.in_string)
     if not ok:
         return Suggestion("", reason=why)
-    single = is_single_line(snap)
-    indent = block_indent(snap)
+    indent_unit = detect_indent_unit(snap.text, "\t" if snap.lang and snap.lang.name == "go" else "    ")
+    mode = decide_mode(snap.text, snap.offset, snap.lang, indent_unit)
+    template = template_for(backend.info)
     budget = prompt_budget(config.context_tokens, backend.info.context_length, config.max_new_tokens)
-    prompt, removed = split_trailing_whitespace(build_prompt(snap, backend.count_tokens, budget))
+    ctx = build_context(snap.text, snap.offset, snap.lang, snap.tree, snap.other_docs,
+                        backend.count_tokens, budget, config.shares, path=_path(snap.uri))
+    prompt, removed = split_trailing_whitespace(template.render(ctx)) if not template.is_fim else (
+        template.render(ctx), "")
     ids = backend.encode(prompt)
     context_s = time.perf_counter() - started
     result = backend.generate(GenerationRequest(
         prompt_ids=ids, profile=config.profile, max_new_tokens=config.max_new_tokens,
-        stop_when=_after(removed, stop_rule(single, indent)), seed=config.seed, cancel=token, request_id=request_id,
+        stop_when=stop_rule(mode, removed, config.max_lines), seed=config.seed, cancel=token, request_id=request_id,
     ))
-    raw = rejoin_whitespace(result.text, removed)
-    logger.debug("%s: raw generation %r", request_id, raw)
-    text = "" if result.stopped_early else postprocess(raw, snap, single, indent)
+    raw = drop_partial_line(rejoin_whitespace(result.text, removed), result.stop_reason, mode)
+    logger.debug("%s: mode=%s template=%s raw generation %r", request_id, mode.kind.value, template.name, raw)
+    text = "" if result.stopped_early else _finish(raw, snap, mode, indent_unit, config.max_lines)
     return Suggestion(
         text=text,
         reason=result.stop_reason.value if result.stopped_early else ("" if text else "nothing left after postprocessing"),
@@ -235,4 +193,17 @@ def run(snap: Snapshot, backend: Backend, token: CancelToken, config: Completion
         prompt_tokens=result.prompt_tokens,
         new_tokens=result.new_tokens,
         stopped_early=result.stopped_early,
+        mode=mode.kind.value,
     )
+
+
+def _finish(raw: str, snap: Snapshot, mode: Mode, indent_unit: str, max_lines: int) -> str:
+    text = postprocess(raw, prefix=snap.prefix, suffix=snap.suffix, mode=mode, indent_unit=indent_unit,
+                       max_lines=max_lines)
+    if text and snap.lang is not None:
+        text = syntax_gate(snap.text, snap.offset, text, snap.lang)
+    return text
+
+
+def _path(uri: str) -> str:
+    return uri.removeprefix("file://")

@@ -50,6 +50,16 @@ class LocalBackend:
         if threads > 0:
             torch.set_num_threads(threads)
         self.eos_ids = self._end_token_ids()
+        self._warm_up()
+
+    def _warm_up(self) -> None:
+        """One tiny generation at load, so the first real request is not the slow one."""
+        import torch
+
+        ids = torch.tensor([self.encode("def main():\n    return")], device=self.model.device)
+        with torch.inference_mode():
+            self.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=2,
+                                do_sample=False, pad_token_id=self.eos_ids[0] if self.eos_ids else None)
 
     def _end_token_ids(self) -> list[int]:
         ids = {self.tokenizer.eos_token_id} if self.tokenizer.eos_token_id is not None else set()

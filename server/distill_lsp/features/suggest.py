@@ -13,7 +13,7 @@ from lsprotocol import types
 from ..completion import pipeline
 from ..completion.pipeline import CompletionConfig, Snapshot, Suggestion
 from ..engine.types import CancelToken, StopReason
-from ..positions import position_at
+from ..context.positions import position_at
 
 if TYPE_CHECKING:
     from ..server import DistillLanguageServer
@@ -40,8 +40,17 @@ async def suggest(ls: DistillLanguageServer, uri: str, position: types.Position,
     if not ls.engine.ready:
         logger.debug("%s: model not ready (%s)", request_id, ls.engine.state.value)
         return None
-    config = CompletionConfig(profile=ls.settings.sampling_profile(),
-                              max_new_tokens=ls.settings.max_new_tokens,
+    here = types.Position(*position_at(snap.text, snap.offset))
+    info = ls.engine.info
+    cached = ls.typed_ahead.lookup(uri, snap.prefix)
+    if cached:
+        logger.debug("%s: answered from the typed-ahead cache", request_id)
+        return Answer(snap, Suggestion(cached, reason="typed-ahead cache"), types.Range(here, here),
+                      info.name if info else "")
+    profile = ls.settings.sampling_profile()
+    config = CompletionConfig(profile=profile,
+                              max_new_tokens=profile.max_new_tokens or ls.settings.max_new_tokens,
+                              max_lines=ls.settings.max_lines,
                               context_tokens=ls.settings.context_tokens)
     token = CancelToken()
     future = ls.engine.submit(lambda backend, tok: pipeline.run(snap, backend, tok, config, request_id),
@@ -58,9 +67,7 @@ async def suggest(ls: DistillLanguageServer, uri: str, position: types.Position,
     _log(ls, request_id, config, suggestion)
     if not suggestion.text:
         return None
-    line, character = position_at(snap.text, snap.offset, ls.position_encoding)
-    here = types.Position(line, character)
-    info = ls.engine.info
+    ls.typed_ahead.remember(uri, snap.prefix, suggestion.text)
     return Answer(snap, suggestion, types.Range(here, here), info.name if info else "")
 
 

@@ -1,0 +1,97 @@
+"""The engine worker with a stand-in backend: ordering, newest-wins, cancellation."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from distill_lsp.engine.types import CancelToken, EngineNotReady, StopReason
+from distill_lsp.engine.worker import Engine, EngineState
+
+
+class Info:
+    name = "stand-in"
+
+
+class SlowBackend:
+    info = Info()
+
+    def __init__(self) -> None:
+        self.steps = 0
+
+    def run(self, token: CancelToken, steps: int = 200) -> str:
+        for _ in range(steps):  # like decode steps: check the token between them
+            if token.cancelled:
+                return f"stopped:{token.reason.value}"
+            self.steps += 1
+            time.sleep(0.005)
+        return "done"
+
+
+@pytest.fixture
+def engine():
+    e = Engine()
+    backend = SlowBackend()
+    e.load(lambda: backend).result(5)
+    yield e
+    e.close()
+
+
+def test_load_failure_is_reported() -> None:
+    e = Engine()
+    def boom():
+        raise RuntimeError("no such model")
+    fut = e.load(boom)
+    with pytest.raises(RuntimeError):
+        fut.result(5)
+    assert e.state is EngineState.FAILED and "no such model" in e.error
+    with pytest.raises(EngineNotReady):
+        e.submit(lambda b, t: 1).result(5)
+    e.close()
+
+
+def test_jobs_run_in_order(engine) -> None:
+    results = [engine.submit(lambda b, t, i=i: i) for i in range(5)]
+    assert [f.result(5) for f in results] == [0, 1, 2, 3, 4]
+
+
+def test_newer_job_supersedes_queued_and_running(engine) -> None:
+    running = engine.submit(lambda b, t: b.run(t), key="doc")
+    time.sleep(0.05)
+    queued = engine.submit(lambda b, t: b.run(t), key="doc")
+    newest = engine.submit(lambda b, t: b.run(t, 2), key="doc")
+    other = engine.submit(lambda b, t: b.run(t, 2), key="other")
+    assert running.result(5) == "stopped:superseded"
+    assert queued.result(5) is None  # answered, never started
+    assert newest.result(5) == "done"
+    assert other.result(5) == "done"
+
+
+def test_cancel_token_stops_within_a_step(engine) -> None:
+    token = CancelToken()
+    fut = engine.submit(lambda b, t: b.run(t, 10_000), token=token)
+    time.sleep(0.05)
+    t0 = time.monotonic()
+    token.cancel()
+    assert fut.result(5) == "stopped:cancelled"
+    assert time.monotonic() - t0 < 1
+
+
+def test_cancel_key_and_close(engine) -> None:
+    fut = engine.submit(lambda b, t: b.run(t, 10_000), key="doc")
+    time.sleep(0.02)
+    engine.cancel_key("doc", StopReason.SUPERSEDED)
+    assert fut.result(5) == "stopped:superseded"
+    engine.close()
+    assert engine.submit(lambda b, t: 1).result(1) is None
+
+
+def test_a_failing_job_does_not_kill_the_worker(engine) -> None:
+    def bad(b, t):
+        raise ValueError("bug")
+    with pytest.raises(ValueError):
+        engine.submit(bad).result(5)
+    assert engine.submit(lambda b, t: "alive").result(5) == "alive"
+    assert threading.active_count() >= 1
