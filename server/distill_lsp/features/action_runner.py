@@ -126,7 +126,11 @@ class ProgressBar:
         self._last = now
         value = types.WorkDoneProgressReport(message=f"{tokens} tokens ({phase})", cancellable=True,
                                              percentage=min(99, tokens * 100 // self.budget))
-        self._loop.call_soon_threadsafe(self.ls.work_done_progress.report, self.token, value)
+        self._loop.call_soon_threadsafe(self._report, value)
+
+    def _report(self, value: types.WorkDoneProgressReport) -> None:
+        if self.active:  # a report queued by the worker may arrive after `end`
+            self.ls.work_done_progress.report(self.token, value)
 
     def end(self, message: str) -> None:
         if self.active:
