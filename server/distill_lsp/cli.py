@@ -46,9 +46,36 @@ def build_parser() -> argparse.ArgumentParser:
     complete.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the model and the answer")
     _add_model_options(complete)
 
+    _add_action_parsers(sub)
+
     doctor = sub.add_parser("doctor", help="print what a bug report needs: versions, devices, model resolution")
     _add_model_options(doctor)
     return parser
+
+
+def _add_action_parsers(sub: Any) -> None:
+    explain = sub.add_parser("explain", help="headless: explain lines START-END (1-based) of FILE, print markdown")
+    explain.add_argument("location", help="FILE:START-END, 1-based lines")
+    fix = sub.add_parser("fix", help="headless: fix the code around LINE (1-based) of FILE, print a unified diff")
+    fix.add_argument("location", help="FILE:LINE, 1-based")
+    fix.add_argument("--diagnostic", action="append", default=[], help="a diagnostic message for that line (repeatable)")
+    for p in (explain, fix):
+        p.add_argument("--language", help="languageId to send (default: from the extension)")
+        p.add_argument("--reasoning-tokens", type=int, help="most tokens of reasoning before the answer")
+        p.add_argument("--action-max-new-tokens", type=int, help="most tokens of the answer")
+        p.add_argument("--verbose", "-v", action="store_true", help="print the server's log")
+        p.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for the model and the answer")
+        _add_model_options(p)
+
+
+def _action_layer(args: argparse.Namespace) -> dict[str, Any]:
+    layer = _cli_layer(args)
+    for attr, key in (("reasoning_tokens", "reasoningTokens"), ("action_max_new_tokens", "actionMaxNewTokens")):
+        if getattr(args, attr, None) is not None:
+            layer[key] = getattr(args, attr)
+    if args.profile:
+        layer.update(explainProfile=args.profile, fixProfile=args.profile)
+    return layer
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,6 +89,10 @@ def main(argv: list[str] | None = None) -> int:
         from .headless import run_complete
 
         return run_complete(args, _cli_layer(args))
+    if args.command in ("explain", "fix"):
+        from .headless_actions import run_action_command
+
+        return run_action_command(args, _action_layer(args))
     if args.command == "doctor":
         from .doctor import run_doctor
 

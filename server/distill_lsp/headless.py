@@ -66,6 +66,8 @@ class Session:
     status: asyncio.Future[dict[str, Any]]
     traces: list[str] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
+    edits: list[types.WorkspaceEdit] = field(default_factory=list)
+    shown: list[str] = field(default_factory=list)
     stderr: bytearray = field(default_factory=bytearray)
 
 
@@ -98,6 +100,16 @@ class HeadlessClient(LanguageClient):
         @self.feature(types.LOG_TRACE)
         def trace(ls: Any, params: types.LogTraceParams) -> None:
             session.traces.append(params.verbose or params.message)
+
+        @self.feature(types.WORKSPACE_APPLY_EDIT)
+        def apply_edit(ls: Any, params: types.ApplyWorkspaceEditParams) -> types.ApplyWorkspaceEditResult:
+            session.edits.append(params.edit)  # printed as a diff, never written to the file
+            return types.ApplyWorkspaceEditResult(applied=True)
+
+        @self.feature(types.WINDOW_SHOW_DOCUMENT)
+        def show_document(ls: Any, params: types.ShowDocumentParams) -> types.ShowDocumentResult:
+            session.shown.append(params.uri)
+            return types.ShowDocumentResult(success=True)
 
         @self.feature(types.WINDOW_WORK_DONE_PROGRESS_CREATE)
         def create_progress(ls: Any, params: Any) -> None:
@@ -140,12 +152,13 @@ def server_command(verbose: bool) -> list[str]:
     return [sys.executable, "-m", "distill_lsp", "serve", "--log-level", "debug" if verbose else "warning"]
 
 
-async def open_session(options: dict[str, Any], verbose: bool, timeout: float) -> HeadlessClient:
+async def open_session(options: dict[str, Any], verbose: bool, timeout: float,
+                       capabilities: types.ClientCapabilities | None = None) -> HeadlessClient:
     """Start the server, initialize, and wait until its model is ready."""
     client = HeadlessClient(verbose)
     cmd = server_command(verbose)
     await client.start_io(cmd[0], *cmd[1:])
-    capabilities = types.ClientCapabilities(
+    capabilities = capabilities or types.ClientCapabilities(
         window=types.WindowClientCapabilities(work_done_progress=True, show_document=None),
         text_document=types.TextDocumentClientCapabilities(
             inline_completion=types.InlineCompletionClientCapabilities(),

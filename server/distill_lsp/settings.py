@@ -38,6 +38,12 @@ class Settings:
     device_map: str = ""
     threads: int = 0
     cache_dir: str = ""
+    reasoning_tokens: int = 512
+    include_reasoning: str = "collapsed"
+    action_max_new_tokens: int = 512
+    explain_profile: str = "coding"
+    fix_profile: str = "precise"
+    document_profile: str = "precise"
 
     def sampling_profile(self, name: str | None = None) -> SamplingProfile:
         """The profile called `name` (default: the active one), user-defined first."""
@@ -113,9 +119,22 @@ OPTIONS: tuple[Option, ...] = (
            _is_int(0, 1024), "an integer in [0, 1024]", env="DISTILL_LSP_THREADS", parse_env=int),
     Option("cacheDir", "cache_dir", "Where converted models and explanations are kept (default ~/.cache/distill-lsp).",
            _is_str, "a path", env="DISTILL_LSP_CACHE_DIR"),
+    Option("reasoningTokens", "reasoning_tokens",
+           "Explain/Fix/Document: most tokens a reasoning model may think (`<think>`) before `</think>` "
+           "is forced and it answers (0: answer at once).", _is_int(0, 32768), "an integer in [0, 32768]"),
+    Option("includeReasoning", "include_reasoning",
+           "Explain: show the model's reasoning as a collapsed section at the end, in full, or not at all.",
+           _one_of("collapsed", "full", "none"), "collapsed, full or none"),
+    Option("actionMaxNewTokens", "action_max_new_tokens",
+           "Explain/Fix/Document: most tokens of the answer (after any reasoning).",
+           _is_int(1, 8192), "an integer in [1, 8192]"),
+    Option("explainProfile", "explain_profile", "Sampling profile for Explain.", _is_str, "a profile name"),
+    Option("fixProfile", "fix_profile", "Sampling profile for Fix.", _is_str, "a profile name"),
+    Option("documentProfile", "document_profile", "Sampling profile for Document.", _is_str, "a profile name"),
 )
 
 _BY_KEY = {o.key: o for o in OPTIONS}
+_PROFILE_ATTRS = ("profile", "explain_profile", "fix_profile", "document_profile")
 
 
 def option_keys() -> set[str]:
@@ -164,9 +183,10 @@ def apply_options(current: Settings, raw: Any) -> tuple[Settings, list[str]]:
         else:
             changes[opt.attr] = value.strip() if isinstance(value, str) else value
     new = dataclasses.replace(current, **changes)
-    if new.profile not in new.profile_names():
-        problems.append(f"profile {new.profile!r} is unknown; known: {', '.join(new.profile_names())}")
-        new = dataclasses.replace(new, profile=current.profile)
+    for attr in _PROFILE_ATTRS:
+        if getattr(new, attr) not in new.profile_names():
+            problems.append(f"profile {getattr(new, attr)!r} is unknown; known: {', '.join(new.profile_names())}")
+            new = dataclasses.replace(new, **{attr: getattr(current, attr)})
     return new, problems
 
 

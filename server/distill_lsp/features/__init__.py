@@ -9,7 +9,7 @@ if TYPE_CHECKING:
 
 
 def register_all(server: DistillLanguageServer) -> None:
-    from . import completion, documents, inline_completion, lifecycle
+    from . import code_actions, completion, documents, inline_completion, lifecycle
 
-    for module in (lifecycle, documents, inline_completion, completion):
+    for module in (lifecycle, documents, inline_completion, completion, code_actions):
         module.register(server)

@@ -1,0 +1,257 @@
+"""Running one Explain / Fix / Document action for the LSP handlers: the stale-version
+check, the engine job with a cancellable progress bar, and delivering the outcome
+(a WorkspaceEdit, or an explanation file shown with window/showDocument)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+import uuid
+from collections.abc import Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lsprotocol import types
+from pygls.exceptions import JsonRpcContentModified, JsonRpcException
+
+from ..actions.edits import ReplacementResult
+from ..actions.prompts import ActionKind
+from ..actions.run import ActionConfig, ActionError, ActionInput, ActionResult, run
+from ..context.languages import detect_language
+from ..context.positions import offset_at, position_at
+from ..engine.types import CancelToken, EngineError, StopReason
+
+if TYPE_CHECKING:
+    from ..server import DistillLanguageServer
+
+logger = logging.getLogger(__name__)
+
+PROGRESS_EVERY_S = 0.2
+SHOWN_LINES = 6
+
+
+class ActionRefused(JsonRpcException):
+    """The action could not run; the user has been told why (RequestFailed)."""
+
+    CODE = -32803
+
+
+@dataclass(frozen=True)
+class ActionData:
+    """`data` of a listed action and the argument of its command."""
+
+    uri: str
+    range: types.Range
+    version: int | None
+    kind: ActionKind
+    diagnostics: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        r = self.range
+        return {"uri": self.uri, "version": self.version, "kind": self.kind.value,
+                "range": {"start": {"line": r.start.line, "character": r.start.character},
+                          "end": {"line": r.end.line, "character": r.end.character}},
+                "diagnostics": list(self.diagnostics)}
+
+    @classmethod
+    def from_json(cls, raw: Any) -> ActionData:
+        raw = plain(raw)
+        try:
+            start, end = raw["range"]["start"], raw["range"]["end"]
+            return cls(str(raw["uri"]), types.Range(types.Position(int(start["line"]), int(start["character"])),
+                                                   types.Position(int(end["line"]), int(end["character"]))),
+                       raw.get("version"), ActionKind(raw["kind"]), tuple(str(d) for d in raw.get("diagnostics", ())))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise JsonRpcException(f"distill-lsp: malformed action data: {exc}", code=-32602) from exc
+
+
+def plain(value: Any) -> Any:
+    """Untyped params (namedtuples, attrs objects) back to dicts and lists."""
+    if hasattr(value, "_asdict"):
+        return {k: plain(v) for k, v in value._asdict().items()}
+    if isinstance(value, Mapping):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
+
+
+@dataclass
+class Outcome:
+    result: ActionResult
+    text: str
+    """The document as the action saw it."""
+    edit: types.WorkspaceEdit | None = None
+    explanation: Path | None = None
+
+
+class ProgressBar:
+    """window/workDoneProgress/create + $/progress; a client cancel stops the generation."""
+
+    def __init__(self, ls: DistillLanguageServer, cancel: CancelToken, budget: int) -> None:
+        self.ls, self.cancel, self.budget = ls, cancel, max(1, budget)
+        self.token = f"distill-action-{uuid.uuid4()}"
+        self.active = False
+        self._loop = asyncio.get_running_loop()
+        self._last = 0.0
+
+    async def begin(self, title: str) -> None:
+        window = self.ls.client_capabilities.window
+        if not (window and window.work_done_progress):
+            return
+        try:
+            await self.ls.work_done_progress.create_async(self.token)
+        except Exception as exc:  # the client refused the token: go on without a bar
+            logger.debug("progress token refused: %s", exc)
+            return
+        self.ls.work_done_progress.tokens[self.token].add_done_callback(self._on_client_cancel)
+        self.ls.work_done_progress.begin(self.token, types.WorkDoneProgressBegin(
+            title=title, message="waiting for the model", cancellable=True, percentage=0))
+        self.active = True
+
+    def _on_client_cancel(self, future: Future) -> None:
+        if future.cancelled():
+            logger.debug("progress %s cancelled by the client", self.token)
+            self.cancel.cancel(StopReason.CANCELLED)
+
+    def update(self, tokens: int, phase: str) -> None:
+        """Called on the engine worker for every token; reports at most every 0.2 s."""
+        now = time.monotonic()
+        if not self.active or (now - self._last < PROGRESS_EVERY_S and tokens > 1):
+            return
+        self._last = now
+        value = types.WorkDoneProgressReport(message=f"{tokens} tokens ({phase})", cancellable=True,
+                                             percentage=min(99, tokens * 100 // self.budget))
+        self._loop.call_soon_threadsafe(self._report, value)
+
+    def _report(self, value: types.WorkDoneProgressReport) -> None:
+        if self.active:  # a report queued by the worker may arrive after `end`
+            self.ls.work_done_progress.report(self.token, value)
+
+    def end(self, message: str) -> None:
+        if self.active:
+            self.active = False
+            self.ls.work_done_progress.end(self.token, types.WorkDoneProgressEnd(message=message))
+
+
+def refuse(ls: DistillLanguageServer, message: str, error: type[JsonRpcException] = ActionRefused) -> None:
+    """Tell the user and answer the request with an error."""
+    ls.show_message(f"distill-lsp: {message}", types.MessageType.Warning)
+    raise error(message)
+
+
+def action_config(ls: DistillLanguageServer, kind: ActionKind) -> ActionConfig:
+    s = ls.settings
+    name = {ActionKind.EXPLAIN: s.explain_profile, ActionKind.FIX: s.fix_profile,
+            ActionKind.DOCUMENT: s.document_profile}[kind]
+    profile = s.sampling_profile(name)
+    return ActionConfig(profile=profile, max_new_tokens=profile.max_new_tokens or s.action_max_new_tokens,
+                        reasoning_tokens=s.reasoning_tokens, include_reasoning=s.include_reasoning)
+
+
+def make_input(data: ActionData, text: str, language_id: str | None) -> ActionInput:
+    start = offset_at(text, data.range.start.line, data.range.start.character)
+    end = offset_at(text, data.range.end.line, data.range.end.character)
+    path = Path(_path_of(data.uri)).name
+    title = f"Explanation: {path} lines {data.range.start.line + 1}-{data.range.end.line + 1}"
+    return ActionInput(data.kind, text, start, end, detect_language(language_id, data.uri), path,
+                       data.diagnostics, title, context_lines=8 if data.kind is ActionKind.EXPLAIN else 0)
+
+
+def _path_of(uri: str) -> str:
+    from urllib.parse import unquote, urlparse
+
+    return unquote(urlparse(uri).path) or uri
+
+
+async def perform(ls: DistillLanguageServer, data: ActionData) -> Outcome:
+    """Run the action on the engine; refused when stale, not ready or cancelled."""
+    doc = ls.workspace.text_documents.get(data.uri)
+    if doc is None:
+        refuse(ls, f"{data.uri} is not open")
+    if data.version is not None and doc.version != data.version:
+        refuse(ls, f"the document changed since this action was offered (version {data.version}, "
+                   f"now {doc.version}); ask for the action again", JsonRpcContentModified)
+    if not ls.engine.ready:
+        refuse(ls, f"the model is not ready ({ls.engine.state.value})")
+    text, job = doc.source, make_input(data, doc.source, doc.language_id)
+    config, token, request_id = action_config(ls, data.kind), CancelToken(), ls.next_request_id()
+    bar = ProgressBar(ls, token, config.max_new_tokens + config.reasoning_tokens)
+    await bar.begin(f"distill-lsp: {data.kind.value}")
+    result = await _generate(ls, job, config, token, bar, request_id)
+    if result.cancelled:
+        refuse(ls, f"{data.kind.value} cancelled")
+    if ls.document_version(data.uri) != doc.version:
+        refuse(ls, "the document changed while the model was working; ask again", JsonRpcContentModified)
+    logger.debug("%s: %s prompt_tokens=%d new_tokens=%d capped=%s %s %.0f ms", request_id, data.kind,
+                 result.prompt_tokens, result.new_tokens, result.reasoning_capped, result.stop_reason,
+                 result.timings.get("total_ms", 0))
+    return Outcome(result, text)
+
+
+async def _generate(ls: DistillLanguageServer, job: ActionInput, config: ActionConfig, token: CancelToken,
+                    bar: ProgressBar, request_id: str) -> ActionResult:
+    future = ls.engine.submit(lambda backend, tok: run(job, backend, tok, config, bar.update, request_id),
+                              key=f"{job.path}#action-{request_id}", token=token)
+    outcome = "done"
+    try:
+        result = await asyncio.wrap_future(future)
+    except asyncio.CancelledError:  # $/cancelRequest
+        token.cancel(StopReason.CANCELLED)
+        outcome = "cancelled"
+        raise
+    except (ActionError, EngineError) as exc:
+        outcome = "failed"
+        refuse(ls, str(exc))
+    finally:
+        bar.end(outcome)
+    return result if result is not None else ActionResult(job.kind, "", cancelled=True)
+
+
+def workspace_edit(ls: DistillLanguageServer, uri: str, version: int | None, text: str,
+                   replacement: ReplacementResult) -> types.WorkspaceEdit:
+    """The replacement as a WorkspaceEdit (versioned documentChanges where supported)."""
+    start, end = position_at(text, replacement.start), position_at(text, replacement.end)
+    edit = types.TextEdit(types.Range(types.Position(*start), types.Position(*end)), replacement.new_text or "")
+    ws = ls.client_capabilities.workspace
+    if ws and ws.workspace_edit and ws.workspace_edit.document_changes:
+        ident = types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=version)
+        return types.WorkspaceEdit(document_changes=[types.TextDocumentEdit(ident, [edit])])
+    return types.WorkspaceEdit(changes={uri: [edit]})
+
+
+def edit_for(ls: DistillLanguageServer, data: ActionData, outcome: Outcome) -> types.WorkspaceEdit:
+    """The edit of a Fix / Document outcome; a refused one is told to the user."""
+    replacement = outcome.result.replacement
+    assert replacement is not None
+    if not replacement.ok:
+        refuse(ls, f"no {data.kind.value} offered: {replacement.refusal}")
+    return workspace_edit(ls, data.uri, data.version, outcome.text, replacement)
+
+
+def explanation_path(ls: DistillLanguageServer, data: ActionData) -> Path:
+    stem = re.sub(r"[^\w.-]+", "_", Path(_path_of(data.uri)).name)[:60]
+    folder = ls.settings.resolved_cache_dir() / "explanations"
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return folder / f"{stem}-L{data.range.start.line + 1}-{stamp}-{uuid.uuid4().hex[:6]}.md"
+
+
+async def deliver_explanation(ls: DistillLanguageServer, data: ActionData, markdown: str) -> Path:
+    """Write the markdown; open it with showDocument, else showMessage + logMessage."""
+    path = explanation_path(ls, data)
+    path.write_text(markdown, encoding="utf-8")
+    window = ls.client_capabilities.window
+    if window and window.show_document and window.show_document.support:
+        shown = await ls.window_show_document_async(types.ShowDocumentParams(uri=path.as_uri(), take_focus=True))
+        if shown.success:
+            return path
+    lines = [line for line in markdown.splitlines() if line.strip()]
+    head = "\n".join(lines[:SHOWN_LINES]) + ("\n…" if len(lines) > SHOWN_LINES else "")
+    ls.show_message(f"{head}\n(full explanation: {path})")
+    ls.window_log_message(types.LogMessageParams(types.MessageType.Info, markdown))
+    return path
