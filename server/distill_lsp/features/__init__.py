@@ -9,7 +9,7 @@ if TYPE_CHECKING:
 
 
 def register_all(server: DistillLanguageServer) -> None:
-    from . import completion, documents, inline_completion, lifecycle
+    from . import completion, documents, inline_completion, lifecycle, profiles
 
-    for module in (lifecycle, documents, inline_completion, completion):
+    for module in (lifecycle, documents, inline_completion, completion, profiles):
         module.register(server)
