@@ -50,8 +50,8 @@ AUTO = "auto"
 """The profile name whose parameters follow the kind of request (see `auto_profile`)."""
 
 AUTO_RULE: dict[tuple[str, bool], str] = {
-    ("single_line", False): "precise",
-    ("multi_line", False): "coding",
+    ("single_line", False): "greedy",
+    ("multi_line", False): "precise",
     ("single_line", True): "creative",
     ("multi_line", True): "creative",
 }
@@ -66,8 +66,8 @@ def is_auto(profile: SamplingProfile) -> bool:
 
 
 def auto_profile(mode_kind: str, in_comment_or_docstring: bool) -> SamplingProfile:
-    """The profile `auto` uses for one request: precise (0.45) for a single line of code,
-    coding (0.65) for a block, creative (0.85) in a comment or a docstring.
+    """The profile `auto` uses for one request: greedy for a single line of code, precise
+    (0.45) for a block, creative (0.85) in a comment or a docstring (bench/profiles.py).
 
     Named `auto:<profile>` so logs show which one was taken.
     """
@@ -76,8 +76,8 @@ def auto_profile(mode_kind: str, in_comment_or_docstring: bool) -> SamplingProfi
 
 
 def describe_auto() -> str:
-    return (f"{AUTO} (single line: precise {BUILTIN_PROFILES['precise'].temperature}; "
-            f"block: coding {BUILTIN_PROFILES['coding'].temperature}; "
+    return (f"{AUTO} (single line: greedy; "
+            f"block: precise {BUILTIN_PROFILES['precise'].temperature}; "
             f"comment or docstring: creative {BUILTIN_PROFILES['creative'].temperature})")
 
 

@@ -57,12 +57,12 @@ async def test_set_profile_switches_without_restart(client: LanguageClient, tmp_
 
     await client.workspace_execute_command_async(types.ExecuteCommandParams(
         command="distill.setProfile", arguments=["auto", "completion"]))
-    # a block after `def ...:` -> coding; mid-line with code to the right -> precise
-    assert await _complete_and_read_profile(client, uri, UNFINISHED_PY, pos) == "auto:coding"
+    # a block after `def ...:` -> precise; mid-line with code to the right -> greedy
+    assert await _complete_and_read_profile(client, uri, UNFINISHED_PY, pos) == "auto:precise"
     mid = "def area(r):\n    return 3.14 * r\n\nx = area() + 1\n"
     uri2 = (tmp_path / "mid.py").as_uri()
     open_doc(client, uri2, mid)
-    assert await _complete_and_read_profile(client, uri2, mid, types.Position(3, 9)) == "auto:precise"
+    assert await _complete_and_read_profile(client, uri2, mid, types.Position(3, 9)) == "auto:greedy"
 
 
 async def test_did_change_configuration_switches_too(client: LanguageClient, tmp_path) -> None:

@@ -51,22 +51,22 @@ def test_valid_fields(fields, expected) -> None:
 
 
 @pytest.mark.parametrize("mode_kind, in_comment, name, temperature", [
-    ("single_line", False, "auto:precise", 0.45),
-    ("multi_line", False, "auto:coding", 0.65),
+    ("single_line", False, "auto:greedy", 1.0),
+    ("multi_line", False, "auto:precise", 0.45),
     ("single_line", True, "auto:creative", 0.85),
     ("multi_line", True, "auto:creative", 0.85),
 ])
 def test_auto_rule(mode_kind, in_comment, name, temperature) -> None:
     profile = auto_profile(mode_kind, in_comment)
-    assert (profile.name, profile.temperature, profile.do_sample) == (name, temperature, True)
+    assert (profile.name, profile.temperature, profile.do_sample) == (name, temperature, name != "auto:greedy")
 
 
 @pytest.mark.parametrize("mode, place, prefix, expected", [
-    (SINGLE_LINE, CursorPlace(), "x = foo(", "auto:precise"),
-    (BLOCK, CursorPlace(), "def f():\n    ", "auto:coding"),
+    (SINGLE_LINE, CursorPlace(), "x = foo(", "auto:greedy"),
+    (BLOCK, CursorPlace(), "def f():\n    ", "auto:precise"),
     (SINGLE_LINE, CursorPlace(in_comment=True), "# compute the ", "auto:creative"),
     (BLOCK, CursorPlace(in_string=True), 'def f():\n    """Return the ', "auto:creative"),
-    (SINGLE_LINE, CursorPlace(in_string=True), 'x = "abc', "auto:precise"),  # a plain string is code
+    (SINGLE_LINE, CursorPlace(in_string=True), 'x = "abc', "auto:greedy"),  # a plain string is code
 ])
 def test_effective_profile_follows_the_request(mode, place, prefix, expected) -> None:
     assert effective_profile(Settings(profile="auto").sampling_profile(), mode, place, prefix).name == expected
@@ -86,7 +86,7 @@ def test_docstring_shape() -> None:
 def test_auto_is_a_known_profile_and_cannot_be_redefined() -> None:
     s, problems = resolve({"profile": "auto"})
     assert problems == [] and s.profile == "auto" and "auto" in s.profile_names()
-    assert "single line: precise" in s.sampling_profile().describe()
+    assert "single line: greedy" in s.sampling_profile().describe()
     s, problems = apply_options(s, {"profiles": {"auto": {"temperature": 0.1}}})
     assert problems and "built in" in problems[0]
     assert s.sampling_profile().name == "auto"

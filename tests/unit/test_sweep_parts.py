@@ -107,7 +107,7 @@ def test_cases_from_location_marked_file_and_prompt(tmp_path) -> None:
     marked = from_marked_file(ROOT / "bench" / "cases" / "add.py", ROOT / "bench" / "cases" / "add_check.py")
     assert marked.text.endswith("return \n") and marked.offset == len(marked.text) - 1
     prompt = from_prompt("solve x^2 - 5x + 6 = 0 with steps")
-    assert prompt.text.endswith("steps\n") and prompt.offset == len(prompt.text) and prompt.lang is None
+    assert prompt.text.endswith("steps\n\n") and prompt.offset == len(prompt.text) and prompt.lang is None
     (tmp_path / "two.py").write_text("<CURSOR><CURSOR>")
     with pytest.raises(SweepError, match="exactly once"):
         from_marked_file(tmp_path / "two.py")

@@ -91,8 +91,9 @@ def from_marked_file(path: Path, check_file: Path | None = None, language: str |
 
 
 def from_prompt(prompt: str, language: str | None = None) -> SweepCase:
-    """Free text to continue, as a document of its own (a new line after it)."""
-    text = prompt if prompt.endswith("\n") else prompt + "\n"
+    """Free text to continue, as a document of its own, the cursor on a new paragraph (a
+    cursor right after one newline reads as "go on with the line" and is cut away)."""
+    text = prompt.rstrip("\n") + "\n\n"
     return SweepCase("prompt", text, len(text), detect_language(language, None) if language else None)
 
 
