@@ -47,6 +47,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_options(complete)
 
     _add_action_parsers(sub)
+    sweep = sub.add_parser("sweep", help="sample a point N times per temperature (or profile) and measure the answers")
+    from .sweep.command import add_arguments as _sweep_arguments
+
+    _sweep_arguments(sweep)
+    _add_model_options(sweep)
+
+    playground = sub.add_parser("playground", help="a local web page to compare profiles and run a small sweep")
+    from .playground.command import add_arguments as _playground_arguments
+
+    _playground_arguments(playground)
+    _add_model_options(playground)
 
     doctor = sub.add_parser("doctor", help="print what a bug report needs: versions, devices, model resolution")
     _add_model_options(doctor)
@@ -93,6 +104,14 @@ def main(argv: list[str] | None = None) -> int:
         from .headless_actions import run_action_command
 
         return run_action_command(args, _action_layer(args))
+    if args.command == "sweep":
+        from .sweep.command import run_sweep
+
+        return run_sweep(args, _cli_layer(args))
+    if args.command == "playground":
+        from .playground.command import run_playground
+
+        return run_playground(args, _cli_layer(args))
     if args.command == "doctor":
         from .doctor import run_doctor
 

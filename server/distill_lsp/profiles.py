@@ -27,6 +27,8 @@ class SamplingProfile:
     """None: the feature's own default length (completion vs explain)."""
 
     def describe(self) -> str:
+        if self.name == "auto":
+            return describe_auto()
         if not self.do_sample:
             return f"{self.name} (greedy, repetition_penalty={self.repetition_penalty})"
         return (
@@ -43,6 +45,40 @@ BUILTIN_PROFILES: dict[str, SamplingProfile] = {
 }
 
 DEFAULT_PROFILE = "coding"
+
+AUTO = "auto"
+"""The profile name whose parameters follow the kind of request (see `auto_profile`)."""
+
+AUTO_RULE: dict[tuple[str, bool], str] = {
+    ("single_line", False): "greedy",
+    ("multi_line", False): "precise",
+    ("single_line", True): "creative",
+    ("multi_line", True): "creative",
+}
+"""(mode kind, in a comment or docstring) -> the built-in profile `auto` uses there."""
+
+AUTO_PLACEHOLDER = SamplingProfile(AUTO)
+"""What `Settings.sampling_profile("auto")` hands out; the pipeline resolves it per request."""
+
+
+def is_auto(profile: SamplingProfile) -> bool:
+    return profile.name == AUTO
+
+
+def auto_profile(mode_kind: str, in_comment_or_docstring: bool) -> SamplingProfile:
+    """The profile `auto` uses for one request: greedy for a single line of code, precise
+    (0.45) for a block, creative (0.85) in a comment or a docstring (bench/profiles.py).
+
+    Named `auto:<profile>` so logs show which one was taken.
+    """
+    chosen = AUTO_RULE.get((mode_kind, in_comment_or_docstring), DEFAULT_PROFILE)
+    return dataclasses.replace(BUILTIN_PROFILES[chosen], name=f"{AUTO}:{chosen}")
+
+
+def describe_auto() -> str:
+    return (f"{AUTO} (single line: greedy; "
+            f"block: precise {BUILTIN_PROFILES['precise'].temperature}; "
+            f"comment or docstring: creative {BUILTIN_PROFILES['creative'].temperature})")
 
 
 class ProfileError(ValueError):

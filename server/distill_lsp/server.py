@@ -47,7 +47,10 @@ class DistillLanguageServer(LanguageServer):
     # -- settings -------------------------------------------------------------------
     def update_settings(self, layer: Any, origin: str) -> Settings:
         """Apply a layer of options; one message for all its problems; reload if needed."""
+        before = self.settings
         self.settings, problems = apply_options(self.settings, layer)
+        if self.settings.sampling_profile() != before.sampling_profile():
+            self.typed_ahead = TypedAheadCache()  # suggestions of the old profile are not this one's
         problems = self._startup_problems + problems
         self._startup_problems = []
         if problems:

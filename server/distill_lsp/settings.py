@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .profiles import BUILTIN_PROFILES, DEFAULT_PROFILE, SamplingProfile, validate_profile
+from .profiles import AUTO, AUTO_PLACEHOLDER, BUILTIN_PROFILES, DEFAULT_PROFILE, SamplingProfile, validate_profile
 
 logger = logging.getLogger(__name__)
 
@@ -48,10 +48,12 @@ class Settings:
     def sampling_profile(self, name: str | None = None) -> SamplingProfile:
         """The profile called `name` (default: the active one), user-defined first."""
         name = name or self.profile
+        if name == AUTO:
+            return AUTO_PLACEHOLDER
         return self.profiles.get(name) or BUILTIN_PROFILES[name]
 
     def profile_names(self) -> list[str]:
-        return sorted({*BUILTIN_PROFILES, *self.profiles})
+        return sorted({*BUILTIN_PROFILES, *self.profiles, AUTO})
 
     def resolved_cache_dir(self) -> Path:
         return Path(self.cache_dir).expanduser() if self.cache_dir else default_cache_dir()
@@ -198,6 +200,9 @@ def _user_profiles(
     for name, fields in raw.items():
         if not isinstance(fields, Mapping):
             problems.append(f"profile {name!r} must be an object")
+            continue
+        if name == AUTO:
+            problems.append(f"profile {AUTO!r} is built in (it follows the kind of request); choose another name")
             continue
         base = previous.get(name) or BUILTIN_PROFILES.get(name)
         if base is None and isinstance(fields.get("base"), str):

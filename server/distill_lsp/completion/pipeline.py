@@ -18,9 +18,9 @@ from tree_sitter import Tree
 from ..context.builder import ContextShares, build_context
 from ..context.languages import LanguageSpec
 from ..engine.types import CancelToken, GenerationRequest, GenerationResult, StopReason
-from ..profiles import SamplingProfile
+from ..profiles import SamplingProfile, auto_profile, is_auto
 from .postprocess import postprocess, syntax_gate
-from .rules import Mode, cursor_place, decide_mode, detect_indent_unit, indent_width, should_complete
+from .rules import CursorPlace, Mode, cursor_place, decide_mode, detect_indent_unit, indent_width, should_complete
 from .templates import PromptTemplate, select_template
 
 logger = logging.getLogger(__name__)
@@ -92,6 +92,22 @@ class Suggestion:
     new_tokens: int = 0
     stopped_early: bool = False
     mode: str = ""
+    profile: str = ""
+    """The profile the generation used (`auto:precise` etc. when `auto` chose it)."""
+    ungated: str = ""
+    """The postprocessed suggestion before the syntax gate cut it (for the sweep's syntax-error rate)."""
+
+
+def in_docstring(place: CursorPlace, prefix: str) -> bool:
+    """Inside a string opened with triple quotes (a Python docstring, by its shape)."""
+    return place.in_string and (prefix.count('"""') + prefix.count("'''")) % 2 == 1
+
+
+def effective_profile(profile: SamplingProfile, mode: Mode, place: CursorPlace, prefix: str) -> SamplingProfile:
+    """`profile`, or what `auto` picks for this kind of request."""
+    if not is_auto(profile):
+        return profile
+    return auto_profile(mode.kind.value, place.in_comment or in_docstring(place, prefix))
 
 
 def template_for(info: Any) -> PromptTemplate:
@@ -170,6 +186,7 @@ def run(snap: Snapshot, backend: Backend, token: CancelToken, config: Completion
         return Suggestion("", reason=why)
     indent_unit = detect_indent_unit(snap.text, "\t" if snap.lang and snap.lang.name == "go" else "    ")
     mode = decide_mode(snap.text, snap.offset, snap.lang, indent_unit)
+    profile = effective_profile(config.profile, mode, place, snap.prefix)
     template = template_for(backend.info)
     budget = prompt_budget(config.context_tokens, backend.info.context_length, config.max_new_tokens)
     ctx = build_context(snap.text, snap.offset, snap.lang, snap.tree, snap.other_docs,
@@ -179,12 +196,13 @@ def run(snap: Snapshot, backend: Backend, token: CancelToken, config: Completion
     ids = backend.encode(prompt)
     context_s = time.perf_counter() - started
     result = backend.generate(GenerationRequest(
-        prompt_ids=ids, profile=config.profile, max_new_tokens=config.max_new_tokens,
+        prompt_ids=ids, profile=profile, max_new_tokens=config.max_new_tokens,
         stop_when=stop_rule(mode, removed, config.max_lines), seed=config.seed, cancel=token, request_id=request_id,
     ))
     raw = drop_partial_line(rejoin_whitespace(result.text, removed), result.stop_reason, mode)
-    logger.debug("%s: mode=%s template=%s raw generation %r", request_id, mode.kind.value, template.name, raw)
-    text = "" if result.stopped_early else _finish(raw, snap, mode, indent_unit, config.max_lines)
+    logger.debug("%s: mode=%s template=%s profile=%s raw generation %r", request_id, mode.kind.value,
+                 template.name, profile.name, raw)
+    ungated, text = ("", "") if result.stopped_early else _finish(raw, snap, mode, indent_unit, config.max_lines)
     return Suggestion(
         text=text,
         reason=result.stop_reason.value if result.stopped_early else ("" if text else "nothing left after postprocessing"),
@@ -194,15 +212,18 @@ def run(snap: Snapshot, backend: Backend, token: CancelToken, config: Completion
         new_tokens=result.new_tokens,
         stopped_early=result.stopped_early,
         mode=mode.kind.value,
+        profile=profile.name,
+        ungated=ungated,
     )
 
 
-def _finish(raw: str, snap: Snapshot, mode: Mode, indent_unit: str, max_lines: int) -> str:
+def _finish(raw: str, snap: Snapshot, mode: Mode, indent_unit: str, max_lines: int) -> tuple[str, str]:
+    """(postprocessed, postprocessed and gated)."""
     text = postprocess(raw, prefix=snap.prefix, suffix=snap.suffix, mode=mode, indent_unit=indent_unit,
                        max_lines=max_lines)
     if text and snap.lang is not None:
-        text = syntax_gate(snap.text, snap.offset, text, snap.lang)
-    return text
+        return text, syntax_gate(snap.text, snap.offset, text, snap.lang)
+    return text, text
 
 
 def _path(uri: str) -> str:

@@ -73,7 +73,7 @@ async def suggest(ls: DistillLanguageServer, uri: str, position: types.Position,
 
 def _log(ls: DistillLanguageServer, request_id: str, config: CompletionConfig, s: Suggestion) -> None:
     t = s.timings
-    line = (f"{request_id}: profile={config.profile.name} prompt_tokens={s.prompt_tokens} "
+    line = (f"{request_id}: profile={s.profile or config.profile.name} prompt_tokens={s.prompt_tokens} "
             f"new_tokens={s.new_tokens} context_ms={t.get('context_ms', 0):.0f} "
             f"ttft_ms={t.get('ttft_ms', 0):.0f} total_ms={t.get('total_ms', 0):.0f} {s.reason or 'ok'}")
     logger.debug("%s", line)

@@ -1,0 +1,3 @@
+def factorial(n: int) -> int:
+    """Return n! for n >= 0."""
+    <CURSOR>

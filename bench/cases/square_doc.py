@@ -1,0 +1,4 @@
+def square(x: float) -> float:
+    """Return <CURSOR>
+    """
+    return x * x

@@ -1,0 +1,87 @@
+"""Switching the sampling profile at run time over a real stdio session (bundled model)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import pytest_lsp
+from lsprotocol import types
+from pytest_lsp import ClientServerConfig, LanguageClient
+
+from tests.helpers import SERVER_CMD, UNFINISHED_PY, end_of, init_params, inline_params, open_doc, wait_ready
+
+OPTIONS = {"profile": "greedy", "maxNewTokens": 8}
+
+
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER_CMD), scope="module")
+async def client(lsp_client: LanguageClient):
+    lsp_client.traces = []
+
+    @lsp_client.feature(types.LOG_TRACE)
+    def trace(params: types.LogTraceParams) -> None:
+        lsp_client.traces.append(params.message)
+
+    params = init_params(OPTIONS)
+    params.trace = types.TraceValue.Messages
+    result = await lsp_client.initialize_session(params)
+    lsp_client.init_result = result
+    await wait_ready(lsp_client)
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def _complete_and_read_profile(client: LanguageClient, uri: str, text: str, pos: types.Position) -> str:
+    before = len(client.traces)
+    await client.text_document_inline_completion_async(inline_params(uri, pos))
+    lines = [t for t in client.traces[before:] if re.match(r"c\d+: profile=", t)]
+    assert len(lines) == 1, client.traces[before:]
+    return re.match(r"c\d+: profile=(\S+)", lines[0]).group(1)
+
+
+def test_command_is_advertised(client: LanguageClient) -> None:
+    provider = client.init_result.capabilities.execute_command_provider
+    assert provider is not None and "distill.setProfile" in provider.commands
+
+
+async def test_set_profile_switches_without_restart(client: LanguageClient, tmp_path) -> None:
+    uri = (tmp_path / "fib.py").as_uri()
+    open_doc(client, uri, UNFINISHED_PY)
+    pos = end_of(UNFINISHED_PY)
+    assert await _complete_and_read_profile(client, uri, UNFINISHED_PY, pos) == "greedy"
+
+    answer = await client.workspace_execute_command_async(types.ExecuteCommandParams(
+        command="distill.setProfile", arguments=["precise"]))
+    assert answer["profile"] == "precise" and "temperature=0.45" in answer["describe"]
+    assert await _complete_and_read_profile(client, uri, UNFINISHED_PY, pos) == "precise"
+
+    await client.workspace_execute_command_async(types.ExecuteCommandParams(
+        command="distill.setProfile", arguments=["auto", "completion"]))
+    # a block after `def ...:` -> precise; mid-line with code to the right -> greedy
+    assert await _complete_and_read_profile(client, uri, UNFINISHED_PY, pos) == "auto:precise"
+    mid = "def area(r):\n    return 3.14 * r\n\nx = area() + 1\n"
+    uri2 = (tmp_path / "mid.py").as_uri()
+    open_doc(client, uri2, mid)
+    assert await _complete_and_read_profile(client, uri2, mid, types.Position(3, 9)) == "auto:greedy"
+
+
+async def test_did_change_configuration_switches_too(client: LanguageClient, tmp_path) -> None:
+    uri = (tmp_path / "conf.py").as_uri()
+    open_doc(client, uri, UNFINISHED_PY)
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(
+        settings={"distill": {"profile": "creative"}}))
+    assert await _complete_and_read_profile(client, uri, UNFINISHED_PY, end_of(UNFINISHED_PY)) == "creative"
+
+
+async def test_unknown_profile_is_an_error_and_keeps_the_active_one(client: LanguageClient, tmp_path) -> None:
+    with pytest.raises(Exception, match="unknown profile 'wild'"):
+        await client.workspace_execute_command_async(types.ExecuteCommandParams(
+            command="distill.setProfile", arguments=["wild"]))
+    await client.workspace_execute_command_async(types.ExecuteCommandParams(
+        command="distill.setProfile", arguments=["greedy"]))
+    uri = (tmp_path / "keep.py").as_uri()
+    open_doc(client, uri, UNFINISHED_PY)
+    with pytest.raises(Exception, match="unknown profile"):
+        await client.workspace_execute_command_async(types.ExecuteCommandParams(
+            command="distill.setProfile", arguments=["nope"]))
+    assert await _complete_and_read_profile(client, uri, UNFINISHED_PY, end_of(UNFINISHED_PY)) == "greedy"
