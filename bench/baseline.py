@@ -1,0 +1,50 @@
+"""The naive server the benchmark compares against: the text before the cursor into
+`generate()`, the same model and decoding as the server, no post-processing except
+keeping as many lines as the target has."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from distill_lsp.engine.factory import make_backend_factory
+from distill_lsp.engine.types import GenerationRequest
+from distill_lsp.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+PROMPT_WINDOW = 2048
+"""Most tokens of the model's context the prompt and the generation share (as the server's default)."""
+
+
+def cut_lines(text: str, lines: int) -> str:
+    """The first `lines` lines of `text`."""
+    return "\n".join(text.split("\n")[:lines])
+
+
+def prompt_budget(context_length: int, max_new_tokens: int) -> int:
+    return max(64, min(context_length, PROMPT_WINDOW) - max_new_tokens)
+
+
+class NaiveBaseline:
+    """Loads the model the server would load for `settings`, in this process."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.backend: Any = make_backend_factory(settings)()
+        self.profile = settings.sampling_profile()
+        self.budget = prompt_budget(self.backend.info.context_length, settings.max_new_tokens)
+
+    @property
+    def model_name(self) -> str:
+        return str(self.backend.info.name)
+
+    def complete(self, prefix: str, lines: int) -> tuple[str, float]:
+        """The suggestion for a cursor after `prefix`, and the milliseconds it took."""
+        started = time.perf_counter()
+        ids = self.backend.encode(prefix)[-self.budget:]
+        result = self.backend.generate(GenerationRequest(
+            prompt_ids=ids, profile=self.profile, max_new_tokens=self.settings.max_new_tokens))
+        text = cut_lines(result.text, lines)
+        return text, (time.perf_counter() - started) * 1000
