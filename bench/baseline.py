@@ -1,11 +1,13 @@
 """The naive server the benchmark compares against: the text before the cursor into
 `generate()`, the same model and decoding as the server, no post-processing except
-keeping as many lines as the target has."""
+keeping as many lines as the target has. Its latency is measured up to the end of those
+lines (generation stops there), a lower bound for a naive server."""
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from distill_lsp.engine.factory import make_backend_factory
@@ -21,6 +23,12 @@ PROMPT_WINDOW = 2048
 def cut_lines(text: str, lines: int) -> str:
     """The first `lines` lines of `text`."""
     return "\n".join(text.split("\n")[:lines])
+
+
+def enough_lines(lines: int) -> Callable[[str], bool]:
+    """Stop once `lines` lines are complete: greedy decoding would not change them, so this
+    only saves the time a naive server spends on text the cut throws away."""
+    return lambda text: text.count("\n") >= lines
 
 
 def prompt_budget(context_length: int, max_new_tokens: int) -> int:
@@ -45,6 +53,7 @@ class NaiveBaseline:
         started = time.perf_counter()
         ids = self.backend.encode(prefix)[-self.budget:]
         result = self.backend.generate(GenerationRequest(
-            prompt_ids=ids, profile=self.profile, max_new_tokens=self.settings.max_new_tokens))
+            prompt_ids=ids, profile=self.profile, max_new_tokens=self.settings.max_new_tokens,
+            stop_when=enough_lines(lines)))
         text = cut_lines(result.text, lines)
         return text, (time.perf_counter() - started) * 1000

@@ -90,7 +90,7 @@ async def run(cases: list[Case], args: argparse.Namespace) -> dict[str, Any]:
         status = client.session.status.result()
         if status.get("model") != baseline.model_name:
             logger.warning("server model %s differs from baseline model %s", status.get("model"), baseline.model_name)
-        await _warm_up(client, baseline, cases[0], args)
+        await _warm_up(client, baseline, cases[0].language, args)
         rows, outcomes, started = [], [], time.perf_counter()
         for index, case in enumerate(cases):
             row, pair = await _one_case(client, baseline, case, index, args)
@@ -105,9 +105,17 @@ async def run(cases: list[Case], args: argparse.Namespace) -> dict[str, Any]:
             "slices": slices(outcomes), "cases": rows}
 
 
-async def _warm_up(client: Any, baseline: NaiveBaseline, case: Case, args: argparse.Namespace) -> None:
+WARM_UP = {"python": "def mean(values):\n    total = sum(values)\n    return ",
+           "javascript": "function mean(values) {\n  const total = values.reduce((a, b) => a + b, 0);\n  return "}
+
+
+async def _warm_up(client: Any, baseline: NaiveBaseline, language: str, args: argparse.Namespace) -> None:
+    """One request each on a document of its own, so first-call costs stay out of the numbers."""
+    text = WARM_UP[language]
+    case = Case("warm-up", language, "mid_line", f"/warm-up.{'py' if language == 'python' else 'js'}",
+                text.count("\n"), len(text), len(text), text)
     await ask(client, case, 9999, args.trigger == "automatic", args.timeout)
-    await asyncio.to_thread(baseline.complete, case.prefix, case.target_lines)
+    await asyncio.to_thread(baseline.complete, case.prefix, 1)
 
 
 async def _one_case(client: Any, baseline: NaiveBaseline, case: Case, index: int,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from lsprotocol import types
 
-from bench.baseline import cut_lines, prompt_budget
+from bench.baseline import cut_lines, enough_lines, prompt_budget
 from bench.cases import KINDS, Case, CaseError, code_lines, generate_cases, slots
 from bench.metrics import (Outcome, edit_similarity, exact_match, levenshtein, markdown_table, normalize,
                            percentile, slices, summarize)
@@ -201,6 +201,7 @@ def test_baseline_cut_and_budget() -> None:
     assert cut_lines("a\nb\nc", 2) == "a\nb"
     assert cut_lines("\n  x", 1) == ""
     assert cut_lines("abc", 3) == "abc"
+    assert not enough_lines(2)("a\nb") and enough_lines(2)("a\nb\n") and enough_lines(1)("\n")
     assert prompt_budget(8192, 64) == 1984
     assert prompt_budget(100, 64) == 64
 
