@@ -1,0 +1,1 @@
+"""Benchmarks for distill-lsp (run from the repository root, e.g. `python -m bench.quality`)."""
