@@ -36,18 +36,26 @@ Keys: :model (\"auto\", a Hugging Face id from the local cache, a directory or a
 (setq-default eglot-workspace-configuration
               (lambda (&rest _) (list :distill distill-lsp-settings)))
 
+(defun distill-lsp--run-command (server command arguments)
+  "Send COMMAND with ARGUMENTS to SERVER without freezing Emacs.
+The model may take longer than Eglot's synchronous request timeout; the server
+delivers the result itself (workspace/applyEdit, window/showDocument or a message)."
+  (jsonrpc-async-request
+   server :workspace/executeCommand (list :command command :arguments arguments)
+   :success-fn (lambda (_result) (message "distill: %s done" command))
+   :error-fn (lambda (err) (message "distill: %s: %s" command (plist-get err :message)))
+   :timeout 600))
+
 (defun distill-lsp--execute (server action)
   "Run ACTION (a Command or a CodeAction plist) on SERVER."
-  (if (fboundp 'eglot-execute)
-      (eglot-execute server action)
-    (let ((edit (plist-get action :edit))
-          (command (plist-get action :command)))
-      (when edit (eglot--apply-workspace-edit edit))
-      (cond ((stringp command)         ; a bare Command
-             (eglot-execute-command server (intern command) (plist-get action :arguments)))
-            (command
-             (eglot-execute-command server (intern (plist-get command :command))
-                                    (plist-get command :arguments)))))))
+  (let ((edit (plist-get action :edit))
+        (command (plist-get action :command)))
+    (when edit (eglot--apply-workspace-edit edit))
+    (cond ((stringp command)            ; a bare Command
+           (distill-lsp--run-command server command (plist-get action :arguments)))
+          (command
+           (distill-lsp--run-command server (plist-get command :command)
+                                     (plist-get command :arguments))))))
 
 (defun distill-lsp-code-action (title)
   "Run the distill code action called TITLE on the region or the current line."

@@ -14,6 +14,7 @@ from typing import Any
 from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 
+from .untyped import plain
 from .context.positions import line_starts, position_at
 
 EXTENSION_LANGUAGES = {
@@ -85,7 +86,7 @@ class HeadlessClient(LanguageClient):
         @self.feature("distill/status")
         def status(ls: Any, params: Any) -> None:
             if not session.status.done():
-                session.status.set_result(_plain(params))
+                session.status.set_result(plain(params))
 
         @self.feature(types.WINDOW_SHOW_MESSAGE)
         def show(ls: Any, params: types.ShowMessageParams) -> None:
@@ -117,7 +118,7 @@ class HeadlessClient(LanguageClient):
 
         @self.feature(types.PROGRESS)
         def progress(ls: Any, params: Any) -> None:
-            value = _plain(params).get("value", {})
+            value = plain(params).get("value", {})
             if self.verbose and value.get("message"):
                 print(f"[progress] {value.get('message')}", file=sys.stderr)
 
@@ -133,19 +134,6 @@ class HeadlessClient(LanguageClient):
                 sys.stderr.flush()
             else:
                 self.session.stderr += line[-4096:]
-
-
-def _plain(params: Any) -> Any:
-    """pygls hands untyped params over as namedtuples: back to dicts and lists."""
-    if hasattr(params, "_asdict"):
-        return {k: _plain(v) for k, v in params._asdict().items()}
-    if isinstance(params, dict):
-        return {k: _plain(v) for k, v in params.items()}
-    if isinstance(params, (list, tuple)):
-        return [_plain(v) for v in params]
-    if hasattr(params, "__attrs_attrs__"):
-        return {a.name: _plain(getattr(params, a.name)) for a in params.__attrs_attrs__}
-    return params
 
 
 def server_command(verbose: bool) -> list[str]:
@@ -226,11 +214,16 @@ def _print_timings(session: Session, ready_s: float, answered_s: float) -> None:
 
 
 def run_complete(args: argparse.Namespace, options: dict[str, Any]) -> int:
+    return run_headless(_complete(args, options), args.timeout)
+
+
+def run_headless(main: Any, timeout: float) -> int:
+    """Run a headless coroutine; user-facing errors become a message and exit code 1."""
     try:
-        return asyncio.run(_complete(args, options))
+        return asyncio.run(main)
     except HeadlessError as exc:
         print(f"distill-lsp: {exc}", file=sys.stderr)
         return 1
     except TimeoutError:
-        print(f"distill-lsp: no answer within {args.timeout:.0f} s", file=sys.stderr)
+        print(f"distill-lsp: no answer within {timeout:.0f} s", file=sys.stderr)
         return 1

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 from pathlib import Path
 from typing import Any, Union
 
@@ -18,7 +17,8 @@ from lsprotocol import types
 
 from .actions.edits import unified_diff
 from .context.positions import line_starts, offset_at
-from .headless import (EXTENSION_LANGUAGES, HeadlessClient, HeadlessError, close_session, open_session)
+from .headless import (EXTENSION_LANGUAGES, HeadlessClient, HeadlessError, close_session, open_session,
+                       run_headless)
 
 CAPABILITIES = types.ClientCapabilities(
     window=types.WindowClientCapabilities(
@@ -147,11 +147,5 @@ def _file_path(uri: str) -> str:
 
 def run_action_command(args: argparse.Namespace, options: dict[str, Any]) -> int:
     """Entry point of `explain` and `fix`."""
-    try:
-        return asyncio.run(_explain(args, options) if args.command == "explain" else _fix(args, options))
-    except HeadlessError as exc:
-        print(f"distill-lsp: {exc}", file=sys.stderr)
-        return 1
-    except TimeoutError:
-        print(f"distill-lsp: no answer within {args.timeout:.0f} s", file=sys.stderr)
-        return 1
+    main = _explain(args, options) if args.command == "explain" else _fix(args, options)
+    return run_headless(main, args.timeout)

@@ -116,7 +116,7 @@ async def eglot(lsp_client: LanguageClient, tiny_model: Path, tmp_path_factory: 
 
 def test_listing_is_instant_and_model_free(smol: LanguageClient) -> None:
     assert smol.early_s < 3 and smol.early_s < smol.ready_after_s, "listing waited for the model"
-    assert [a.title for a in smol.early] == ["Explain this (mean)", "Fix this (mean)", "Document this (mean)"]
+    assert [a.title for a in smol.early] == ["Explain this", "Fix this", "Document this"]
     fix = smol.early[1]
     assert fix.kind.startswith("quickfix") and fix.command is None  # resolved lazily
     assert fix.data["kind"] == "fix" and fix.data["version"] == 1 and fix.data["range"]["start"]["line"] == 0
@@ -128,7 +128,7 @@ async def test_fix_not_offered_for_good_code_without_diagnostics(smol: LanguageC
     uri = (smol.dir / "good.py").as_uri()
     open_doc(smol, uri, GOOD_PY)
     titles = [a.title for a in await smol.text_document_code_action_async(actions_params(uri, 2))]
-    assert titles == ["Explain this (mean)", "Document this (mean)"]
+    assert titles == ["Explain this", "Document this"]
     diag = types.Diagnostic(types.Range(types.Position(2, 0), types.Position(2, 5)), "undefined name 'v'")
     with_diag = await smol.text_document_code_action_async(actions_params(uri, 2, [diag]))
     assert by_kind(with_diag, "fix").data["diagnostics"] == ["undefined name 'v'"]

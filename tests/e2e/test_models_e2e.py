@@ -4,7 +4,6 @@ offline cache, and a model that cannot be found (one message, the server stays u
 from __future__ import annotations
 
 import os
-import sys
 import tempfile
 from pathlib import Path
 

@@ -37,7 +37,8 @@ REPO = HERE.parents[1]
 EDITORS = REPO / "editors"
 FAKE_SERVER = HERE / "fake_server.py"
 #: The file every editor opens; the cursor goes to the end of line SAMPLE_LINE ("    return ").
-SAMPLE = 'def add(a, b):\n    """Return the sum of a and b."""\n    return \n'
+#: The `def` line lacks its colon, so the server offers "Fix this" along with the other actions.
+SAMPLE = 'def add(a, b)\n    """Return the sum of a and b."""\n    return \n'
 SAMPLE_LINE = 3
 #: What the stand-in server suggests there.
 FAKE_SUGGESTION = "a + b"

@@ -33,8 +33,9 @@ class Offer:
 
     @property
     def title(self) -> str:
-        base = _TITLES[self.kind]
-        return f"{base} ({self.name})" if self.name else base
+        """The exact label editor configs select by ("Explain this", ...); the target's name
+        goes into the action's data, not the title."""
+        return _TITLES[self.kind]
 
 
 def parse(text: str, language: LanguageSpec | None) -> tree_sitter.Tree | None:

@@ -9,7 +9,6 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from pygls.exceptions import JsonRpcContentModified, JsonRpcException
 from ..actions.edits import ReplacementResult
 from ..actions.prompts import ActionKind
 from ..actions.run import ActionConfig, ActionError, ActionInput, ActionResult, run
+from ..untyped import plain
 from ..context.languages import detect_language
 from ..context.positions import offset_at, position_at
 from ..engine.types import CancelToken, EngineError, StopReason
@@ -67,17 +67,6 @@ class ActionData:
                        raw.get("version"), ActionKind(raw["kind"]), tuple(str(d) for d in raw.get("diagnostics", ())))
         except (KeyError, TypeError, ValueError) as exc:
             raise JsonRpcException(f"distill-lsp: malformed action data: {exc}", code=-32602) from exc
-
-
-def plain(value: Any) -> Any:
-    """Untyped params (namedtuples, attrs objects) back to dicts and lists."""
-    if hasattr(value, "_asdict"):
-        return {k: plain(v) for k, v in value._asdict().items()}
-    if isinstance(value, Mapping):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    return value
 
 
 @dataclass
