@@ -92,6 +92,8 @@ class Suggestion:
     new_tokens: int = 0
     stopped_early: bool = False
     mode: str = ""
+    notice: str = ""
+    """A one-time message from the engine for the user (e.g. it fell back to the CPU)."""
 
 
 def template_for(info: Any) -> PromptTemplate:
@@ -194,6 +196,7 @@ def run(snap: Snapshot, backend: Backend, token: CancelToken, config: Completion
         new_tokens=result.new_tokens,
         stopped_early=result.stopped_early,
         mode=mode.kind.value,
+        notice=result.notice,
     )
 
 
