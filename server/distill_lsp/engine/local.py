@@ -69,7 +69,7 @@ def injected_ooms(env: Mapping[str, str] = os.environ) -> int:
 
 def shorter(max_new_tokens: int) -> int:
     """The token limit of the retry after running out of memory."""
-    return max(1, max_new_tokens // 4)
+    return max(1, max_new_tokens // 2)
 
 
 class LocalBackend:
@@ -82,6 +82,7 @@ class LocalBackend:
         self.tokenizer = loaded.tokenizer
         self.info: ModelInfo = loaded.info
         self._ooms_to_inject = injected_ooms()
+        self._fell_back = False
         if threads > 0:
             torch.set_num_threads(threads)
         self.eos_ids = self._end_token_ids()
@@ -136,16 +137,18 @@ class LocalBackend:
             torch.cuda.empty_cache()
 
     def _fall_back_to_cpu(self) -> str:
-        """Move the model to the CPU; the message to show the user once."""
+        """Move the model to the CPU; the message to show the user ("" after the first time)."""
+        first, self._fell_back = not self._fell_back, True
         was = self.info.device
+        advice = "Lower maxNewTokens or contextTokens, or free memory and restart the server."
+        if was.startswith("cpu"):
+            logger.error("out of memory on the CPU; generating fewer tokens")
+            return f"distill-lsp: out of memory on the CPU; suggestions are shorter. {advice}" if first else ""
         self._free_cache()
-        if not was.startswith("cpu"):
-            self.model.to("cpu")
-            self.info = dataclasses.replace(self.info, device="cpu")
-            self._free_cache()
+        self.model.to("cpu")
+        self.info = dataclasses.replace(self.info, device="cpu")
         logger.error("out of memory on %s: generating on the CPU from now on", was)
-        return (f"distill-lsp: out of memory on {was}; the model now generates on the CPU (slower). "
-                f"Lower maxNewTokens or contextTokens, or free memory and restart the server.")
+        return f"distill-lsp: out of GPU memory on {was}; the model now generates on the CPU (slower). {advice}"
 
     def _inject_fault(self) -> None:
         import torch
