@@ -95,5 +95,6 @@ async def test_out_of_memory_falls_back_to_cpu_with_one_message(oom: LanguageCli
         open_doc(oom, uri, ADD)
         result = await oom.text_document_inline_completion_async(inline_params(uri, AT_ADD))
         assert len(result.items) == 1 and result.items[0].insert_text.strip(), k
+        oom.text_document_did_close(types.DidCloseTextDocumentParams(types.TextDocumentIdentifier(uri)))
     notices = [m.message for m in oom.messages if "out of memory" in m.message]
     assert len(notices) == 1 and "CPU" in notices[0], notices
