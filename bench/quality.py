@@ -64,7 +64,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def server_options(args: argparse.Namespace) -> dict[str, Any]:
     """initializationOptions for the server; the baseline resolves the same ones."""
-    options: dict[str, Any] = {"profile": args.profile, "maxNewTokens": args.max_new_tokens}
+    options: dict[str, Any] = {"profile": args.profile, "maxNewTokens": args.max_new_tokens,
+                               "maxLines": args.max_block_lines}
     if args.model:
         options["model"] = args.model
     if args.device:

@@ -132,12 +132,25 @@ def _serve(args: argparse.Namespace) -> int:
     environment_offline()
     setup_logging(args.log_level, args.log_file)
     layers = (env_layer(os.environ), _cli_layer(args))
+    engine = Engine()  # one model for every session (TCP serves many)
     if not args.tcp:
-        return start_stdio(create_server(layers))
-    engine = Engine()  # one model for every TCP session
+        return _end_process(engine, start_stdio(create_server(layers, engine), exit_process=False))
     try:
         start_tcp(lambda: create_server(layers, engine), args.host, args.port)
     except TransportError as exc:
         print(f"distill-lsp: {exc}", file=sys.stderr)
-        return 1
-    return 0
+        return _end_process(engine, 1)
+    return _end_process(engine, 0)
+
+
+def _end_process(engine: Any, code: int, grace_s: float = 3.0) -> int:
+    """Stop the engine (a running generation ends at its next decode step), then leave at
+    once: interpreter finalization while a daemon thread is inside torch aborts the process."""
+    import logging
+
+    engine.close()
+    engine.join(grace_s)
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

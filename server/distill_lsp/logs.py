@@ -1,9 +1,34 @@
-"""Logging set-up: stderr or a file, never stdout (stdout carries the protocol)."""
+"""Logging set-up: stderr or a file, never stdout (stdout carries the protocol); secrets
+(API keys, tokens, Authorization headers) are masked in every record."""
 
 from __future__ import annotations
 
 import logging
+import re
 import sys
+
+_SECRET_FIELD = re.compile(
+    r"(?i)(\b(?:api[_-]?key|apikey|access[_-]?token|auth[_-]?token|token|authorization|password|secret)\b"
+    r"[\"']?\s*[:=]\s*[\"']?(?:bearer\s+)?)([^\s\"',;}]+)")
+_SECRET_VALUE = re.compile(r"\b(?:sk-[A-Za-z0-9_-]{8,}|hf_[A-Za-z0-9]{8,}|Bearer\s+[A-Za-z0-9._~+/-]{8,})")
+MASK = "***"
+
+
+def redact(text: str) -> str:
+    """`text` with API keys and tokens replaced by ***."""
+    text = _SECRET_FIELD.sub(lambda m: m.group(1) + MASK, text)
+    return _SECRET_VALUE.sub(MASK, text)
+
+
+class RedactSecrets(logging.Filter):
+    """Masks secrets in the formatted message of every record it sees."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
 
 
 def setup_logging(level: str = "info", log_file: str | None = None) -> None:
@@ -11,6 +36,7 @@ def setup_logging(level: str = "info", log_file: str | None = None) -> None:
         logging.FileHandler(log_file, encoding="utf-8") if log_file else logging.StreamHandler(sys.stderr)
     )
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactSecrets())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -9,6 +9,7 @@ import logging
 import uuid
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import unquote
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
@@ -35,6 +36,8 @@ class DistillLanguageServer(LanguageServer):
         super().__init__("distill-lsp", __version__, protocol_cls=DistillProtocol,
                          text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
         self.engine = engine or Engine()
+        self.owns_engine = engine is None
+        """False when the engine (and its model) is shared with other sessions (TCP)."""
         self.settings, self._startup_problems = resolve(*base_layers)
         self._loaded_key: tuple[Any, ...] | None = None
         self._load_task: asyncio.Task[None] | None = None
@@ -72,7 +75,7 @@ class DistillLanguageServer(LanguageServer):
     async def _load(self, settings: Settings) -> None:
         token = str(uuid.uuid4())
         progress = await self._begin_progress(token, "distill-lsp", f"loading model ({settings.model})")
-        future = self.engine.load(make_backend_factory(settings))
+        future = self.engine.load(make_backend_factory(settings), key=model_key(settings))
         try:
             info = await asyncio.wrap_future(future)
         except EngineError as exc:
@@ -113,7 +116,7 @@ class DistillLanguageServer(LanguageServer):
 
     def snapshot(self, uri: str, position: types.Position, automatic: bool) -> Snapshot | None:
         """The open document at `position` (UTF-16), or None for a document that isn't open."""
-        doc = self.workspace.text_documents.get(uri)
+        doc = self.workspace.text_documents.get(unquote(uri))  # pygls keys documents by unquoted uri
         if doc is None:
             return None
         text = doc.source
@@ -129,7 +132,7 @@ class DistillLanguageServer(LanguageServer):
                         lang=self.trees.language(uri), tree=tree, other_docs=others, automatic=automatic)
 
     def document_version(self, uri: str) -> int | None:
-        doc = self.workspace.text_documents.get(uri)
+        doc = self.workspace.text_documents.get(unquote(uri))
         return doc.version if doc is not None else None
 
     def next_request_id(self) -> str:

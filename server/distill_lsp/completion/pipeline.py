@@ -97,6 +97,9 @@ class Suggestion:
     ungated: str = ""
     """The postprocessed suggestion before the syntax gate cut it (for the sweep's syntax-error rate)."""
 
+    notice: str = ""
+    """A one-time message from the engine for the user (e.g. it fell back to the CPU)."""
+
 
 def in_docstring(place: CursorPlace, prefix: str) -> bool:
     """Inside a string opened with triple quotes (a Python docstring, by its shape)."""
@@ -214,6 +217,7 @@ def run(snap: Snapshot, backend: Backend, token: CancelToken, config: Completion
         mode=mode.kind.value,
         profile=profile.name,
         ungated=ungated,
+        notice=result.notice,
     )
 
 

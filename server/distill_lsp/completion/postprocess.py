@@ -17,6 +17,7 @@ logger = logging.getLogger(__name__)
 
 MAX_LINES = 24
 MAX_GATE_LINES = 64
+GATE_WINDOW_CHARS = 64_000
 NEIGHBOUR_LINES = 3
 _PAIRS = {")": "(", "]": "[", "}": "{"}
 _OPEN = set(_PAIRS.values())
@@ -226,9 +227,21 @@ def _parse_with(parser: Parser, base: Tree, text: str, offset: int, inserted: st
     return parser.parse(encode(text[:offset] + inserted + text[offset:]), tree)
 
 
+def gate_window(text: str, offset: int, chars: int = GATE_WINDOW_CHARS) -> tuple[str, int]:
+    """Whole lines around the cursor in a document too big to re-parse per candidate
+    (the text and the cursor's index in it); small documents whole."""
+    if len(text) <= chars:
+        return text, offset
+    start = text.rfind("\n", 0, max(0, offset - chars // 2)) + 1
+    end = text.find("\n", min(len(text), offset + chars // 2))
+    end = len(text) if end < 0 else end
+    return text[start:end], offset - start
+
+
 def syntax_gate(text: str, offset: int, candidate: str, lang: LanguageSpec) -> str:
     """The longest run of the candidate's first lines that, inserted at `offset`, adds no
     ERROR/MISSING node to the document's parse ("" when even the first line does)."""
+    text, offset = gate_window(text, offset)
     parser = lang.parser()
     base = parser.parse(encode(text))
     allowed = _count_errors(base.root_node)

@@ -95,3 +95,15 @@ def str_offset_of_byte(text: str, byte: int) -> int:
         except UnicodeDecodeError:
             continue
     return len(data.decode(ENCODING, "ignore"))
+
+
+def replace_range(text: str, start: tuple[int, int], end: tuple[int, int], new_text: str) -> str:
+    """`text` with the LSP range start..end (line, UTF-16 column; clamped) replaced.
+
+    Lines end at \\n, \\r\\n and \\r only, as LSP says (``str.splitlines`` also breaks at
+    \\f, \\v, \\x1c-\\x1e, \\x85, \\u2028 and \\u2029, which editors do not).
+    """
+    starts = line_starts(text)
+    a = offset_at(text, *start, starts=starts)
+    b = max(a, offset_at(text, *end, starts=starts))
+    return text[:a] + new_text + text[b:]

@@ -19,6 +19,10 @@ from .positions import advance_point, byte_offset, encode, offset_at, ts_point
 
 logger = logging.getLogger(__name__)
 
+MAX_PARSE_CHARS = 1_000_000
+"""Larger documents are not parsed (each edit would block for a second or more); the
+context builder then works on their plain text, like for unknown languages."""
+
 
 class ContextError(Exception):
     """Base of the errors raised by the context package."""
@@ -96,7 +100,7 @@ class TreeCache:
             raise UnknownDocument(uri) from None
 
     def _parse(self, lang: LanguageSpec | None, text: str, old: Tree | None) -> Tree | None:
-        if lang is None:
+        if lang is None or len(text) > MAX_PARSE_CHARS:
             return None
         parser = self._parsers.get(lang.name)
         if parser is None:

@@ -1,16 +1,29 @@
 """The in-process backend: a transformers causal LM generating with cancellation,
-stop rules and timing, on the thread of the engine worker that owns it."""
+stop rules and timing, on the thread of the engine worker that owns it.
+
+Out of memory while generating: retry once with fewer new tokens, then move the model
+to the CPU (one notice for the user) and retry there; `EngineOutOfMemory` if even that
+fails. ``DISTILL_LSP_FAULT=oom`` (or ``oom:N``) injects the error into the first two (N)
+generations, so tests can walk this path on any machine.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import os
+import re
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from .loader import LoadedModel
-from .types import GenerationRequest, GenerationResult, ModelInfo, StopReason
+from .types import EngineOutOfMemory, GenerationRequest, GenerationResult, ModelInfo, StopReason
 
 logger = logging.getLogger(__name__)
+
+FAULT_ENV = "DISTILL_LSP_FAULT"
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 _END_TOKENS = ("<|endoftext|>", "<|im_end|>", "<|end_of_text|>", "<|eot_id|>", "<｜end▁of▁sentence｜>",
                "<|file_separator|>", "<|file_sep|>")
@@ -38,6 +51,27 @@ class _Watch:
         return torch.full((input_ids.shape[0],), stop, dtype=torch.bool, device=input_ids.device)
 
 
+def scrub_surrogates(text: str) -> str:
+    """`text` with lone surrogates (valid in JSON and Python, not in UTF-8) as U+FFFD:
+    tokenizers refuse them, and one such document would poison every prompt it feeds."""
+    return _LONE_SURROGATE.sub("\ufffd", text)
+
+
+def injected_ooms(env: Mapping[str, str] = os.environ) -> int:
+    """How many generations `DISTILL_LSP_FAULT` says must fail with out of memory."""
+    fault = env.get(FAULT_ENV, "").strip().lower()
+    if fault == "oom":
+        return 2
+    if fault.startswith("oom:") and fault[4:].isdigit():
+        return int(fault[4:])
+    return 0
+
+
+def shorter(max_new_tokens: int) -> int:
+    """The token limit of the retry after running out of memory."""
+    return max(1, max_new_tokens // 2)
+
+
 class LocalBackend:
     """Owns one loaded model; `generate` blocks and must run on the engine worker."""
 
@@ -47,6 +81,8 @@ class LocalBackend:
         self.model = loaded.model
         self.tokenizer = loaded.tokenizer
         self.info: ModelInfo = loaded.info
+        self._ooms_to_inject = injected_ooms()
+        self._fell_back = False
         if threads > 0:
             torch.set_num_threads(threads)
         self.eos_ids = self._end_token_ids()
@@ -68,15 +104,64 @@ class LocalBackend:
         return sorted(ids)
 
     def encode(self, text: str) -> list[int]:
-        return list(self.tokenizer(text).input_ids)
+        return list(self.tokenizer(scrub_surrogates(text)).input_ids)
 
     def count_tokens(self, text: str) -> int:
-        return len(self.tokenizer(text, add_special_tokens=False).input_ids)
+        return len(self.tokenizer(scrub_surrogates(text), add_special_tokens=False).input_ids)
 
     def generate(self, request: GenerationRequest) -> GenerationResult:
+        """Generate; on out of memory retry with fewer tokens, then on the CPU."""
+        import torch
+
+        try:
+            return self._generate(request, request.max_new_tokens)
+        except torch.OutOfMemoryError as exc:
+            logger.warning("out of memory generating %d tokens on %s (%s); retrying with %d",
+                           request.max_new_tokens, self.info.device, exc, shorter(request.max_new_tokens))
+        self._free_cache()
+        try:
+            return self._generate(request, shorter(request.max_new_tokens))
+        except torch.OutOfMemoryError as exc:
+            logger.warning("out of memory again on %s (%s); falling back to the CPU", self.info.device, exc)
+        notice = self._fall_back_to_cpu()
+        try:
+            result = self._generate(request, shorter(request.max_new_tokens))
+        except torch.OutOfMemoryError as exc:
+            raise EngineOutOfMemory(f"out of memory even on the CPU: {exc}") from exc
+        return dataclasses.replace(result, notice=notice)
+
+    def _free_cache(self) -> None:
+        import torch
+
+        if self.info.device.startswith("cuda"):
+            torch.cuda.empty_cache()
+
+    def _fall_back_to_cpu(self) -> str:
+        """Move the model to the CPU; the message to show the user ("" after the first time)."""
+        first, self._fell_back = not self._fell_back, True
+        was = self.info.device
+        advice = "Lower maxNewTokens or contextTokens, or free memory and restart the server."
+        if was.startswith("cpu"):
+            logger.error("out of memory on the CPU; generating fewer tokens")
+            return f"distill-lsp: out of memory on the CPU; suggestions are shorter. {advice}" if first else ""
+        self._free_cache()
+        self.model.to("cpu")
+        self.info = dataclasses.replace(self.info, device="cpu")
+        logger.error("out of memory on %s: generating on the CPU from now on", was)
+        return f"distill-lsp: out of GPU memory on {was}; the model now generates on the CPU (slower). {advice}"
+
+    def _inject_fault(self) -> None:
+        import torch
+
+        if self._ooms_to_inject > 0:
+            self._ooms_to_inject -= 1
+            raise torch.OutOfMemoryError(f"injected by {FAULT_ENV}")
+
+    def _generate(self, request: GenerationRequest, max_new_tokens: int) -> GenerationResult:
         import torch
         from transformers import StoppingCriteriaList
 
+        self._inject_fault()
         started = time.perf_counter()
         prompt_len = len(request.prompt_ids)
         ids = torch.tensor([request.prompt_ids], device=self.model.device)
@@ -88,7 +173,7 @@ class LocalBackend:
             out = self.model.generate(
                 input_ids=ids,
                 attention_mask=torch.ones_like(ids),
-                max_new_tokens=request.max_new_tokens,
+                max_new_tokens=max_new_tokens,
                 stopping_criteria=StoppingCriteriaList([watch]),
                 eos_token_id=self.eos_ids or None,
                 pad_token_id=self.eos_ids[0] if self.eos_ids else None,

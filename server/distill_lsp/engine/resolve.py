@@ -94,6 +94,8 @@ def resolve_model(setting: str, device: str = "auto") -> ModelSpec:
                 f"directory or .gguf file."
             )
         return ModelSpec(setting, "hf-cache", snapshot, f"found {setting} in the local HF cache")
+    if "/" in setting or "\\" in setting or setting.startswith(("~", ".")):
+        raise ModelNotFound(f"Model path {path} does not exist.")
     raise ModelNotFound(
         f"Model {setting!r} is neither a file, a directory, nor a Hugging Face id (owner/name)."
     )

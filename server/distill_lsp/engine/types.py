@@ -26,6 +26,10 @@ class EngineNotReady(EngineError):
     """No model is loaded (yet)."""
 
 
+class EngineOutOfMemory(EngineError):
+    """Generation ran out of memory even with fewer tokens and on the CPU."""
+
+
 class StopReason(str, Enum):
     EOS = "eos"
     LENGTH = "length"
@@ -76,6 +80,8 @@ class GenerationResult:
     time_to_first_token_s: float = 0.0
     total_s: float = 0.0
     queued_s: float = 0.0
+    notice: str = ""
+    """A one-time message for the user (e.g. the model fell back to the CPU)."""
 
     @property
     def stopped_early(self) -> bool:

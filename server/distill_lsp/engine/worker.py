@@ -52,6 +52,8 @@ class Engine:
         self.backend: Any = None
         self.state = EngineState.EMPTY
         self.error: str | None = None
+        self._load_key: Any = None
+        self._load_future: Future | None = None
         self._thread = threading.Thread(target=self._loop, name="distill-engine", daemon=True)
         self._thread.start()
 
@@ -63,12 +65,22 @@ class Engine:
     def info(self) -> ModelInfo | None:
         return self.backend.info if self.backend is not None else None
 
-    def load(self, factory: Callable[[], Any]) -> Future:
-        """Replace the backend with `factory()`, run on the worker; resolves to its ModelInfo."""
+    def load(self, factory: Callable[[], Any], key: Any = None) -> Future:
+        """Replace the backend with `factory()`, run on the worker; resolves to its ModelInfo.
+
+        With a `key` equal to the one of the model loaded or loading, nothing is reloaded:
+        the future of that load is returned (sessions sharing an engine ask for the same model).
+        """
         with self._cv:
+            same = key is not None and key == self._load_key and self._load_future is not None
+            if same and self.state in (EngineState.LOADING, EngineState.READY):
+                return self._load_future
             self.state = EngineState.LOADING
             self.error = None
-        return self._enqueue(_Job(lambda _b, _t: self._install(factory), "", CancelToken(), needs_backend=False))
+            self._load_key = key
+            self._load_future = self._enqueue(
+                _Job(lambda _b, _t: self._install(factory), "", CancelToken(), needs_backend=False))
+            return self._load_future
 
     def submit(self, work: Callable[[Any, CancelToken], T], *, key: str = "",
                token: CancelToken | None = None) -> Future:

@@ -32,4 +32,8 @@ def register(server: DistillLanguageServer) -> None:
 
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: DistillLanguageServer, params: None) -> None:
-        ls.engine.close()
+        if ls.owns_engine:
+            ls.engine.close()
+            return
+        for uri, _text, _lang in ls.trees.documents():  # a shared engine keeps serving the others
+            ls.engine.cancel_key(uri)

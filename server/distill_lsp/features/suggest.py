@@ -12,7 +12,7 @@ from lsprotocol import types
 
 from ..completion import pipeline
 from ..completion.pipeline import CompletionConfig, Snapshot, Suggestion
-from ..engine.types import CancelToken, StopReason
+from ..engine.types import CancelToken, EngineError, StopReason
 from ..context.positions import position_at
 
 if TYPE_CHECKING:
@@ -61,6 +61,11 @@ async def suggest(ls: DistillLanguageServer, uri: str, position: types.Position,
         token.cancel(StopReason.CANCELLED)
         logger.debug("%s: cancelled by the client", request_id)
         raise
+    except EngineError as exc:
+        logger.warning("%s: no suggestion: %s", request_id, exc)
+        return None
+    if suggestion is not None and suggestion.notice:
+        ls.show_message(suggestion.notice, types.MessageType.Warning)
     if suggestion is None or ls.document_version(uri) != snap.version:
         logger.debug("%s: superseded", request_id)
         return None
