@@ -69,8 +69,13 @@ class DistillLanguageServer(LanguageServer):
         key = model_key(self.settings)
         if key == self._loaded_key:
             return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # driven without an event loop (unit tests): nothing to load on
+            logger.debug("no running event loop; the model is not loaded")
+            return
         self._loaded_key = key
-        self._load_task = asyncio.ensure_future(self._load(self.settings))
+        self._load_task = loop.create_task(self._load(self.settings))
 
     async def _load(self, settings: Settings) -> None:
         token = str(uuid.uuid4())
