@@ -59,22 +59,8 @@ def plain(value: Any) -> Any:
     return value
 
 
-UNFINISHED_PY = '''import math
-
-
-def is_prime(n: int) -> bool:
-    """Return True when n is a prime number."""
-    if n < 2:
-        return False
-    for d in range(2, int(math.sqrt(n)) + 1):
-        if n % d == 0:
-            return False
-    return True
-
-
-def fibonacci(n: int) -> int:
-    """Return the n-th Fibonacci number."""
-    '''
+#: examples/fib.py (the README's demo) up to its cursor: an unfinished function body.
+UNFINISHED_PY = (Path(__file__).resolve().parent.parent / "examples" / "fib.py").read_text().removesuffix("\n")
 
 
 def uri_for(tmp: Path, name: str) -> str:
