@@ -21,6 +21,8 @@ from .profiles import AUTO, AUTO_PLACEHOLDER, BUILTIN_PROFILES, DEFAULT_PROFILE,
 logger = logging.getLogger(__name__)
 
 SECTION = "distill"
+DEFAULT_DEBOUNCE_MS = 0
+"""Chosen by bench/latency.py (see the README): newest-wins already stops superseded work."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,9 @@ class Settings:
     device_map: str = ""
     threads: int = 0
     cache_dir: str = ""
+    quantize: str = "auto"
+    prefix_cache_mb: int = 256
+    debounce_ms: int = DEFAULT_DEBOUNCE_MS
     reasoning_tokens: int = 512
     include_reasoning: str = "collapsed"
     action_max_new_tokens: int = 512
@@ -119,6 +124,16 @@ OPTIONS: tuple[Option, ...] = (
            _is_str, "a string"),
     Option("threads", "threads", "CPU threads for the model (0: physical cores).",
            _is_int(0, 1024), "an integer in [0, 1024]", env="DISTILL_LSP_THREADS", parse_env=int),
+    Option("quantize", "quantize",
+           "Weight-only quantization on the CPU: auto (int4 where lossless, e.g. from a 4-bit GGUF, else int8; "
+           "none on a GPU), int8, int4 or none.",
+           _one_of("auto", "none", "int8", "int4"), "auto, none, int8 or int4", env="DISTILL_LSP_QUANTIZE"),
+    Option("prefixCacheMB", "prefix_cache_mb",
+           "Memory for the key/value caches kept between requests (prefix reuse), in MiB (0: off).",
+           _is_int(0, 65536), "an integer in [0, 65536]"),
+    Option("debounceMs", "debounce_ms",
+           "Automatic inline completions wait this long for the next keystroke before generating.",
+           _is_int(0, 5000), "an integer in [0, 5000]"),
     Option("cacheDir", "cache_dir", "Where converted models and explanations are kept (default ~/.cache/distill-lsp).",
            _is_str, "a path", env="DISTILL_LSP_CACHE_DIR"),
     Option("reasoningTokens", "reasoning_tokens",

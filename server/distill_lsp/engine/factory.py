@@ -6,25 +6,28 @@ from collections.abc import Callable
 from typing import Any
 
 from ..settings import Settings
-from .loader import load_model
-from .local import LocalBackend
 from .resolve import resolve_model
 
 
 def model_key(settings: Settings) -> tuple[Any, ...]:
     """Settings that require loading the model again when they change."""
     return (settings.model, settings.device, settings.dtype, settings.device_map,
-            settings.cache_dir, settings.threads)
+            settings.cache_dir, settings.threads, settings.quantize, settings.prefix_cache_mb)
 
 
 def make_backend_factory(settings: Settings) -> Callable[[], Any]:
     """A callable, run on the engine worker, that resolves and loads the model."""
 
-    def build() -> LocalBackend:
+    def build() -> Any:
+        # torch and transformers load here, on the engine worker, not at server start
+        from .loader import load_model
+        from .local import LocalBackend
+
         spec = resolve_model(settings.model, settings.device)
         loaded = load_model(spec, device=settings.device, dtype=settings.dtype,
                             device_map=settings.device_map, cache_dir=settings.resolved_cache_dir())
-        return LocalBackend(loaded, threads=settings.threads or physical_cores())
+        return LocalBackend(loaded, threads=settings.threads or physical_cores(),
+                            quantize=settings.quantize, prefix_cache_mb=settings.prefix_cache_mb)
 
     return build
 

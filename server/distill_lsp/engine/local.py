@@ -17,7 +17,13 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from ..profiles import SamplingProfile
+from . import fastpath
+from .fastpath import FastDecoder
+from .kvcache import PrefixStore
 from .loader import LoadedModel
+from .quant import quantize_model
+from .sampling import Sampler
 from .types import EngineOutOfMemory, GenerationRequest, GenerationResult, ModelInfo, StopReason
 
 logger = logging.getLogger(__name__)
@@ -25,30 +31,11 @@ logger = logging.getLogger(__name__)
 FAULT_ENV = "DISTILL_LSP_FAULT"
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
+PREFILL_CHUNK = 256
+"""Prompt tokens run in one forward pass; cancellation is checked between chunks."""
+
 _END_TOKENS = ("<|endoftext|>", "<|im_end|>", "<|end_of_text|>", "<|eot_id|>", "<｜end▁of▁sentence｜>",
                "<|file_separator|>", "<|file_sep|>")
-
-
-class _Watch:
-    """StoppingCriteria: cancellation, the request's stop rule, and first-token time."""
-
-    def __init__(self, request: GenerationRequest, tokenizer: Any, prompt_len: int) -> None:
-        self.request = request
-        self.tokenizer = tokenizer
-        self.prompt_len = prompt_len
-        self.first_token_at: float | None = None
-        self.stopped_by_rule = False
-
-    def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-        import torch
-
-        if self.first_token_at is None:
-            self.first_token_at = time.perf_counter()
-        stop = self.request.cancel.cancelled
-        if not stop and self.request.stop_when is not None:
-            text = self.tokenizer.decode(input_ids[0, self.prompt_len:], skip_special_tokens=True)
-            stop = self.stopped_by_rule = self.request.stop_when(text)
-        return torch.full((input_ids.shape[0],), stop, dtype=torch.bool, device=input_ids.device)
 
 
 def scrub_surrogates(text: str) -> str:
@@ -75,27 +62,31 @@ def shorter(max_new_tokens: int) -> int:
 class LocalBackend:
     """Owns one loaded model; `generate` blocks and must run on the engine worker."""
 
-    def __init__(self, loaded: LoadedModel, threads: int = 0) -> None:
+    def __init__(self, loaded: LoadedModel, threads: int = 0, *, quantize: str = "none",
+                 prefix_cache_mb: int = 256) -> None:
         import torch
 
         self.model = loaded.model
         self.tokenizer = loaded.tokenizer
-        self.info: ModelInfo = loaded.info
         self._ooms_to_inject = injected_ooms()
         self._fell_back = False
         if threads > 0:
             torch.set_num_threads(threads)
+        started = time.perf_counter()
+        self.quantization = quantize_model(self.model, quantize, loaded.info.device)
+        self.info: ModelInfo = dataclasses.replace(
+            loaded.info, quantization=self.quantization.describe(),
+            load_s=loaded.info.load_s + time.perf_counter() - started)
         self.eos_ids = self._end_token_ids()
+        self.prefix = PrefixStore(prefix_cache_mb * 2**20)
+        self.fast = FastDecoder(self.model) if fastpath.supports(self.model) else None
         self._warm_up()
 
     def _warm_up(self) -> None:
         """One tiny generation at load, so the first real request is not the slow one."""
-        import torch
-
-        ids = torch.tensor([self.encode("def main():\n    return")], device=self.model.device)
-        with torch.inference_mode():
-            self.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=2,
-                                do_sample=False, pad_token_id=self.eos_ids[0] if self.eos_ids else None)
+        warm = GenerationRequest(prompt_ids=self.encode("def main():\n    return"),
+                                 profile=SamplingProfile("greedy", do_sample=False), max_new_tokens=2)
+        self._decode(warm, 2)
 
     def _end_token_ids(self) -> list[int]:
         ids = {self.tokenizer.eos_token_id} if self.tokenizer.eos_token_id is not None else set()
@@ -158,54 +149,85 @@ class LocalBackend:
             raise torch.OutOfMemoryError(f"injected by {FAULT_ENV}")
 
     def _generate(self, request: GenerationRequest, max_new_tokens: int) -> GenerationResult:
-        import torch
-        from transformers import StoppingCriteriaList
-
+        """Our decode loop: reuse the cached prefix, run the rest of the prompt in chunks,
+        then one token per step; cancellation and the stop rule are checked between steps."""
         self._inject_fault()
+        return self._decode(request, max_new_tokens)
+
+    def _decode(self, request: GenerationRequest, max_new_tokens: int) -> GenerationResult:
+        import torch
+
         started = time.perf_counter()
-        prompt_len = len(request.prompt_ids)
-        ids = torch.tensor([request.prompt_ids], device=self.model.device)
-        watch = _Watch(request, self.tokenizer, prompt_len)
-        kwargs = self._sampling_kwargs(request)
+        prompt = list(request.prompt_ids)
         if request.seed is not None:
             torch.manual_seed(request.seed)
-        with torch.inference_mode():
-            out = self.model.generate(
-                input_ids=ids,
-                attention_mask=torch.ones_like(ids),
-                max_new_tokens=max_new_tokens,
-                stopping_criteria=StoppingCriteriaList([watch]),
-                eos_token_id=self.eos_ids or None,
-                pad_token_id=self.eos_ids[0] if self.eos_ids else None,
-                **kwargs,
-            )
-        new_ids = out[0, prompt_len:].tolist()
+        reuse = self.prefix.take(request.key, prompt, self.model)
+        cache, fed = reuse.cache, prompt[:reuse.reused]
+        sampler = Sampler(request.profile, prompt, self.model.device)
+        new_ids: list[int] = []
+        first_token_at: float | None = None
+        reason: StopReason | None = None
+        pending = prompt[reuse.reused:]
+        try:
+            with torch.inference_mode():
+                while reason is None:
+                    logits = self._run(pending, cache, fed, request)
+                    if logits is None:
+                        break  # cancelled during the prompt
+                    token = sampler.pick(logits)
+                    first_token_at = first_token_at or time.perf_counter()
+                    new_ids.append(token)
+                    reason = self._stop(request, token, new_ids, max_new_tokens)
+                    pending = [token]
+        except BaseException:
+            self.prefix.drop(request.key)  # the cache may be half-written
+            raise
+        self.prefix.put(request.key, fed, cache)
+        if request.cancel.cancelled:
+            reason = request.cancel.reason or StopReason.CANCELLED
         text = self.tokenizer.decode(new_ids, skip_special_tokens=True)
         ended = time.perf_counter()
         return GenerationResult(
             text=text,
             new_tokens=len(new_ids),
-            prompt_tokens=prompt_len,
-            stop_reason=self._stop_reason(request, watch, new_ids),
-            time_to_first_token_s=(watch.first_token_at or ended) - started,
+            prompt_tokens=len(prompt),
+            stop_reason=reason or StopReason.CANCELLED,
+            time_to_first_token_s=(first_token_at or ended) - started,
             total_s=ended - started,
+            reused_tokens=reuse.reused,
         )
 
-    def _stop_reason(self, request: GenerationRequest, watch: _Watch, new_ids: list[int]) -> StopReason:
+    def _run(self, tokens: list[int], cache: Any, fed: list[int], request: GenerationRequest) -> Any:
+        """Feed `tokens` (in chunks, checking cancellation between them); the last
+        position's logits, or None when cancelled first. `fed` tracks the cache's tokens."""
+        import torch
+
+        if request.cancel.cancelled:
+            return None
+        if len(tokens) == 1 and fed and self.fast is not None and self.fast.can_use(cache):
+            logits = self.fast.step(tokens[0], cache)
+            fed.append(tokens[0])
+            return logits
+        logits = None
+        for start in range(0, len(tokens), PREFILL_CHUNK):
+            if request.cancel.cancelled:
+                return None
+            chunk = tokens[start:start + PREFILL_CHUNK]
+            ids = torch.tensor([chunk], device=self.model.device)
+            out = self.model(input_ids=ids, cache=cache, use_cache=True, logits_to_keep=1)
+            fed.extend(chunk)
+            logits = out.logits[0, -1]
+        return logits
+
+    def _stop(self, request: GenerationRequest, token: int, new_ids: list[int], limit: int) -> StopReason | None:
+        if token in self.eos_ids:
+            return StopReason.EOS
         if request.cancel.cancelled:
             return request.cancel.reason or StopReason.CANCELLED
-        if watch.stopped_by_rule:
+        if len(new_ids) >= limit:
+            return StopReason.LENGTH
+        if request.stop_when is not None and request.stop_when(
+                self.tokenizer.decode(new_ids, skip_special_tokens=True)):
             return StopReason.STOP_RULE
-        if new_ids and new_ids[-1] in self.eos_ids:
-            return StopReason.EOS
-        return StopReason.LENGTH
+        return None
 
-    @staticmethod
-    def _sampling_kwargs(request: GenerationRequest) -> dict[str, Any]:
-        p = request.profile
-        kwargs: dict[str, Any] = {"do_sample": p.do_sample, "repetition_penalty": p.repetition_penalty}
-        if p.do_sample:
-            kwargs.update(temperature=p.temperature, top_p=p.top_p, top_k=p.top_k or None)
-        else:
-            kwargs.update(temperature=None, top_p=None, top_k=None)
-        return kwargs

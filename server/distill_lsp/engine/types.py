@@ -80,6 +80,8 @@ class GenerationResult:
     time_to_first_token_s: float = 0.0
     total_s: float = 0.0
     queued_s: float = 0.0
+    reused_tokens: int = 0
+    """Prompt tokens whose keys and values came from the previous request's cache."""
     notice: str = ""
     """A one-time message for the user (e.g. the model fell back to the CPU)."""
 
@@ -104,3 +106,4 @@ class ModelInfo:
     special_tokens: tuple[str, ...] = ()
     load_s: float = 0.0
     from_conversion_cache: bool = False
+    quantization: str = "none"

@@ -1,0 +1,171 @@
+"""Key/value cache reuse between requests: the last prompt's cache per document, kept
+within a memory budget, so the next request runs the model only on the tokens after the
+longest common token prefix.
+
+A plain transformers ``DynamicLayer`` concatenates its whole history at every decode
+step (a copy that grows with the context); ``GrowingLayer`` writes into a buffer with
+spare room instead, doubling it when full, and crops by moving its length back.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+from transformers.cache_utils import DynamicCache, DynamicLayer
+
+logger = logging.getLogger(__name__)
+
+MIN_REUSE_TOKENS = 8
+"""A shorter common prefix is not worth the bookkeeping: the prompt runs from scratch."""
+
+
+class GrowingLayer(DynamicLayer):
+    """A dynamic cache layer backed by a buffer with spare capacity (amortised growth)."""
+
+    def lazy_initialization(self, key_states: Any, value_states: Any) -> None:
+        super().lazy_initialization(key_states, value_states)
+        self._k = self._v = None
+        self._len = 0
+
+    def update(self, key_states: Any, value_states: Any, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
+        import torch
+
+        if not self.is_initialized:
+            self.lazy_initialization(key_states, value_states)
+        new = key_states.shape[-2]
+        need = self._len + new
+        if self._k is None or need > self._k.shape[-2]:
+            capacity = max(need * 2, 256)
+            k = key_states.new_empty((*key_states.shape[:-2], capacity, key_states.shape[-1]))
+            v = value_states.new_empty((*value_states.shape[:-2], capacity, value_states.shape[-1]))
+            if self._len:
+                k[..., :self._len, :] = self._k[..., :self._len, :]
+                v[..., :self._len, :] = self._v[..., :self._len, :]
+            self._k, self._v = k, v
+        with torch.no_grad():
+            self._k[..., self._len:need, :] = key_states
+            self._v[..., self._len:need, :] = value_states
+        self._len = need
+        self.keys, self.values = self._k[..., :need, :], self._v[..., :need, :]
+        return self.keys, self.values
+
+    def get_seq_length(self) -> int:
+        return self._len if self.is_initialized else 0
+
+    def crop(self, tokens_to_remove: int) -> None:
+        """Drop the last ``-tokens_to_remove`` tokens (transformers' convention: negative)."""
+        if tokens_to_remove == 0 or not self.is_initialized:
+            return
+        if tokens_to_remove > 0:
+            raise ValueError("crop takes a negative number of tokens to remove")
+        self._len = max(0, self._len + tokens_to_remove)
+        self.keys, self.values = self._k[..., :self._len, :], self._v[..., :self._len, :]
+
+    def nbytes(self) -> int:
+        if not self.is_initialized or self._k is None:
+            return 0
+        return 2 * self._k.numel() * self._k.element_size()
+
+
+def new_cache(model: Any) -> Any:
+    """A cache for `model`: its own layer types (sliding windows stay as they are), with
+    plain full-attention layers replaced by growing buffers."""
+    cache = DynamicCache(config=model.config)
+    cache.layers = [GrowingLayer() if type(layer) is DynamicLayer else layer for layer in cache.layers]
+    return cache
+
+
+def cache_nbytes(cache: Any) -> int:
+    total = 0
+    for layer in cache.layers:
+        if isinstance(layer, GrowingLayer):
+            total += layer.nbytes()
+        elif getattr(layer, "keys", None) is not None and getattr(layer, "is_initialized", False):
+            total += 2 * layer.keys.numel() * layer.keys.element_size()
+    return total
+
+
+def croppable(cache: Any) -> bool:
+    return all(getattr(layer, "is_croppable", False) for layer in cache.layers)
+
+
+def common_prefix(a: list[int], b: list[int]) -> int:
+    """Length of the longest common prefix of two token lists."""
+    n = min(len(a), len(b))
+    i = 0
+    while i < n and a[i] == b[i]:
+        i += 1
+    return i
+
+
+@dataclass
+class Entry:
+    ids: list[int]
+    """The tokens whose keys and values the cache holds, in order."""
+    cache: Any
+
+
+@dataclass
+class Reuse:
+    cache: Any
+    reused: int
+    """Tokens of the prompt already in `cache`; the model runs on the rest."""
+
+
+class PrefixStore:
+    """The last cache per key, least recently used dropped first beyond `budget_bytes`.
+
+    ``take`` removes the entry (the generation mutates the cache in place); ``put`` gives
+    it back with the tokens it now holds. Only the engine worker calls these.
+    """
+
+    def __init__(self, budget_bytes: int) -> None:
+        self.budget_bytes = budget_bytes
+        self._entries: OrderedDict[str, Entry] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    def take(self, key: str, prompt: list[int], model: Any) -> Reuse:
+        """A cache holding the longest reusable prefix of `prompt` (at least one prompt
+        token is left to run, so the model yields the next token's logits)."""
+        entry = self._entries.pop(key, None) if key and self.budget_bytes > 0 else None
+        if entry is not None and croppable(entry.cache):
+            keep = min(common_prefix(entry.ids, prompt), len(prompt) - 1)
+            if keep >= MIN_REUSE_TOKENS:
+                held = entry.cache.get_seq_length()
+                if held > keep:
+                    entry.cache.crop(keep - held)
+                self.hits += 1
+                return Reuse(entry.cache, keep)
+        self.misses += 1
+        return Reuse(new_cache(model), 0)
+
+    def put(self, key: str, ids: list[int], cache: Any) -> None:
+        if not key or self.budget_bytes <= 0:
+            return
+        if cache.get_seq_length() != len(ids):
+            logger.debug("cache for %s out of step (%d vs %d tokens); dropped", key, cache.get_seq_length(), len(ids))
+            return
+        self._entries[key] = Entry(list(ids), cache)
+        self._entries.move_to_end(key)
+        self._evict()
+
+    def drop(self, key: str) -> None:
+        self._entries.pop(key, None)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+    def nbytes(self) -> int:
+        return sum(cache_nbytes(e.cache) for e in self._entries.values())
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def _evict(self) -> None:
+        while self._entries and self.nbytes() > self.budget_bytes:
+            key, _ = self._entries.popitem(last=False)
+            logger.debug("prefix cache: evicted %s", key)

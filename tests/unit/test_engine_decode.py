@@ -1,0 +1,186 @@
+"""The decode loop on real (tiny, randomly initialised) Llama and Qwen2 models: our loop
+against transformers' generate, prefix reuse against none, the lean decode step against
+the model's forward, the cache store's bookkeeping, sampling with a seed, cancellation."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from distill_lsp.engine import fastpath
+from distill_lsp.engine.kvcache import GrowingLayer, PrefixStore, common_prefix, new_cache
+from distill_lsp.engine.loader import LoadedModel
+from distill_lsp.engine.local import LocalBackend
+from distill_lsp.engine.types import GenerationRequest, ModelInfo, StopReason
+from distill_lsp.profiles import BUILTIN_PROFILES, SamplingProfile
+from tests.fixtures.models import smollm2_tokenizer
+
+GREEDY = SamplingProfile("greedy", do_sample=False, repetition_penalty=1.0)
+GREEDY_PENALTY = BUILTIN_PROFILES["greedy"]
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return smollm2_tokenizer()
+
+
+def _tiny(kind: str, vocab: int):
+    from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
+
+    torch.manual_seed(1)
+    common = dict(vocab_size=vocab, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                  num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048)
+    if kind == "qwen2":
+        model = Qwen2ForCausalLM(Qwen2Config(**common, tie_word_embeddings=False))
+    else:
+        model = LlamaForCausalLM(LlamaConfig(**common, tie_word_embeddings=True))
+    # larger weights than the init gives, so greedy continuations vary with the prompt
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.dim() == 2:
+                p.mul_(8.0)
+    return model.eval()
+
+
+def _backend(model, tokenizer, **kwargs) -> LocalBackend:
+    info = ModelInfo(name="tiny", source="directory", path="", device="cpu", dtype="float32",
+                     context_length=2048, model_type=model.config.model_type, has_chat_template=False)
+    return LocalBackend(LoadedModel(model=model, tokenizer=tokenizer, info=info), threads=1, **kwargs)
+
+
+@pytest.fixture(scope="module", params=["qwen2", "llama"])
+def model(request, tokenizer):
+    return _tiny(request.param, len(tokenizer))
+
+
+SOURCE = "import os\n\ndef walk(root):\n    for name in os.listdir(root):\n        path = os.path.join(root, name)\n"
+
+
+def test_our_loop_matches_generate(model, tokenizer) -> None:
+    backend = _backend(model, tokenizer, prefix_cache_mb=0)
+    ids = backend.encode(SOURCE)
+    for profile in (GREEDY, GREEDY_PENALTY):
+        x = torch.tensor([ids])
+        with torch.inference_mode():
+            expected = model.generate(input_ids=x, attention_mask=torch.ones_like(x), max_new_tokens=24,
+                                      min_new_tokens=24, do_sample=False,
+                                      repetition_penalty=profile.repetition_penalty)[0, len(ids):].tolist()
+        backend.eos_ids = []
+        result = backend.generate(GenerationRequest(ids, profile, 24))
+        assert result.new_tokens == 24
+        assert result.text == tokenizer.decode(expected, skip_special_tokens=True)
+
+
+def test_prefix_reuse_gives_the_same_greedy_output(model, tokenizer) -> None:
+    reusing = _backend(model, tokenizer, prefix_cache_mb=64)
+    fresh = _backend(model, tokenizer, prefix_cache_mb=0)
+    reusing.eos_ids = fresh.eos_ids = []
+    # a user typing: each request extends, edits or shortens the previous prompt
+    texts = [SOURCE, SOURCE + "        if", SOURCE + "        if os", SOURCE + "        if o",
+             SOURCE.replace("walk", "walk_all") + "        if os.path"]
+    reused = []
+    for text in texts:
+        ids = reusing.encode(text)
+        a = reusing.generate(GenerationRequest(ids, GREEDY_PENALTY, 16, key="file:///a.py"))
+        b = fresh.generate(GenerationRequest(ids, GREEDY_PENALTY, 16, key="file:///a.py"))
+        assert a.text == b.text
+        assert b.reused_tokens == 0
+        reused.append(a.reused_tokens)
+    assert reused[0] == 0 and all(r > 10 for r in reused[1:4])
+    # the rename near the top keeps only the tokens before it
+    assert reused[4] < reused[3]
+
+
+def test_fast_step_matches_the_models_forward(model, tokenizer) -> None:
+    assert fastpath.supports(model)
+    fast = fastpath.FastDecoder(model)
+    ids = tokenizer(SOURCE).input_ids
+    with torch.inference_mode():
+        cache = new_cache(model)
+        model(input_ids=torch.tensor([ids[:-3]]), cache=cache, use_cache=True)
+        assert fast.can_use(cache)
+        ours = [fast.step(t, cache) for t in ids[-3:]]
+        reference = model(input_ids=torch.tensor([ids])).logits[0, -3:]
+    for got, want in zip(ours, reference):
+        torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
+
+
+def test_growing_layer_crop_and_growth() -> None:
+    layer = GrowingLayer()
+    k = torch.arange(2 * 300 * 4, dtype=torch.float32).reshape(1, 2, 300, 4)
+    keys, _ = layer.update(k, k)
+    assert layer.get_seq_length() == 300 and torch.equal(keys, k)
+    layer.crop(-100)
+    assert layer.get_seq_length() == 200 and torch.equal(layer.keys, k[..., :200, :])
+    more = torch.ones(1, 2, 500, 4)
+    keys, values = layer.update(more, more)
+    assert keys.shape[-2] == 700 and torch.equal(keys[..., :200, :], k[..., :200, :])
+    assert torch.equal(values[..., 200:, :], more)
+    with pytest.raises(ValueError):
+        layer.crop(5)
+
+
+def test_prefix_store_reuse_budget_and_eviction(model) -> None:
+    store = PrefixStore(budget_bytes=10**9)
+    prompt = list(range(100, 140))
+    first = store.take("a", prompt, model)
+    assert first.reused == 0
+    with torch.inference_mode():
+        model(input_ids=torch.tensor([prompt]), cache=first.cache, use_cache=True)
+    store.put("a", prompt, first.cache)
+    # a shared prefix of 30 tokens is reused; at least one token is always left to run
+    again = store.take("a", prompt[:30] + [7, 8, 9], model)
+    assert again.reused == 30 and again.cache.get_seq_length() == 30
+    store.put("a", prompt[:30], again.cache)
+    same = store.take("a", prompt[:30], model)
+    assert same.reused == 29
+    # a cache whose token list is out of step is not kept
+    store.put("a", prompt, same.cache)
+    assert len(store) == 0
+    # beyond the budget the least recently used key goes first
+    small = PrefixStore(budget_bytes=1)
+    entry = small.take("b", prompt, model)
+    with torch.inference_mode():
+        model(input_ids=torch.tensor([prompt]), cache=entry.cache, use_cache=True)
+    small.put("b", prompt, entry.cache)
+    assert len(small) == 0
+    assert common_prefix([1, 2, 3], [1, 2, 4, 5]) == 2 and common_prefix([], [1]) == 0
+
+
+def test_sampling_is_reproducible_with_a_seed(model, tokenizer) -> None:
+    backend = _backend(model, tokenizer, prefix_cache_mb=64)
+    ids = backend.encode(SOURCE)
+    creative = BUILTIN_PROFILES["creative"]
+    runs = [backend.generate(GenerationRequest(ids, creative, 16, key="k", seed=7)).text for _ in range(2)]
+    assert runs[0] == runs[1]
+    others = {backend.generate(GenerationRequest(ids, creative, 16, seed=s)).text for s in range(6)}
+    assert len(others) > 1
+
+
+def test_cancel_stops_within_a_step(model, tokenizer) -> None:
+    backend = _backend(model, tokenizer)
+    backend.eos_ids = []
+    ids = backend.encode(SOURCE)
+    steps = []
+
+    def stop_when(text: str) -> bool:
+        steps.append(text)
+        if len(steps) == 3:
+            request.cancel.cancel(StopReason.SUPERSEDED)
+        return False
+
+    request = GenerationRequest(ids, GREEDY, 200, key="k", stop_when=stop_when)
+    result = backend.generate(request)
+    assert result.stop_reason is StopReason.SUPERSEDED and result.new_tokens == 3
+    # cancelled before it starts: no token at all
+    early = GenerationRequest(ids, GREEDY, 200)
+    early.cancel.cancel()
+    assert backend.generate(early).new_tokens == 0
+
+
+def test_prefix_cache_is_per_key(model, tokenizer) -> None:
+    backend = _backend(model, tokenizer, prefix_cache_mb=64)
+    ids = backend.encode(SOURCE)
+    first = [backend.generate(GenerationRequest(ids, GREEDY, 4, key=k)).reused_tokens for k in ("x", "y", "x")]
+    assert first[0] == 0 and first[1] == 0 and first[2] > 0
+    assert backend.generate(GenerationRequest(ids, GREEDY, 4, key="")).reused_tokens == 0
