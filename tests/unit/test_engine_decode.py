@@ -81,8 +81,8 @@ def test_prefix_reuse_gives_the_same_greedy_output(model, tokenizer) -> None:
     reused = []
     for text in texts:
         ids = reusing.encode(text)
-        a = reusing.generate(GenerationRequest(ids, GREEDY_PENALTY, 16, key="file:///a.py"))
-        b = fresh.generate(GenerationRequest(ids, GREEDY_PENALTY, 16, key="file:///a.py"))
+        a = reusing.generate(GenerationRequest(ids, GREEDY_PENALTY, 16, cache_key="file:///a.py"))
+        b = fresh.generate(GenerationRequest(ids, GREEDY_PENALTY, 16, cache_key="file:///a.py"))
         assert a.text == b.text
         assert b.reused_tokens == 0
         reused.append(a.reused_tokens)
@@ -151,7 +151,7 @@ def test_sampling_is_reproducible_with_a_seed(model, tokenizer) -> None:
     backend = _backend(model, tokenizer, prefix_cache_mb=64)
     ids = backend.encode(SOURCE)
     creative = BUILTIN_PROFILES["creative"]
-    runs = [backend.generate(GenerationRequest(ids, creative, 16, key="k", seed=7)).text for _ in range(2)]
+    runs = [backend.generate(GenerationRequest(ids, creative, 16, cache_key="k", seed=7)).text for _ in range(2)]
     assert runs[0] == runs[1]
     others = {backend.generate(GenerationRequest(ids, creative, 16, seed=s)).text for s in range(6)}
     assert len(others) > 1
@@ -181,6 +181,6 @@ def test_cancel_stops_within_a_step(model, tokenizer) -> None:
 def test_prefix_cache_is_per_key(model, tokenizer) -> None:
     backend = _backend(model, tokenizer, prefix_cache_mb=64)
     ids = backend.encode(SOURCE)
-    first = [backend.generate(GenerationRequest(ids, GREEDY, 4, key=k)).reused_tokens for k in ("x", "y", "x")]
+    first = [backend.generate(GenerationRequest(ids, GREEDY, 4, cache_key=k)).reused_tokens for k in ("x", "y", "x")]
     assert first[0] == 0 and first[1] == 0 and first[2] > 0
-    assert backend.generate(GenerationRequest(ids, GREEDY, 4, key="")).reused_tokens == 0
+    assert backend.generate(GenerationRequest(ids, GREEDY, 4, cache_key="")).reused_tokens == 0

@@ -221,7 +221,7 @@ def _phase(backend: Backend, prompt: str, token: CancelToken, config: ActionConf
                           f"to generate exceed its context of {limit}")
     return backend.generate(GenerationRequest(
         prompt_ids=ids, profile=config.profile, max_new_tokens=max_new_tokens, stop_when=monitor,
-        seed=config.seed, cancel=token, request_id=request_id))
+        seed=config.seed, cancel=token, request_id=request_id, cache_key="action"))
 
 
 def finish(job: ActionInput, raw: str, opened: bool, config: ActionConfig, special: tuple[str, ...]) -> ActionResult:

@@ -89,6 +89,7 @@ class Suggestion:
     reason: str = ""
     timings: dict[str, float] = field(default_factory=dict)
     prompt_tokens: int = 0
+    reused_tokens: int = 0
     new_tokens: int = 0
     stopped_early: bool = False
     mode: str = ""
@@ -201,6 +202,7 @@ def run(snap: Snapshot, backend: Backend, token: CancelToken, config: Completion
     result = backend.generate(GenerationRequest(
         prompt_ids=ids, profile=profile, max_new_tokens=config.max_new_tokens,
         stop_when=stop_rule(mode, removed, config.max_lines), seed=config.seed, cancel=token, request_id=request_id,
+        cache_key=snap.uri,
     ))
     raw = drop_partial_line(rejoin_whitespace(result.text, removed), result.stop_reason, mode)
     logger.debug("%s: mode=%s template=%s profile=%s raw generation %r", request_id, mode.kind.value,
@@ -212,6 +214,7 @@ def run(snap: Snapshot, backend: Backend, token: CancelToken, config: Completion
         timings={"context_ms": context_s * 1000, "ttft_ms": result.time_to_first_token_s * 1000,
                  "generate_ms": result.total_s * 1000, "total_ms": (time.perf_counter() - started) * 1000},
         prompt_tokens=result.prompt_tokens,
+        reused_tokens=result.reused_tokens,
         new_tokens=result.new_tokens,
         stopped_early=result.stopped_early,
         mode=mode.kind.value,

@@ -161,7 +161,7 @@ class LocalBackend:
         prompt = list(request.prompt_ids)
         if request.seed is not None:
             torch.manual_seed(request.seed)
-        reuse = self.prefix.take(request.key, prompt, self.model)
+        reuse = self.prefix.take(request.cache_key, prompt, self.model)
         cache, fed = reuse.cache, prompt[:reuse.reused]
         sampler = Sampler(request.profile, prompt, self.model.device)
         new_ids: list[int] = []
@@ -180,9 +180,9 @@ class LocalBackend:
                     reason = self._stop(request, token, new_ids, max_new_tokens)
                     pending = [token]
         except BaseException:
-            self.prefix.drop(request.key)  # the cache may be half-written
+            self.prefix.drop(request.cache_key)  # the cache may be half-written
             raise
-        self.prefix.put(request.key, fed, cache)
+        self.prefix.put(request.cache_key, fed, cache)
         if request.cancel.cancelled:
             reason = request.cancel.reason or StopReason.CANCELLED
         text = self.tokenizer.decode(new_ids, skip_special_tokens=True)
@@ -194,6 +194,7 @@ class LocalBackend:
             stop_reason=reason or StopReason.CANCELLED,
             time_to_first_token_s=(first_token_at or ended) - started,
             total_s=ended - started,
+            token_ids=tuple(new_ids),
             reused_tokens=reuse.reused,
         )
 

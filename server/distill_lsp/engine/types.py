@@ -69,6 +69,9 @@ class GenerationRequest:
     seed: int | None = None
     cancel: CancelToken = field(default_factory=CancelToken)
     request_id: str = ""
+    cache_key: str = ""
+    """Which kept key/value cache to reuse and replace (e.g. the document's URI): the
+    backend reuses the longest common token prefix, so any key is safe, a good one is fast."""
 
 
 @dataclass
@@ -80,6 +83,8 @@ class GenerationResult:
     time_to_first_token_s: float = 0.0
     total_s: float = 0.0
     queued_s: float = 0.0
+    token_ids: tuple[int, ...] = ()
+    """The generated tokens (for agreement measurements)."""
     reused_tokens: int = 0
     """Prompt tokens whose keys and values came from the previous request's cache."""
     notice: str = ""

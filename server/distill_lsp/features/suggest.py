@@ -40,6 +40,11 @@ async def suggest(ls: DistillLanguageServer, uri: str, position: types.Position,
     if not ls.engine.ready:
         logger.debug("%s: model not ready (%s)", request_id, ls.engine.state.value)
         return None
+    if automatic and ls.settings.debounce_ms > 0:
+        await asyncio.sleep(ls.settings.debounce_ms / 1000)
+        if ls.document_version(uri) != snap.version:
+            logger.debug("%s: the user kept typing during the debounce window", request_id)
+            return None
     here = types.Position(*position_at(snap.text, snap.offset))
     info = ls.engine.info
     cached = ls.typed_ahead.lookup(uri, snap.prefix)
@@ -53,8 +58,13 @@ async def suggest(ls: DistillLanguageServer, uri: str, position: types.Position,
                               max_lines=ls.settings.max_lines,
                               context_tokens=ls.settings.context_tokens)
     token = CancelToken()
-    future = ls.engine.submit(lambda backend, tok: pipeline.run(snap, backend, tok, config, request_id),
-                              key=uri, token=token)
+
+    def work(backend: object, tok: CancelToken) -> Suggestion | None:
+        if ls.document_version(uri) != snap.version:
+            return None  # the document changed while this waited in the queue: stale, not generated
+        return pipeline.run(snap, backend, tok, config, request_id)
+
+    future = ls.engine.submit(work, key=uri, token=token)
     try:
         suggestion = await asyncio.wrap_future(future)
     except asyncio.CancelledError:
@@ -78,7 +88,7 @@ async def suggest(ls: DistillLanguageServer, uri: str, position: types.Position,
 
 def _log(ls: DistillLanguageServer, request_id: str, config: CompletionConfig, s: Suggestion) -> None:
     t = s.timings
-    line = (f"{request_id}: profile={s.profile or config.profile.name} prompt_tokens={s.prompt_tokens} "
+    line = (f"{request_id}: profile={s.profile or config.profile.name} prompt_tokens={s.prompt_tokens} reused={s.reused_tokens} "
             f"new_tokens={s.new_tokens} context_ms={t.get('context_ms', 0):.0f} "
             f"ttft_ms={t.get('ttft_ms', 0):.0f} total_ms={t.get('total_ms', 0):.0f} {s.reason or 'ok'}")
     logger.debug("%s", line)
