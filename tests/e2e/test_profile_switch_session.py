@@ -85,3 +85,21 @@ async def test_unknown_profile_is_an_error_and_keeps_the_active_one(client: Lang
         await client.workspace_execute_command_async(types.ExecuteCommandParams(
             command="distill.setProfile", arguments=["nope"]))
     assert await _complete_and_read_profile(client, uri, UNFINISHED_PY, end_of(UNFINISHED_PY)) == "greedy"
+
+
+async def test_status_reports_the_running_servers_profiles_model_and_caches(client: LanguageClient,
+                                                                            tmp_path) -> None:
+    await client.workspace_execute_command_async(types.ExecuteCommandParams(
+        command="distill.setProfile", arguments=["precise", "fix"]))
+    await client.workspace_execute_command_async(types.ExecuteCommandParams(
+        command="distill.setProfile", arguments=["creative"]))
+    uri = (tmp_path / "status.py").as_uri()
+    open_doc(client, uri, UNFINISHED_PY)
+    await client.text_document_inline_completion_async(inline_params(uri, end_of(UNFINISHED_PY)))
+    status = await client.workspace_execute_command_async(types.ExecuteCommandParams(command="distill.status"))
+    assert status["engine"] == "ready" and status["activeProfile"] == "creative"
+    assert "temperature=0.85" in status["profiles"]["completion"]
+    assert "temperature=0.45" in status["profiles"]["fix"]
+    assert status["model"]["device"] == "cpu" and "int4" in status["model"]["quantization"]
+    assert status["prefixCache"]["entries"] >= 1 and status["prefixCache"]["mib"] > 0
+    assert status["memory"]["rssMiB"] > 100

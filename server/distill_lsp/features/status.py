@@ -1,0 +1,65 @@
+"""`workspace/executeCommand distill.status`: what this running server is doing: the
+model and how it runs, the active profile of each feature, the engine's queue and
+prefix cache, and memory. `doctor` answers the same questions before a server runs."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:
+    from ..server import DistillLanguageServer
+
+logger = logging.getLogger(__name__)
+
+STATUS_COMMAND = "distill.status"
+
+
+def register(server: DistillLanguageServer) -> None:
+    @server.command(STATUS_COMMAND)
+    def status(ls, *arguments):  # type: ignore[no-untyped-def]  # pygls resolves annotations at run time
+        return server_status(cast("DistillLanguageServer", ls))
+
+
+def server_status(ls: DistillLanguageServer) -> dict[str, Any]:
+    settings = ls.settings
+    engine = ls.engine
+    info = engine.info
+    backend = engine.backend
+    prefix = getattr(backend, "prefix", None)
+    return {
+        "engine": engine.state.value,
+        "error": engine.error,
+        "model": dataclasses.asdict(info) if info is not None else None,
+        "profiles": {
+            "completion": settings.sampling_profile().describe(),
+            "explain": settings.sampling_profile(settings.explain_profile).describe(),
+            "fix": settings.sampling_profile(settings.fix_profile).describe(),
+            "document": settings.sampling_profile(settings.document_profile).describe(),
+        },
+        "activeProfile": settings.profile,
+        "queue": engine.pending(),
+        "prefixCache": None if prefix is None else {
+            "entries": len(prefix), "mib": round(prefix.nbytes() / 2**20, 1), "budgetMiB": settings.prefix_cache_mb,
+            "hits": prefix.hits, "misses": prefix.misses},
+        "debounceMs": settings.debounce_ms,
+        "memory": _memory(info.device if info is not None else "cpu"),
+    }
+
+
+def _memory(device: str) -> dict[str, float]:
+    out: dict[str, float] = {}
+    try:
+        import psutil
+
+        out["rssMiB"] = round(psutil.Process(os.getpid()).memory_info().rss / 2**20, 1)
+    except ImportError:
+        pass
+    if device.startswith("cuda"):
+        import torch
+
+        out["cudaAllocatedMiB"] = round(torch.cuda.memory_allocated() / 2**20, 1)
+        out["cudaPeakMiB"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
+    return out
