@@ -169,8 +169,34 @@ def quantize_model(model: nn.Module, mode: str, device: str = "cpu") -> QuantSum
                 continue
             replacement = _quantize_layer(child, mode, is_head=child is head, summary=summary)
             setattr(parent, name, replacement)
+    _detach_from_file(model)
+    release_freed_memory()
     logger.info("weight-only quantization %s", summary.describe())
     return summary
+
+
+def _detach_from_file(model: nn.Module) -> None:
+    """Copy the float tensors that stay (embeddings, norms) into memory of their own: they
+    may be views of the memory-mapped checkpoint, which would keep every page of it that
+    quantization read resident for as long as the process lives."""
+    with torch.no_grad():
+        for tensor in [*model.parameters(), *model.buffers()]:
+            if tensor.is_floating_point() and tensor.device.type == "cpu":
+                tensor.data = tensor.data.clone()
+
+
+def release_freed_memory() -> None:
+    """Give the heap freed by quantization's temporaries back to the system (glibc)."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if not name:
+        return
+    try:
+        ctypes.CDLL(name).malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
 
 
 def _quantize_layer(layer: nn.Linear, mode: str, *, is_head: bool, summary: QuantSummary) -> nn.Module:
