@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 import json
 import logging
 import os
@@ -291,6 +292,8 @@ class OpenAIBackend:
     async def _read(self, url: str, body: dict[str, Any], request: GenerationRequest, progress: _Progress,
                     chat: bool, first: asyncio.Timeout) -> None:
         joiner = ThinkJoiner() if chat else None
+        if not body["model"]:  # the endpoint was down at start: ask it now which model it serves
+            body["model"] = await self._discover_model()
         async with self._client.stream("POST", url, json=body, headers=self._headers()) as response:
             if response.status_code >= 400:
                 raise _Failure(await _http_error(response, self.config.api_key_env))
@@ -310,7 +313,7 @@ class OpenAIBackend:
                     break
             else:
                 if progress.finish is None:
-                    raise _Failure("the stream ended before the answer did (dropped connection?)")
+                    raise _Failure("the connection dropped mid-answer (the stream ended without [DONE])")
             progress.text += joiner.close() if joiner else ""
 
     def _headers(self) -> dict[str, str]:
@@ -328,13 +331,16 @@ class OpenAIBackend:
         except Exception as exc:  # not fatal: the first request reports the endpoint's state
             logger.warning("cannot list the models of %s: %s", url, _describe(exc))
             return model, 0
-        listed = [m for m in data.get("data", []) if isinstance(m, dict)] if isinstance(data, dict) else []
-        chosen = next((m for m in listed if m.get("id") == model), listed[0] if listed and not model else None)
-        if chosen is not None:
-            model = model or str(chosen.get("id", ""))
-            context = int(chosen.get("max_model_len") or 0)
-        logger.info("endpoint %s serves %s", self.config.base_url, [m.get("id") for m in listed])
+        model, context = pick_model(data, model)
+        logger.info("endpoint %s serves %s", self.config.base_url, model or "no model")
         return model, context
+
+    async def _discover_model(self) -> str:
+        model, context = pick_model(await self._get_json(f"{self.config.base_url}/models"), self.config.model)
+        if model:
+            self.model = model
+            self.info = dataclasses.replace(self.info, name=model, context_length=context or self.info.context_length)
+        return model
 
     async def _get_json(self, url: str) -> Any:
         async with asyncio.timeout(self.config.first_token_timeout):
@@ -363,6 +369,15 @@ class OpenAIBackend:
         self._loop.close()
 
 
+def pick_model(listing: Any, wanted: str) -> tuple[str, int]:
+    """(model name, context length or 0) from a `/models` answer: `wanted`, else the first listed."""
+    listed = [m for m in listing.get("data", []) if isinstance(m, dict)] if isinstance(listing, dict) else []
+    chosen = next((m for m in listed if m.get("id") == wanted), None if wanted else (listed or [None])[0])
+    if chosen is None:
+        return wanted, 0
+    return wanted or str(chosen.get("id", "")), int(chosen.get("max_model_len") or 0)
+
+
 def is_done(line: str) -> bool:
     """The ``data: [DONE]`` line that ends an OpenAI stream."""
     return line.startswith("data:") and line[5:].strip() == "[DONE]"
@@ -377,6 +392,22 @@ async def _pieces(lines: AsyncIterator[str], joiner: ThinkJoiner | None) -> Asyn
         payload = sse_payload(line)
         if payload is not None:
             yield chunk_piece(payload, joiner)
+
+
+def check_endpoint(config: EndpointConfig) -> str:
+    """One line for `doctor`: does the endpoint list its models (a plain GET, no generation)?"""
+    import httpx
+
+    url = f"{config.base_url}/models"
+    key = os.environ.get(config.api_key_env, "") if config.api_key_env else ""
+    try:
+        response = httpx.get(url, timeout=config.connect_timeout, headers={"Authorization": f"Bearer {key}"} if key else {})
+    except httpx.HTTPError as exc:
+        return f"endpoint {url}: {_describe(exc)}"
+    if response.status_code >= 400:
+        return f"endpoint {url}: HTTP {response.status_code}"
+    models = [m.get("id") for m in response.json().get("data", []) if isinstance(m, dict)]
+    return f"endpoint {url}: answers; serves {models}"
 
 
 async def _http_error(response: Any, api_key_env: str) -> str:

@@ -9,7 +9,7 @@ if TYPE_CHECKING:
 
 
 def register_all(server: DistillLanguageServer) -> None:
-    from . import code_actions, completion, documents, inline_completion, lifecycle, profiles
+    from . import code_actions, completion, documents, engine_status, inline_completion, lifecycle, profiles
 
-    for module in (lifecycle, documents, inline_completion, completion, code_actions, profiles):
+    for module in (lifecycle, documents, inline_completion, completion, code_actions, profiles, engine_status):
         module.register(server)
