@@ -151,8 +151,12 @@ class DistillLanguageServer(LanguageServer):
     def end_session(self) -> None:
         """The connection is gone: cancel this session's jobs, forget its documents and caches."""
         cancelled = self.engine.end()  # (a model load is shared: it goes on for the other sessions)
-        for uri in list(self.workspace.text_documents):
-            self.workspace.remove_text_document(uri)
+        try:
+            workspace = self.workspace
+        except RuntimeError:  # the connection ended before `initialize`: no documents
+            workspace = None
+        for uri in list(workspace.text_documents if workspace else ()):
+            workspace.remove_text_document(uri)
         self.trees = TreeCache()
         self.typed_ahead = TypedAheadCache()
         logger.info("session %s ended: %d engine jobs cancelled, its documents and caches freed",
