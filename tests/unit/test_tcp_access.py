@@ -4,11 +4,14 @@ token (or with a wrong one) gets a clear error and the connection is closed."""
 from __future__ import annotations
 
 import asyncio
+import logging
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from distill_lsp.cli import access_token, main
+from distill_lsp.cli import access_token
 from distill_lsp.protocol import ACCESS_DENIED, pop_access_token
 from distill_lsp.transport import open_tcp_server
 from tests.fixtures.lsp_wire import INIT_PARAMS
@@ -24,7 +27,7 @@ def guarded_server():
     return server
 
 
-def test_binding_beyond_loopback_needs_a_token_file(tmp_path: Path, capsys) -> None:
+def test_binding_beyond_loopback_needs_a_token_file(tmp_path: Path) -> None:
     assert access_token("127.0.0.1", None) is None
     with pytest.raises(ValueError, match="--token-file"):
         access_token("0.0.0.0", None)
@@ -35,8 +38,9 @@ def test_binding_beyond_loopback_needs_a_token_file(tmp_path: Path, capsys) -> N
     good = tmp_path / "token"
     good.write_text(TOKEN + "\n")
     assert access_token("0.0.0.0", str(good)) == TOKEN
-    assert main(["serve", "--tcp", "--host", "0.0.0.0", "--port", "0"]) == 2
-    assert "--token-file" in capsys.readouterr().err
+    proc = subprocess.run([sys.executable, "-m", "distill_lsp", "serve", "--tcp", "--host", "0.0.0.0", "--port", "0"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "--token-file" in proc.stderr, proc.stderr
 
 
 def test_the_token_is_taken_out_of_the_options() -> None:
@@ -60,12 +64,14 @@ async def test_initialize_without_the_right_token_is_refused_and_closed(options,
         await listener.close()
 
 
-async def test_initialize_with_the_token_is_served() -> None:
+async def test_initialize_with_the_token_is_served(caplog) -> None:
+    caplog.set_level(logging.DEBUG)
     listener = await open_tcp_server(guarded_server, "127.0.0.1", 0)
     try:
         client = await TcpClient.connect(listener.port)
         answer = await client.call(1, "initialize", {**INIT_PARAMS, "initializationOptions": {"token": TOKEN}})
         assert "result" in answer
         assert (await client.call(2, "test/sleep", {"seconds": 0}))["result"] == {"slept": 0}
+        assert TOKEN not in caplog.text
     finally:
         await listener.close()
