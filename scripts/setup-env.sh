@@ -14,6 +14,9 @@ python -m pip install -q --upgrade pip
 # The CPU build of torch first: a bare `torch` requirement would pull a multi-GB CUDA build.
 python -c "import torch" 2>/dev/null || python -m pip install -q "torch==2.13.0"
 if [ "${1:-}" = "test" ]; then
+  # llama-cpp-python (the openai-test extra) compiles llama.cpp (minutes on 2 cores); pip keeps the
+  # wheel in its cache, so later setups reuse it. Portable build: a wheel cached on one CPU runs on another.
+  export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}"
   python -m pip install -q -e "$ROOT[test]"
 else
   python -m pip install -q -e "$ROOT"

@@ -26,9 +26,17 @@ Keys: :model (\"auto\", a Hugging Face id from the local cache, a directory or a
     c-mode c-ts-mode c++-mode c++-ts-mode)
   "Major modes that use distill-lsp (Eglot runs one server per buffer).")
 
+(defvar distill-lsp-token (getenv "DISTILL_LSP_TOKEN")
+  "Access token of a shared server (`distill-lsp serve --tcp --host 0.0.0.0 --token-file F'):
+the contents of F, sent as initializationOptions.token.  nil for a local server.
+A team server: (setq distill-lsp-command '(\"gpu-box\" 2087)) and DISTILL_LSP_TOKEN in the environment.")
+
 (defun distill-lsp-contact (&optional _interactive)
   "The Eglot contact for distill-lsp, built from `distill-lsp-command'."
-  (append distill-lsp-command (list :initializationOptions distill-lsp-settings)))
+  (append distill-lsp-command
+          (list :initializationOptions
+                (if distill-lsp-token (append (list :token distill-lsp-token) distill-lsp-settings)
+                  distill-lsp-settings))))
 
 (add-to-list 'eglot-server-programs (cons distill-lsp-modes #'distill-lsp-contact))
 

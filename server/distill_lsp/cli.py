@@ -35,6 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--tcp", action="store_true", help="listen on TCP instead of stdio")
     serve.add_argument("--host", default="127.0.0.1", help="TCP address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=2087, help="TCP port (default 2087)")
+    serve.add_argument("--token-file", help="a file holding the access token clients must send as "
+                       "initializationOptions.token (required with a --host other than loopback)")
     serve.add_argument("--log-file", help="write logs here instead of stderr")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     _add_model_options(serve)
@@ -132,15 +134,41 @@ def _serve(args: argparse.Namespace) -> int:
     environment_offline()
     setup_logging(args.log_level, args.log_file)
     layers = (env_layer(os.environ), _cli_layer(args))
+    if args.tcp:
+        try:
+            token = access_token(args.host, args.token_file)
+        except ValueError as exc:
+            print(f"distill-lsp: {exc}", file=sys.stderr)
+            return 2
     engine = Engine()  # one model for every session (TCP serves many)
     if not args.tcp:
         return _end_process(engine, start_stdio(create_server(layers, engine), exit_process=False))
     try:
-        start_tcp(lambda: create_server(layers, engine), args.host, args.port)
+        start_tcp(lambda: create_server(layers, engine, token), args.host, args.port)
     except TransportError as exc:
         print(f"distill-lsp: {exc}", file=sys.stderr)
         return _end_process(engine, 1)
     return _end_process(engine, 0)
+
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def access_token(host: str, token_file: str | None) -> str | None:
+    """The token TCP clients must send; ValueError when binding beyond loopback without one."""
+    if token_file is None:
+        if host not in LOOPBACK:
+            raise ValueError(f"--host {host} lets other machines connect: give --token-file FILE, a file holding "
+                             "the access token that clients send as initializationOptions.token")
+        return None
+    try:
+        token = open(token_file, encoding="utf-8").read().strip()
+    except OSError as exc:
+        raise ValueError(f"cannot read --token-file {token_file}: {exc.strerror or exc}") from exc
+    if len(token) < 16:
+        raise ValueError(f"the token in {token_file} is too short (at least 16 characters; e.g. "
+                         "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`)")
+    return token
 
 
 def _end_process(engine: Any, code: int, grace_s: float = 3.0) -> int:

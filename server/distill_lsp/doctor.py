@@ -10,7 +10,7 @@ from typing import Any
 from . import __version__
 from .engine.resolve import bundled_gguf, environment_offline, hf_cache_dir, resolve_model
 from .engine.types import EngineError
-from .settings import env_layer, resolve
+from .settings import Settings, env_layer, resolve
 
 
 def _torch_lines() -> list[str]:
@@ -33,6 +33,9 @@ def report(cli_layer: dict[str, Any]) -> list[str]:
 
     lines.append(f"transformers: {transformers.__version__}")
     lines += _torch_lines()
+    lines.append(f"backend: {settings.backend}")
+    if settings.backend == "openai":
+        return lines + _endpoint_lines(settings) + [f"settings problem: {p}" for p in problems]
     lines.append(f"model setting: {settings.model!r}; profile: {settings.sampling_profile().describe()}")
     try:
         spec = resolve_model(settings.model, settings.device)
@@ -50,6 +53,27 @@ def report(cli_layer: dict[str, Any]) -> list[str]:
     lines.append(f"distill-lsp cache: {settings.resolved_cache_dir()}")
     lines += [f"settings problem: {p}" for p in problems]
     return lines
+
+
+def _endpoint_lines(settings: Settings) -> list[str]:
+    """What the `openai` backend will use: endpoint, model, key variable (never the key), tokenizer."""
+    from .engine.factory import endpoint_config
+    from .engine.openai import check_endpoint
+    from .engine.remote_tokens import CHARS_PER_TOKEN, find_tokenizer
+
+    config = endpoint_config(settings)
+    if not settings.endpoint:
+        return ["endpoint: not set (backend openai needs `endpoint`)"]
+    key = settings.api_key_env
+    lines = [f"endpoint: {config.base_url}; model: {settings.remote_model or '(the first one it lists)'}",
+             f"API key: {'none' if not key else f'from ${key} (' + ('set' if os.environ.get(key) else 'NOT set') + ')'}",
+             f"timeouts: connect {settings.connect_timeout:g} s, first token {settings.first_token_timeout:g} s, "
+             f"total {settings.total_timeout:g} s", check_endpoint(config)]
+    try:
+        local = find_tokenizer(settings.tokenizer, settings.remote_model, settings.resolved_cache_dir())
+    except EngineError as exc:
+        return lines + [f"tokenizer: {exc}"]
+    return lines + [f"tokenizer: {local.source if local else f'none; estimating 1 token per {CHARS_PER_TOKEN} characters'}"]
 
 
 def run_doctor(cli_layer: dict[str, Any]) -> int:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import functools
+import hmac
 import inspect
 import json
 import logging
@@ -65,6 +66,24 @@ _CANCELLED_ERRORS = (asyncio.CancelledError, concurrent.futures.CancelledError)
 def encode_frame(body: bytes) -> bytes:
     """Prefix a UTF-8 JSON body with its LSP header (Content-Length counts bytes)."""
     return b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+
+
+ACCESS_DENIED = -32001
+"""JSON-RPC error code of an `initialize` refused for its access token (server error range)."""
+
+
+def pop_access_token(data: dict[str, Any]) -> Any:
+    """Remove and return initializationOptions.token (or .distill.token) from an `initialize` message."""
+    params = data.get("params")
+    options = params.get("initializationOptions") if isinstance(params, dict) else None
+    if not isinstance(options, dict):
+        return None
+    token = options.pop("token", None)
+    section = options.get("distill")
+    if isinstance(section, dict) and "token" in section:
+        nested = section.pop("token")
+        token = nested if token is None else token
+    return token
 
 
 def is_valid_id(value: Any) -> bool:
@@ -190,6 +209,8 @@ class DistillProtocol(LanguageServerProtocol):
             logger.warning("Refusing request %r (%s): %s", msg_id, method, refusal[1])
             self.send_error(msg_id, *refusal)
             return
+        if method == types.INITIALIZE and not self._admit(msg_id, data):
+            return
         try:
             message = self._structure(method, data)
         except Exception as exc:
@@ -201,6 +222,25 @@ class DistillProtocol(LanguageServerProtocol):
         with self._pending_lock:
             self._pending.add(msg_id)
         super().handle_message(message)
+
+    def _admit(self, msg_id: MsgId, data: dict[str, Any]) -> bool:
+        """Check `initialize`'s access token (initializationOptions.token) where the server
+        demands one; a missing or wrong token is answered with an error and the connection
+        closed. The token is taken out of the options either way (it is not a setting)."""
+        given = pop_access_token(data)
+        expected = getattr(self._server, "access_token", None)
+        if not expected:
+            return True
+        if isinstance(given, str) and hmac.compare_digest(given.encode(), expected.encode()):
+            return True
+        why = "no access token" if given is None else "a wrong access token"
+        logger.warning("Refusing a client with %s; closing the connection", why)
+        self.send_error(msg_id, ACCESS_DENIED, f"distill-lsp: access denied: {why}. This server requires the "
+                        "token from its --token-file, sent as initializationOptions.token")
+        self.exit_code = 1
+        if self.on_exit is not None:
+            self.on_exit(1)
+        return False
 
     def _note_lifecycle(self, msg_id: MsgId, method: str) -> None:
         if method == types.INITIALIZE:

@@ -32,12 +32,17 @@ logger = logging.getLogger(__name__)
 class DistillLanguageServer(LanguageServer):
     """One LSP session; the engine (and its model) may be shared between sessions."""
 
-    def __init__(self, base_layers: tuple[Mapping[str, Any], ...] = (), engine: Engine | None = None) -> None:
+    def __init__(self, base_layers: tuple[Mapping[str, Any], ...] = (), engine: Engine | None = None,
+                 access_token: str | None = None) -> None:
         super().__init__("distill-lsp", __version__, protocol_cls=DistillProtocol,
                          text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
-        self.engine = engine or Engine()
+        self.session_id = uuid.uuid4().hex[:12]
+        self.engine = (engine or Engine()).session(self.session_id)
+        """This session's view of the engine: its jobs take turns with other sessions'."""
         self.owns_engine = engine is None
         """False when the engine (and its model) is shared with other sessions (TCP)."""
+        self.access_token = access_token
+        """When set, `initialize` must carry it as initializationOptions.token."""
         self.settings, self._startup_problems = resolve(*base_layers)
         self._loaded_key: tuple[Any, ...] | None = None
         self._load_task: asyncio.Task[None] | None = None
@@ -143,16 +148,30 @@ class DistillLanguageServer(LanguageServer):
     def next_request_id(self) -> str:
         return f"c{next(self._request_ids)}"
 
+    def end_session(self) -> None:
+        """The connection is gone: cancel this session's jobs, forget its documents and caches."""
+        cancelled = self.engine.end()  # (a model load is shared: it goes on for the other sessions)
+        try:
+            workspace = self.workspace
+        except RuntimeError:  # the connection ended before `initialize`: no documents
+            workspace = None
+        for uri in list(workspace.text_documents if workspace else ()):
+            workspace.remove_text_document(uri)
+        self.trees = TreeCache()
+        self.typed_ahead = TypedAheadCache()
+        logger.info("session %s ended: %d engine jobs cancelled, its documents and caches freed",
+                    self.session_id, cancelled)
+
     # -- messages -------------------------------------------------------------------
     def show_message(self, message: str, kind: types.MessageType = types.MessageType.Info) -> None:
         self.window_show_message(types.ShowMessageParams(type=kind, message=message))
 
 
-def create_server(base_layers: tuple[Mapping[str, Any], ...] = (), engine: Engine | None = None
-                  ) -> DistillLanguageServer:
+def create_server(base_layers: tuple[Mapping[str, Any], ...] = (), engine: Engine | None = None,
+                  access_token: str | None = None) -> DistillLanguageServer:
     """A server with every feature registered."""
     from .features import register_all
 
-    server = DistillLanguageServer(base_layers, engine)
+    server = DistillLanguageServer(base_layers, engine, access_token)
     register_all(server)
     return server

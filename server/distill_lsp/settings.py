@@ -49,6 +49,14 @@ class Settings:
     explain_profile: str = "coding"
     fix_profile: str = "precise"
     document_profile: str = "precise"
+    backend: str = "local"
+    endpoint: str = ""
+    remote_model: str = ""
+    api_key_env: str = ""
+    tokenizer: str = ""
+    connect_timeout: float = 3.0
+    first_token_timeout: float = 30.0
+    total_timeout: float = 120.0
 
     def sampling_profile(self, name: str | None = None) -> SamplingProfile:
         """The profile called `name` (default: the active one), user-defined first."""
@@ -88,6 +96,18 @@ def _is_int(lo: int, hi: int) -> Callable[[Any], bool]:
 
 def _is_str(v: Any) -> bool:
     return isinstance(v, str)
+
+
+def _is_seconds(lo: float, hi: float) -> Callable[[Any], bool]:
+    return lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and lo <= v <= hi
+
+
+def _is_env_name(v: Any) -> bool:
+    return isinstance(v, str) and (v == "" or v.replace("_", "a").isalnum() and not v[0].isdigit())
+
+
+def _is_url(v: Any) -> bool:
+    return isinstance(v, str) and (v.strip() == "" or v.strip().startswith(("http://", "https://")))
 
 
 def _one_of(*choices: str) -> Callable[[Any], bool]:
@@ -148,6 +168,31 @@ OPTIONS: tuple[Option, ...] = (
     Option("explainProfile", "explain_profile", "Sampling profile for Explain.", _is_str, "a profile name"),
     Option("fixProfile", "fix_profile", "Sampling profile for Fix.", _is_str, "a profile name"),
     Option("documentProfile", "document_profile", "Sampling profile for Document.", _is_str, "a profile name"),
+    Option("backend", "backend",
+           "Where generation runs: `local` (the model in this process) or `openai` (an OpenAI-compatible "
+           "server: vLLM, SGLang, TGI, llama.cpp, Ollama; see `endpoint`).",
+           _one_of("local", "openai"), "local or openai", env="DISTILL_LSP_BACKEND"),
+    Option("endpoint", "endpoint",
+           "backend `openai`: the server's base URL, e.g. `http://gpu-box:8000/v1` (`/v1` is added when missing).",
+           _is_url, "an http:// or https:// URL", env="DISTILL_LSP_ENDPOINT"),
+    Option("remoteModel", "remote_model",
+           "backend `openai`: the model name to request (empty: the first one the server lists).",
+           _is_str, "a string", env="DISTILL_LSP_REMOTE_MODEL"),
+    Option("apiKeyEnv", "api_key_env",
+           "backend `openai`: the name of the environment variable holding the API key (the key itself "
+           "never goes in settings or logs).", _is_env_name, "an environment variable name",
+           env="DISTILL_LSP_API_KEY_ENV"),
+    Option("tokenizer", "tokenizer",
+           "backend `openai`: a local tokenizer for the prompt budget and templates (`bundled`, a Hugging Face "
+           "id in the local cache, a directory or a `.gguf`); empty: `remoteModel` from the local cache, else "
+           "an estimate of one token per 3 characters.", _is_str, "a string", env="DISTILL_LSP_TOKENIZER"),
+    Option("connectTimeout", "connect_timeout", "backend `openai`: seconds to connect to the endpoint.",
+           _is_seconds(0.1, 600), "seconds in [0.1, 600]"),
+    Option("firstTokenTimeout", "first_token_timeout",
+           "backend `openai`: seconds from sending a request to its first generated text.",
+           _is_seconds(0.1, 3600), "seconds in [0.1, 3600]"),
+    Option("totalTimeout", "total_timeout", "backend `openai`: most seconds one generation may take.",
+           _is_seconds(0.1, 3600), "seconds in [0.1, 3600]"),
 )
 
 _BY_KEY = {o.key: o for o in OPTIONS}

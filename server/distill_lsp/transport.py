@@ -602,6 +602,7 @@ class TcpListener:
         self.sessions.add(task)
         peer = writer.get_extra_info("peername")
         logger.info("TCP client %s connected", peer)
+        server = None
         try:
             server = self._server_factory()
             code = await serve_connection(server, reader, StreamFrameWriter(writer), max_message_bytes=self._max_message_bytes)
@@ -613,6 +614,8 @@ class TcpListener:
         finally:
             self.sessions.discard(task)
             writer.close()
+            if (end := getattr(server, "end_session", None)) is not None:
+                end()  # free what the session held in shared places (engine jobs, documents)
 
 
 async def open_tcp_server(

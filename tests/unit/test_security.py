@@ -27,7 +27,8 @@ RUNS_PROCESSES = {
 }
 SERVER_NEVER_IMPORTS = ("distill_lsp.sweep", "distill_lsp.playground")
 NETWORK_MODULES = {"socket", "http", "urllib.request", "requests", "httpx", "aiohttp", "websockets"}
-NETWORK_ALLOWED = {"playground/command.py"}  # checks the playground's local port; the HTTP backend goes here
+NETWORK_ALLOWED = {"playground/command.py",  # checks the playground's local port
+                   "engine/openai.py"}  # the HTTP backend: only the configured `endpoint`
 
 
 def calls_and_imports(path: Path) -> tuple[set[str], set[str]]:

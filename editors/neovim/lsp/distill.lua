@@ -3,8 +3,12 @@
 -- (see ../init.lua for the keymaps). Override any field with vim.lsp.config('distill', {...}).
 return {
   cmd = { 'distill-lsp', 'serve' },
-  -- TCP instead of stdio (start `distill-lsp serve --tcp --port 2087` yourself first):
+  -- TCP instead of stdio (start `distill-lsp serve --tcp --port 2087` yourself first): every
+  -- Neovim window then shares one server process and one copy of the model.
   -- cmd = vim.lsp.rpc.connect('127.0.0.1', 2087),
+  -- A team's server (`serve --tcp --host 0.0.0.0 --token-file F`, see the README's Docker section):
+  -- cmd = vim.lsp.rpc.connect('gpu-box.example', 2087), and `token = os.getenv('DISTILL_LSP_TOKEN')`
+  -- in init_options below (the token is not a setting: only initializationOptions carry it).
   filetypes = {
     'python', 'javascript', 'javascriptreact', 'typescript', 'typescriptreact',
     'go', 'rust', 'java', 'c', 'cpp', 'lua', 'sh',

@@ -159,12 +159,16 @@ def surrounding(text: str, start: int, end: int, lines: int = SURROUNDING_LINES)
     return "\n".join([*before, "...", *after]).strip("\n")
 
 
+def action_messages(job: ActionInput) -> list[dict[str, str]]:
+    """The chat messages of one action."""
+    context = surrounding(job.text, job.start, job.end, job.context_lines)
+    return build_messages(job.kind, code=job.code, language=job.language.name if job.language else None,
+                          path=job.path, diagnostics=job.diagnostics, surrounding=context)
+
+
 def build_prompt(job: ActionInput, tokenizer: Any) -> str:
     """The rendered prompt for one action (chat template, or a plain instruction prompt)."""
-    context = surrounding(job.text, job.start, job.end, job.context_lines)
-    messages = build_messages(job.kind, code=job.code, language=job.language.name if job.language else None,
-                              path=job.path, diagnostics=job.diagnostics, surrounding=context)
-    return render_prompt(tokenizer, messages)
+    return render_prompt(tokenizer, action_messages(job))
 
 
 def encode_prompt(backend: Backend, prompt: str) -> list[int]:
@@ -212,8 +216,29 @@ def generate_capped(backend: Backend, prompt: str, token: CancelToken, config: A
                      done.new_tokens + second.new_tokens, second.stop_reason, reasoning_capped=True)
 
 
+def generate_chat(backend: Backend, job: ActionInput, token: CancelToken, config: ActionConfig,
+                  progress: Progress | None = None, request_id: str = "") -> Generated:
+    """One streamed chat request, for a backend whose server applies the chat template.
+
+    The server decides how the answer starts, so there is no forced ``</think>``: reasoning
+    and answer share ``reasoning_tokens + max_new_tokens``. Text that closes a ``</think>``
+    it never opened (the template opened it) gets the opening tag back.
+    """
+    messages = action_messages(job)
+    prompt = render_prompt(getattr(backend, "tokenizer", None), messages)
+    fence = job.kind is not ActionKind.EXPLAIN
+    monitor = _Monitor(progress, thinking=False, reasoning_cap=None, answer_cap=config.max_new_tokens,
+                       stop_at_fence=fence)
+    result = _phase(backend, prompt, token, config, config.max_new_tokens + config.reasoning_tokens, request_id,
+                    monitor, messages=tuple(messages))
+    text = result.text
+    if THINK_CLOSE in text and THINK_OPEN not in text[:text.index(THINK_CLOSE)]:
+        text = THINK_OPEN + text
+    return Generated(text, result.prompt_tokens, result.new_tokens, result.stop_reason)
+
+
 def _phase(backend: Backend, prompt: str, token: CancelToken, config: ActionConfig, max_new_tokens: int,
-           request_id: str, monitor: _Monitor) -> GenerationResult:
+           request_id: str, monitor: _Monitor, messages: tuple[dict[str, str], ...] = ()) -> GenerationResult:
     ids = encode_prompt(backend, prompt)
     limit = int(getattr(backend.info, "context_length", 0) or 0)
     if limit and len(ids) + max_new_tokens > limit:
@@ -221,7 +246,8 @@ def _phase(backend: Backend, prompt: str, token: CancelToken, config: ActionConf
                           f"to generate exceed its context of {limit}")
     return backend.generate(GenerationRequest(
         prompt_ids=ids, profile=config.profile, max_new_tokens=max_new_tokens, stop_when=monitor,
-        seed=config.seed, cancel=token, request_id=request_id, cache_key="action"))
+        seed=config.seed, cancel=token, request_id=request_id, cache_key="action", prompt_text=prompt,
+        messages=messages))
 
 
 def finish(job: ActionInput, raw: str, opened: bool, config: ActionConfig, special: tuple[str, ...]) -> ActionResult:
@@ -245,9 +271,13 @@ def run(job: ActionInput, backend: Backend, token: CancelToken, config: ActionCo
         progress: Progress | None = None, request_id: str = "") -> ActionResult:
     """The whole action on the engine worker; a cancelled one returns with ``cancelled`` set."""
     started = time.perf_counter()
-    prompt = build_prompt(job, getattr(backend, "tokenizer", None))
-    opened = prompt_opens_think(prompt)
-    out = generate_capped(backend, prompt, token, config, answer_prefix(job.kind, job.language), progress, request_id)
+    if getattr(backend, "chat_api", False):
+        out, opened = generate_chat(backend, job, token, config, progress, request_id), False
+    else:
+        prompt = build_prompt(job, getattr(backend, "tokenizer", None))
+        opened = prompt_opens_think(prompt)
+        out = generate_capped(backend, prompt, token, config, answer_prefix(job.kind, job.language), progress,
+                              request_id)
     logger.debug("%s: %s raw answer %r", request_id, job.kind, out.text)
     if token.cancelled:
         result = ActionResult(job.kind, out.text, cancelled=True)

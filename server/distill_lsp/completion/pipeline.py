@@ -203,6 +203,7 @@ def run(snap: Snapshot, backend: Backend, token: CancelToken, config: Completion
         prompt_ids=ids, profile=profile, max_new_tokens=config.max_new_tokens,
         stop_when=stop_rule(mode, removed, config.max_lines), seed=config.seed, cancel=token, request_id=request_id,
         cache_key=snap.uri,
+        prompt_text=prompt,
     ))
     raw = drop_partial_line(rejoin_whitespace(result.text, removed), result.stop_reason, mode)
     logger.debug("%s: mode=%s template=%s profile=%s raw generation %r", request_id, mode.kind.value,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -28,6 +28,16 @@ class EngineNotReady(EngineError):
 
 class EngineOutOfMemory(EngineError):
     """Generation ran out of memory even with fewer tokens and on the CPU."""
+
+
+class EndpointUnavailable(EngineError):
+    """An HTTP backend's endpoint failed (refused, timed out, answered an error, dropped
+    the stream) or is waiting out its retry backoff."""
+
+    def __init__(self, message: str, notice: str = "") -> None:
+        super().__init__(message)
+        self.notice = notice
+        """The message for the user on the first failure of an outage, "" on later ones."""
 
 
 class StopReason(str, Enum):
@@ -72,6 +82,11 @@ class GenerationRequest:
     cache_key: str = ""
     """Which kept key/value cache to reuse and replace (e.g. the document's URI): the
     backend reuses the longest common token prefix, so any key is safe, a good one is fast."""
+    prompt_text: str = ""
+    """The prompt as text, the same as `prompt_ids` (HTTP backends send it as is)."""
+    messages: tuple[Mapping[str, str], ...] = ()
+    """Chat messages the prompt was rendered from; a backend that applies the chat
+    template itself (OpenAI-compatible `/v1/chat/completions`) sends these instead."""
 
 
 @dataclass

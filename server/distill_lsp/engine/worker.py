@@ -1,5 +1,12 @@
 """The engine: one worker thread owns the model and runs every job that touches it
-(loading, tokenizing, generating), one at a time, newest-wins per document."""
+(loading, tokenizing, generating), one at a time, newest-wins per document.
+
+Sessions (one per editor connection over TCP) share the engine. Each job carries its
+session's id; the queue takes turns between sessions (round robin), so one window that
+floods the queue delays another by at most one job. Keys are per session: two windows
+with the same file open do not supersede each other. `Engine.session(id)` is the view
+a session holds: the same calls, with its id filled in.
+"""
 
 from __future__ import annotations
 
@@ -35,6 +42,45 @@ class _Job(Generic[T]):
     future: Future = field(default_factory=Future)
     needs_backend: bool = True
     submitted: float = field(default_factory=time.perf_counter)
+    session: str = ""
+
+
+class FairQueue:
+    """Queued jobs per session; `popleft` takes the oldest job of the session whose turn
+    it is, then sends that session to the back of the line."""
+
+    def __init__(self) -> None:
+        self._by_session: dict[str, deque[_Job[Any]]] = {}
+        self._turns: deque[str] = deque()
+
+    def append(self, job: _Job[Any]) -> None:
+        if job.session not in self._by_session:
+            self._by_session[job.session] = deque()
+            self._turns.append(job.session)
+        self._by_session[job.session].append(job)
+
+    def popleft(self) -> _Job[Any]:
+        session = self._turns.popleft()
+        jobs = self._by_session[session]
+        job = jobs.popleft()
+        if jobs:
+            self._turns.append(session)
+        else:
+            del self._by_session[session]
+        return job
+
+    def remove(self, job: _Job[Any]) -> None:
+        jobs = self._by_session[job.session]
+        jobs.remove(job)
+        if not jobs:
+            del self._by_session[job.session]
+            self._turns.remove(job.session)
+
+    def matching(self, predicate: Callable[[_Job[Any]], bool]) -> list[_Job[Any]]:
+        return [job for jobs in self._by_session.values() for job in jobs if predicate(job)]
+
+    def __len__(self) -> int:
+        return sum(len(jobs) for jobs in self._by_session.values())
 
 
 class Engine:
@@ -46,7 +92,7 @@ class Engine:
 
     def __init__(self) -> None:
         self._cv = threading.Condition()
-        self._queue: deque[_Job[Any]] = deque()
+        self._queue = FairQueue()
         self._running: _Job[Any] | None = None
         self._closed = False
         self.backend: Any = None
@@ -54,6 +100,10 @@ class Engine:
         self.error: str | None = None
         self._load_key: Any = None
         self._load_future: Future | None = None
+        self.loads = 0
+        """Backends installed so far (a shared engine loads its model once for every session)."""
+        self.sessions: set[str] = set()
+        """Ids of the sessions holding a view of this engine."""
         self._thread = threading.Thread(target=self._loop, name="distill-engine", daemon=True)
         self._thread.start()
 
@@ -83,14 +133,35 @@ class Engine:
             return self._load_future
 
     def submit(self, work: Callable[[Any, CancelToken], T], *, key: str = "",
-               token: CancelToken | None = None) -> Future:
+               token: CancelToken | None = None, session: str = "") -> Future:
         """Queue `work`; the future resolves to its result, or None if superseded unstarted."""
-        return self._enqueue(_Job(work, key, token or CancelToken()))
+        return self._enqueue(_Job(work, key, token or CancelToken(), session=session))
 
-    def cancel_key(self, key: str, reason: StopReason = StopReason.SUPERSEDED) -> None:
+    def cancel_key(self, key: str, reason: StopReason = StopReason.SUPERSEDED, session: str = "") -> None:
         """Stop queued and running jobs with `key` (e.g. the document just changed)."""
         with self._cv:
-            self._supersede(key, reason)
+            self._supersede(key, reason, session)
+
+    def session(self, session_id: str) -> EngineSession:
+        """A view of this engine for one session (its jobs carry `session_id`)."""
+        with self._cv:
+            self.sessions.add(session_id)
+        return EngineSession(self, session_id)
+
+    def end_session(self, session_id: str) -> int:
+        """Drop a session: its queued jobs resolve to None, its running one is cancelled.
+        Returns how many jobs it had queued or running."""
+        with self._cv:
+            self.sessions.discard(session_id)
+            dropped = self._queue.matching(lambda j: j.session == session_id)
+            for job in dropped:
+                self._queue.remove(job)
+                job.token.cancel(StopReason.CANCELLED)
+                _settle(job.future, None)
+            running = self._running is not None and self._running.session == session_id
+            if running:
+                self._running.token.cancel(StopReason.CANCELLED)
+        return len(dropped) + running
 
     def pending(self) -> int:
         with self._cv:
@@ -101,7 +172,7 @@ class Engine:
             self._closed = True
             if self._running is not None:
                 self._running.token.cancel(StopReason.CANCELLED)
-            while self._queue:
+            while len(self._queue):
                 _settle(self._queue.popleft().future, None)
             self._cv.notify_all()
 
@@ -114,18 +185,19 @@ class Engine:
                 _settle(job.future, None)
                 return job.future
             if job.key:
-                self._supersede(job.key, StopReason.SUPERSEDED)
+                self._supersede(job.key, StopReason.SUPERSEDED, job.session)
             self._queue.append(job)
             self._cv.notify()
         return job.future
 
-    def _supersede(self, key: str, reason: StopReason) -> None:
-        for old in [j for j in self._queue if j.key == key]:
+    def _supersede(self, key: str, reason: StopReason, session: str) -> None:
+        for old in self._queue.matching(lambda j: j.key == key and j.session == session):
             self._queue.remove(old)
             old.token.cancel(reason)
             _settle(old.future, None)
-        if self._running is not None and self._running.key == key:
-            self._running.token.cancel(reason)
+        running = self._running
+        if running is not None and running.key == key and running.session == session:
+            running.token.cancel(reason)
 
     def _install(self, factory: Callable[[], Any]) -> ModelInfo:
         try:
@@ -136,13 +208,16 @@ class Engine:
                 self.error = str(exc)
             raise
         with self._cv:
-            self.backend = backend
+            old, self.backend = self.backend, backend
             self.state = EngineState.READY
+            self.loads += 1
+        if old is not None and hasattr(old, "close"):
+            old.close()  # an HTTP backend's connections and loop thread
         return backend.info
 
     def _next(self) -> _Job[Any] | None:
         with self._cv:
-            while not self._queue and not self._closed:
+            while not len(self._queue) and not self._closed:
                 self._cv.wait()
             if self._closed:
                 return None
@@ -173,6 +248,28 @@ class Engine:
                 raise
             return
         job.future.set_result(result)
+
+
+class EngineSession:
+    """One session's view of a shared engine: submit / cancel_key carry its id."""
+
+    def __init__(self, engine: Engine, session_id: str) -> None:
+        self.engine = engine
+        self.session_id = session_id
+
+    def submit(self, work: Callable[[Any, CancelToken], T], *, key: str = "",
+               token: CancelToken | None = None) -> Future:
+        return self.engine.submit(work, key=key, token=token, session=self.session_id)
+
+    def cancel_key(self, key: str, reason: StopReason = StopReason.SUPERSEDED) -> None:
+        self.engine.cancel_key(key, reason, session=self.session_id)
+
+    def end(self) -> int:
+        """The session is over: cancel its jobs (the engine keeps serving the others)."""
+        return self.engine.end_session(self.session_id)
+
+    def __getattr__(self, name: str) -> Any:  # state, ready, info, load, pending, close, join...
+        return getattr(self.engine, name)
 
 
 def _settle(future: Future, result: Any) -> None:

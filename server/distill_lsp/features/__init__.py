@@ -9,7 +9,8 @@ if TYPE_CHECKING:
 
 
 def register_all(server: DistillLanguageServer) -> None:
-    from . import code_actions, completion, documents, inline_completion, lifecycle, profiles, status
+    from . import code_actions, completion, documents, engine_status, inline_completion, lifecycle, profiles, status
 
-    for module in (lifecycle, documents, inline_completion, completion, code_actions, profiles, status):
+    for module in (lifecycle, documents, inline_completion, completion, code_actions, profiles, engine_status,
+                   status):
         module.register(server)

@@ -73,6 +73,8 @@ async def suggest(ls: DistillLanguageServer, uri: str, position: types.Position,
         raise
     except EngineError as exc:
         logger.warning("%s: no suggestion: %s", request_id, exc)
+        if getattr(exc, "notice", ""):  # an endpoint's outage, told once
+            ls.show_message(exc.notice, types.MessageType.Warning)
         return None
     if suggestion is not None and suggestion.notice:
         ls.show_message(suggestion.notice, types.MessageType.Warning)

@@ -1,0 +1,435 @@
+"""The OpenAI-compatible HTTP backend: vLLM, SGLang, TGI, llama.cpp's server, Ollama.
+
+Inline completion sends the raw prompt (the same context and template as the local
+backend) to ``/v1/completions``; code actions send their chat messages to
+``/v1/chat/completions`` and the server applies the model's chat template. Both stream
+(server-sent events): the request's stop rule sees the text as it arrives, and a
+cancelled or superseded request closes its connection at once, which makes the server
+stop generating.
+
+Timeouts: `connect_timeout` to connect, `first_token_timeout` from sending to the first
+text, `total_timeout` for the whole generation (the text so far is kept, as when the
+token limit is reached). A failed endpoint (refused, timed out before the first text,
+an HTTP error, a dropped stream) raises `EndpointUnavailable` carrying one message for
+the user per outage; further requests fail fast until a retry time that backs off
+(`Backoff`), and the first answer after that ends the outage.
+
+The HTTP client runs on an event loop thread owned by the backend; `generate` blocks the
+engine worker that calls it, waking every `POLL_S` to notice a cancelled token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import dataclasses
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .remote_tokens import LocalTokenizer, estimate_tokens
+from .types import EndpointUnavailable, GenerationRequest, GenerationResult, ModelInfo, StopReason
+
+logger = logging.getLogger(__name__)
+
+POLL_S = 0.05
+DEFAULT_CONTEXT = 4096
+_THINK_OPEN, _THINK_CLOSE = "<think>", "</think>"
+
+
+@dataclass(frozen=True)
+class EndpointConfig:
+    """Where the server is and how long to wait for it."""
+
+    endpoint: str
+    model: str = ""
+    api_key_env: str = ""
+    connect_timeout: float = 3.0
+    first_token_timeout: float = 30.0
+    total_timeout: float = 120.0
+
+    @property
+    def base_url(self) -> str:
+        """The endpoint with ``/v1`` at the end (added when the user left it out)."""
+        url = self.endpoint.strip().rstrip("/")
+        return url if url.endswith("/v1") else f"{url}/v1"
+
+
+class _Failure(Exception):
+    """What went wrong with one request, in words for the user."""
+
+
+class Backoff:
+    """The health of one endpoint: after a failure, requests fail fast until `retry_at`;
+    the delay doubles with each failed retry, from `first_s` up to `max_s`."""
+
+    def __init__(self, first_s: float = 0.5, max_s: float = 30.0, clock: Callable[[], float] = time.monotonic):
+        self.first_s, self.max_s, self.clock = first_s, max_s, clock
+        self.failures = 0
+        self.retry_at = 0.0
+        self.last_error = ""
+
+    @property
+    def down(self) -> bool:
+        return self.failures > 0
+
+    def check(self) -> None:
+        """Raise (without a notice) while the endpoint is down and its retry time is ahead."""
+        if self.down and self.clock() < self.retry_at:
+            raise EndpointUnavailable(f"{self.last_error} (next retry in {self.retry_at - self.clock():.1f} s)")
+
+    def failed(self, message: str) -> str:
+        """Record a failure; the notice for the user ("" when the outage was already told)."""
+        first = not self.down
+        self.failures += 1
+        delay = min(self.max_s, self.first_s * 2 ** (self.failures - 1))
+        self.retry_at = self.clock() + delay
+        self.last_error = message
+        logger.warning("%s; retrying in %.1f s", message, delay)
+        return f"distill-lsp: {message}. Suggestions stay empty until it answers again." if first else ""
+
+    def succeeded(self) -> None:
+        if self.down:
+            logger.info("the endpoint answers again after %d failed attempts", self.failures)
+        self.failures = 0
+        self.last_error = ""
+
+
+def sse_payload(line: str) -> dict[str, Any] | None:
+    """The JSON object of one server-sent-events ``data:`` line; None for anything else."""
+    if not line.startswith("data:"):
+        return None
+    data = line[5:].strip()
+    if not data or data == "[DONE]":
+        return None
+    try:
+        payload = json.loads(data)
+    except ValueError as exc:
+        raise _Failure(f"sent an unreadable stream chunk ({exc})") from exc
+    if isinstance(payload, dict) and "error" in payload:
+        raise _Failure(f"reported an error in the stream: {str(payload['error'])[:200]}")
+    return payload if isinstance(payload, dict) else None
+
+
+@dataclass
+class ThinkJoiner:
+    """Chat deltas as one text: a server's separate reasoning field (vLLM, SGLang with a
+    reasoning parser) becomes ``<think>...</think>`` before the answer, as a local model writes it."""
+
+    thinking: bool = False
+
+    def add(self, delta: dict[str, Any]) -> str:
+        reasoning = delta.get("reasoning_content") or delta.get("reasoning") or ""
+        content = delta.get("content") or ""
+        piece = ""
+        if reasoning:
+            piece += "" if self.thinking else _THINK_OPEN
+            self.thinking = True
+            piece += reasoning
+        if content and self.thinking:
+            piece += _THINK_CLOSE
+            self.thinking = False
+        return piece + content
+
+    def close(self) -> str:
+        was, self.thinking = self.thinking, False
+        return _THINK_CLOSE if was else ""
+
+
+def chunk_piece(payload: dict[str, Any], joiner: ThinkJoiner | None) -> tuple[str, str | None]:
+    """(new text, finish reason) of one streamed chunk; `joiner` for chat chunks."""
+    choices = payload.get("choices") or []
+    if not choices or not isinstance(choices[0], dict):
+        return "", None
+    choice = choices[0]
+    if joiner is None:
+        return str(choice.get("text") or ""), choice.get("finish_reason")
+    return joiner.add(choice.get("delta") or {}), choice.get("finish_reason")
+
+
+def request_body(request: GenerationRequest, model: str) -> dict[str, Any]:
+    """The JSON body: prompt or messages, token limit and sampling, streamed."""
+    p = request.profile
+    body: dict[str, Any] = {"model": model, "max_tokens": request.max_new_tokens, "stream": True,
+                            "temperature": p.temperature if p.do_sample else 0.0}
+    if request.messages:
+        body["messages"] = [dict(m) for m in request.messages]
+    else:
+        body["prompt"] = request.prompt_text
+    if p.do_sample:
+        body["top_p"] = p.top_p
+        if p.top_k:
+            body["top_k"] = p.top_k
+    if p.repetition_penalty != 1.0:  # vLLM / SGLang / TGI name it one way, llama.cpp / Ollama the other
+        body["repetition_penalty"] = body["repeat_penalty"] = p.repetition_penalty
+    if request.seed is not None:
+        body["seed"] = request.seed
+    return body
+
+
+@dataclass
+class _Progress:
+    """What one streamed request has produced so far (written on the loop thread)."""
+
+    text: str = ""
+    chunks: int = 0
+    first_at: float | None = None
+    finish: str | None = None
+    stopped_by_rule: bool = False
+    truncated: bool = False
+    started: float = field(default_factory=time.perf_counter)
+
+
+class OpenAIBackend:
+    """Generates through an OpenAI-compatible server; `generate` blocks the engine worker."""
+
+    chat_api = True
+    """Code actions send chat messages; the server applies the chat template."""
+
+    def __init__(self, config: EndpointConfig, local: LocalTokenizer | None = None,
+                 backoff: Backoff | None = None) -> None:
+        import httpx
+
+        self.config = config
+        self.local = local
+        self.tokenizer = local.tokenizer if local else None
+        self.backoff = backoff or Backoff()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="distill-http", daemon=True)
+        self._thread.start()
+        timeout = httpx.Timeout(connect=config.connect_timeout, read=None, write=config.connect_timeout, pool=None)
+        self._client = httpx.AsyncClient(timeout=timeout)
+        started = time.perf_counter()
+        model, context = self._probe()
+        self.model = model
+        self.info = self._model_info(model, context, time.perf_counter() - started)
+
+    # -- tokens ----------------------------------------------------------------------
+    def encode(self, text: str) -> list[int]:
+        """Token ids with the local tokenizer; without one, placeholders that only count."""
+        if self.tokenizer is not None:
+            return list(self.tokenizer(text).input_ids)
+        return [0] * estimate_tokens(text)
+
+    def count_tokens(self, text: str) -> int:
+        if self.tokenizer is not None:
+            return len(self.tokenizer(text, add_special_tokens=False).input_ids)
+        return estimate_tokens(text)
+
+    # -- generation ------------------------------------------------------------------
+    def generate(self, request: GenerationRequest) -> GenerationResult:
+        """Stream one generation; raise EndpointUnavailable when the endpoint fails."""
+        self.backoff.check()
+        chat = bool(request.messages)
+        url = f"{self.config.base_url}/{'chat/completions' if chat else 'completions'}"
+        progress = _Progress()
+        body = request_body(request, self.model)
+        future = asyncio.run_coroutine_threadsafe(self._stream(url, body, request, progress, chat), self._loop)
+        try:
+            self._wait(future, request)
+        except _Failure as exc:
+            message = f"the OpenAI-compatible endpoint {url} failed: {exc}"
+            raise EndpointUnavailable(message, self.backoff.failed(message)) from None
+        self.backoff.succeeded()
+        return self._result(request, progress)
+
+    def _wait(self, future: concurrent.futures.Future, request: GenerationRequest) -> None:
+        """Block until the stream ends; a cancelled token cancels it (closing the connection)."""
+        while True:
+            done, _ = concurrent.futures.wait([future], timeout=POLL_S)
+            if done:
+                break
+            if request.cancel.cancelled:
+                future.cancel()
+                logger.debug("%s: cancelled; connection closed", request.request_id)
+                return
+        if not future.cancelled():
+            future.result()
+
+    def _result(self, request: GenerationRequest, progress: _Progress) -> GenerationResult:
+        ended = time.perf_counter()
+        return GenerationResult(
+            text=progress.text,
+            new_tokens=progress.chunks,
+            prompt_tokens=len(request.prompt_ids),
+            stop_reason=self._stop_reason(request, progress),
+            time_to_first_token_s=(progress.first_at or ended) - progress.started,
+            total_s=ended - progress.started,
+        )
+
+    @staticmethod
+    def _stop_reason(request: GenerationRequest, progress: _Progress) -> StopReason:
+        if request.cancel.cancelled:
+            return request.cancel.reason or StopReason.CANCELLED
+        if progress.stopped_by_rule:
+            return StopReason.STOP_RULE
+        if progress.finish in ("stop", "done"):
+            return StopReason.EOS
+        return StopReason.LENGTH
+
+    async def _stream(self, url: str, body: dict[str, Any], request: GenerationRequest, progress: _Progress,
+                      chat: bool) -> None:
+        cfg = self.config
+        try:
+            async with asyncio.timeout(cfg.total_timeout) as total:
+                async with asyncio.timeout(cfg.first_token_timeout) as first:
+                    await self._read(url, body, request, progress, chat, first)
+        except TimeoutError:
+            if progress.first_at is None:
+                raise _Failure(f"no text within {cfg.first_token_timeout:g} s (firstTokenTimeout)") from None
+            if not total.expired():
+                raise
+            progress.truncated = True
+            logger.warning("%s: stopped after %g s (totalTimeout)", request.request_id, cfg.total_timeout)
+        except Exception as exc:
+            raise _Failure(_describe(exc)) from None
+
+    async def _read(self, url: str, body: dict[str, Any], request: GenerationRequest, progress: _Progress,
+                    chat: bool, first: asyncio.Timeout) -> None:
+        joiner = ThinkJoiner() if chat else None
+        if not body["model"]:  # the endpoint was down at start: ask it now which model it serves
+            body["model"] = await self._discover_model()
+        async with self._client.stream("POST", url, json=body, headers=self._headers()) as response:
+            if response.status_code >= 400:
+                raise _Failure(await _http_error(response, self.config.api_key_env))
+            async for piece, finish in _pieces(response.aiter_lines(), joiner):
+                if piece and progress.first_at is None:
+                    progress.first_at = time.perf_counter()
+                    first.reschedule(None)
+                progress.text += piece
+                progress.chunks += bool(piece)
+                progress.finish = finish or progress.finish
+                if request.cancel.cancelled:
+                    return
+                if piece and request.stop_when is not None and request.stop_when(progress.text):
+                    progress.stopped_by_rule = True
+                    return  # leaving the block closes the connection: the server stops
+                if finish is not None:
+                    break
+            else:
+                if progress.finish is None:
+                    raise _Failure("the connection dropped mid-answer (the stream ended without [DONE])")
+            progress.text += joiner.close() if joiner else ""
+
+    def _headers(self) -> dict[str, str]:
+        name = self.config.api_key_env
+        key = os.environ.get(name, "") if name else ""
+        return {"Authorization": f"Bearer {key}"} if key else {}
+
+    # -- setup -------------------------------------------------------------------------
+    def _probe(self) -> tuple[str, int]:
+        """The model name and context length, from `/models` where the server says them."""
+        model, context = self.config.model, 0
+        url = f"{self.config.base_url}/models"
+        try:
+            data = asyncio.run_coroutine_threadsafe(self._get_json(url), self._loop).result()
+        except Exception as exc:  # not fatal: the first request reports the endpoint's state
+            logger.warning("cannot list the models of %s: %s", url, _describe(exc))
+            return model, 0
+        model, context = pick_model(data, model)
+        logger.info("endpoint %s serves %s", self.config.base_url, model or "no model")
+        return model, context
+
+    async def _discover_model(self) -> str:
+        model, context = pick_model(await self._get_json(f"{self.config.base_url}/models"), self.config.model)
+        if model:
+            self.model = model
+            self.info = dataclasses.replace(self.info, name=model, context_length=context or self.info.context_length)
+        return model
+
+    async def _get_json(self, url: str) -> Any:
+        async with asyncio.timeout(self.config.first_token_timeout):
+            response = await self._client.get(url, headers=self._headers())
+        response.raise_for_status()
+        return response.json()
+
+    def _model_info(self, model: str, context: int, load_s: float) -> ModelInfo:
+        from .loader import _special_tokens
+
+        local = self.local
+        context = context or (local.context_length if local else 0) or DEFAULT_CONTEXT
+        return ModelInfo(
+            name=model or "(the endpoint's model)", source="openai", path=self.config.base_url, device="remote",
+            dtype="remote", context_length=context, model_type=local.model_type if local else "",
+            has_chat_template=True, special_tokens=tuple(_special_tokens(local.tokenizer)) if local else (),
+            load_s=load_s)
+
+    def close(self) -> None:
+        """Close the connections and stop the loop thread."""
+        if self._loop.is_closed():
+            return
+        asyncio.run_coroutine_threadsafe(self._client.aclose(), self._loop).result(5)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
+        self._loop.close()
+
+
+def pick_model(listing: Any, wanted: str) -> tuple[str, int]:
+    """(model name, context length or 0) from a `/models` answer: `wanted`, else the first listed."""
+    listed = [m for m in listing.get("data", []) if isinstance(m, dict)] if isinstance(listing, dict) else []
+    chosen = next((m for m in listed if m.get("id") == wanted), None if wanted else (listed or [None])[0])
+    if chosen is None:
+        return wanted, 0
+    return wanted or str(chosen.get("id", "")), int(chosen.get("max_model_len") or 0)
+
+
+def is_done(line: str) -> bool:
+    """The ``data: [DONE]`` line that ends an OpenAI stream."""
+    return line.startswith("data:") and line[5:].strip() == "[DONE]"
+
+
+async def _pieces(lines: AsyncIterator[str], joiner: ThinkJoiner | None) -> AsyncIterator[tuple[str, str | None]]:
+    """(text, finish reason) per chunk; ends with ("", "done") at ``[DONE]``."""
+    async for line in lines:
+        if is_done(line):
+            yield "", "done"
+            return
+        payload = sse_payload(line)
+        if payload is not None:
+            yield chunk_piece(payload, joiner)
+
+
+def check_endpoint(config: EndpointConfig) -> str:
+    """One line for `doctor`: does the endpoint list its models (a plain GET, no generation)?"""
+    import httpx
+
+    url = f"{config.base_url}/models"
+    key = os.environ.get(config.api_key_env, "") if config.api_key_env else ""
+    try:
+        response = httpx.get(url, timeout=config.connect_timeout, headers={"Authorization": f"Bearer {key}"} if key else {})
+    except httpx.HTTPError as exc:
+        return f"endpoint {url}: {_describe(exc)}"
+    if response.status_code >= 400:
+        return f"endpoint {url}: HTTP {response.status_code}"
+    models = [m.get("id") for m in response.json().get("data", []) if isinstance(m, dict)]
+    return f"endpoint {url}: answers; serves {models}"
+
+
+async def _http_error(response: Any, api_key_env: str) -> str:
+    body = (await response.aread()).decode("utf-8", "replace").strip()
+    hint = ""
+    if response.status_code in (401, 403):
+        hint = f" (check the API key in ${api_key_env})" if api_key_env else " (the server wants an API key: set apiKeyEnv)"
+    return f"HTTP {response.status_code}{hint}: {body[:200]}"
+
+
+def _describe(exc: BaseException) -> str:
+    """An httpx error in words: which step failed."""
+    import httpx
+
+    if isinstance(exc, _Failure):
+        return str(exc)
+    if isinstance(exc, httpx.ConnectTimeout):
+        return "connecting timed out (connectTimeout)"
+    if isinstance(exc, httpx.ConnectError):
+        return f"cannot connect ({exc or 'connection refused'})"
+    if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError)):
+        return f"the connection dropped mid-answer ({exc or type(exc).__name__})"
+    if isinstance(exc, httpx.HTTPStatusError):
+        return f"HTTP {exc.response.status_code}"
+    return f"{type(exc).__name__}: {exc}"
