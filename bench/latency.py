@@ -184,6 +184,7 @@ async def typing_section(client: Any, keystrokes: int, interval_s: float, tag: s
     # the file has been open a while: one request already ran on it (its cold start is
     # the edit section's figure, not this one's)
     await request(client, uri, types.Position(line, 0), automatic=False)
+    traced = len(trace_figures(client))
     shown, stale, answered = [], 0, 0
     state = {"version": 1}
     pending: list[asyncio.Task] = []
@@ -219,8 +220,9 @@ async def typing_section(client: Any, keystrokes: int, interval_s: float, tag: s
     final_t0 = time.perf_counter()
     await asyncio.gather(*pending, return_exceptions=True)
     final_ms = (time.perf_counter() - final_t0) * 1000 + interval_s * 1000
+    ran = trace_figures(client)[traced:]
     return {"shown": shown, "stale": stale, "answered": answered, "final_ms": final_ms,
-            "requests": len(text)}
+            "requests": len(text), "generated": ran}
 
 
 async def lsp_section(args: argparse.Namespace) -> dict[str, Any]:
@@ -269,17 +271,22 @@ def print_lsp(d: dict[str, Any], debounces: list[int]) -> None:
               f"| {statistics.median(rt for rt, _ in rows):.0f} |")
     print(f"\nprompt time after the edit / cold: **{warm_ttft / max(1, cold_ttft):.2f}**")
     print("\n## Typing simulation (30 ms a keystroke, a request per keystroke)\n")
-    print("| debounceMs | requests | answered | shown | stale shown | shown p50 ms | shown p95 ms | final answer ms | final / cold |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| debounceMs | requests | generated | answered | shown | stale shown | shown p50 ms | shown p95 ms "
+          "| final answer ms | final / cold | prompt ms p50 / max | reused share |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for db in debounces:
         t = d[f"typing{db}"]
-        print(f"| {db} | {t['requests']} | {t['answered']} | {len(t['shown'])} | {t['stale']} "
+        gen = t["generated"]
+        prompt_ms = [g["ttft_ms"] for g in gen]
+        share = sum(g["reused"] for g in gen) / max(1, sum(g["prompt_tokens"] for g in gen))
+        print(f"| {db} | {t['requests']} | {len(gen)} | {t['answered']} | {len(t['shown'])} | {t['stale']} "
               f"| {pct(t['shown'], .5):.0f} | {pct(t['shown'], .95):.0f} | {t['final_ms']:.0f} "
-              f"| {t['final_ms'] / t['cold_ms']:.2f}x |")
+              f"| {t['final_ms'] / t['cold_ms']:.2f}x | {pct(prompt_ms, .5):.0f} / {max(prompt_ms, default=0):.0f} "
+              f"| {share:.0%} |")
     print(f"\nserver peak RSS: {d['peak_rss_mb']:.0f} MiB")
 
 
-async def start_section() -> dict[str, float]:
+async def start_section(threads: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as cache:
         saved = os.environ.get("DISTILL_LSP_CACHE_DIR")
         os.environ["DISTILL_LSP_CACHE_DIR"] = cache
@@ -287,7 +294,7 @@ async def start_section() -> dict[str, float]:
             figures = {}
             for name in ("first", "cached"):
                 t0 = time.perf_counter()
-                client = await open_session({}, verbose=False, timeout=900)
+                client = await open_session({"threads": threads}, verbose=False, timeout=900)
                 figures[name] = time.perf_counter() - t0
                 figures[name + "_load"] = client.session.status.result().get("loadSeconds", 0.0)
                 await close_session(client)
@@ -333,7 +340,7 @@ def main() -> None:
     figures["lsp"] = asyncio.run(lsp_section(args))
     print_lsp(figures["lsp"], args.debounce)
     if not args.skip_start:
-        figures["start"] = asyncio.run(start_section())
+        figures["start"] = asyncio.run(start_section(args.threads))
         print_start(figures["start"])
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=2, default=str))

@@ -245,3 +245,52 @@ def test_no_scope_header_once_dedented() -> None:
     lang = detect_language("python", None)
     ctx = build_context(text, len(text), lang, lang.parser().parse(encode(text)), [], words, 40)
     assert "def run" not in ctx.header
+
+
+def test_header_stays_put_while_the_user_types() -> None:
+    """Typing a line with other documents open: the header changes when what it holds
+    changes (a new snippet or signature becomes relevant), never by a mere reordering of
+    the same pieces as their ranks shift from keystroke to keystroke; consecutive prompts
+    then share their start, which the engine's key/value prefix reuse needs."""
+    lang = detect_language("python", "/w/main.py")
+    others = [  # each shares different identifiers with the line being typed
+        ("/w/a_text.py", "def wrap(text, width):\n    return [text[i:i + width] for i in range(0, len(text), width)]\n"),
+        ("/w/b_io.py", "def read_chunks(path, size):\n    with open(path) as handle:\n        return handle.read(size)\n"),
+        ("/w/c_clean.py", "def tidy(chunk):\n    return chunk.strip().lower()\n"),
+    ]
+    head = "import os\n\n\ndef load(path):\n    return open(path).read()\n\n\ndef wrap_all(chunks, width):\n"
+    typed = "    result = [wrap(chunk.strip(), width) for chunk in read_chunks(path, 10)]"
+    headers = []
+    for i in range(4, len(typed) + 1):
+        text = head + typed[:i]
+        tree = lang.parser().parse(encode(text))
+        headers.append(build_context(text, len(text), lang, tree, others, words, 400, path="/w/main.py").header)
+    changes = [(a, b) for a, b in zip(headers, headers[1:]) if a != b]
+    reorders = [pair for pair in changes if sorted(pair[0].splitlines()) == sorted(pair[1].splitlines())]
+    assert all(f"# {path}" in headers[-1] for path, _ in others)
+    assert not reorders, reorders[0]
+    assert len(changes) <= 4
+
+
+def test_prefix_window_start_moves_seldom_while_typing() -> None:
+    """In a file larger than the budget, the nearest lines that fit start one line lower
+    every few keystrokes; the anchored window keeps its start far longer."""
+    lang = detect_language("python", "/w/big.py")
+    body = "".join(f"value_{i} = compute({i}, scale={i % 7})\n" for i in range(400))
+    typed = "result = [compute(v, scale=3) for v in (value_1, value_2, value_3)]"
+
+    def chars(text: str) -> int:
+        return (len(text) + 3) // 4
+
+    starts, natural = [], []
+    for i in range(len(typed) + 1):
+        text = body + typed[:i]
+        ctx = build_context(text, len(text), lang, lang.parser().parse(encode(text)), [], chars, 600)
+        starts.append(len(text) - len(ctx.prefix))
+        natural.append(len(text) - len(fit_prefix(text, 600, chars)))
+    moves = sum(a != b for a, b in zip(starts, starts[1:]))
+    natural_moves = sum(a != b for a, b in zip(natural, natural[1:]))
+    assert natural_moves >= 2  # the problem: the plain window moves with the typing
+    assert moves < natural_moves and moves <= 1, (moves, natural_moves)
+    # and the anchored window still fills most of the budget
+    assert min(chars(text[s:]) for s in starts) >= 600 * 7 // 8 - 20

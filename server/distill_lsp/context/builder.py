@@ -39,6 +39,8 @@ _IDENT = re.compile(r"[^\W\d]\w*")
 WINDOW_LINES_BEFORE = 12
 WINDOW_LINES_AFTER = 4
 MAX_REFITS = 4
+ANCHOR_LINES = 16
+"""The prefix window starts on a line number divisible by this (see `anchor_prefix`)."""
 _SECTION_ORDER = {"imports": 0, "signatures": 1, "scopes": 2}
 
 
@@ -85,7 +87,7 @@ class _Piece:
     source: str | None = None
     """Path of the other document it comes from; None for the current file."""
     start: int = -1
-    """str offset in the current document it comes from."""
+    """str offset in the current document it comes from (a line number for other documents)."""
 
 
 def split_lines(text: str) -> list[str]:
@@ -123,6 +125,25 @@ def fit_prefix(before: str, limit: int, count: CountTokens) -> str:
         kept.append(lines.pop())
         used += cost
     return "".join(reversed(kept))
+
+
+def anchor_prefix(before: str, prefix: str, every: int = ANCHOR_LINES) -> str:
+    """`prefix` (a tail of `before`) starting at a line whose number is a multiple of
+    `every` (smaller for short windows: at most an eighth of their lines is dropped),
+    never dropping the cursor's line.
+
+    The nearest lines that fit the budget start one line further down every few
+    keystrokes; anchored, the window's start moves once in `every` such shifts, so
+    consecutive prompts keep a common start (the engine reuses its key/value cache)."""
+    if len(prefix) >= len(before) or every <= 1:
+        return prefix
+    lines = split_lines(prefix)
+    every = min(every, max(1, len(lines) // 8))  # never more than an eighth of the window
+    first_line = before.count("\n", 0, len(before) - len(prefix))
+    drop = -first_line % every
+    if drop == 0 or drop >= len(lines):
+        return prefix
+    return "".join(lines[drop:])
 
 
 def fit_suffix(after: str, limit: int, count: CountTokens) -> str:
@@ -218,14 +239,20 @@ class _Document:
 
 def render_header(pieces: Sequence[_Piece], lang: LanguageSpec | None, path: str | None) -> str:
     """Other documents first, each under a comment naming it; then the current file's
-    imports, signatures and scope headers (outermost scope first, next to the prefix)."""
+    imports, signatures and scope headers (outermost scope first, next to the prefix).
+
+    Pieces appear in document order, not in order of rank: while the user types, the
+    ranking shifts from keystroke to keystroke but the chosen set seldom does, and a
+    header that stays the same keeps the prompt's prefix (and its key/value cache) valid.
+    """
     if not pieces or lang is None:
         return ""
-    foreign = [p for p in pieces if p.source is not None]
+    foreign = sorted((p for p in pieces if p.source is not None),
+                     key=lambda p: (p.source or "", p.section != "other", p.start, p.text))
     own = sorted((p for p in pieces if p.source is None),
                  key=lambda p: (_SECTION_ORDER[p.section], p.start))
     out: list[str] = []
-    for source in dict.fromkeys(p.source for p in foreign):
+    for source in dict.fromkeys(p.source for p in foreign):  # sources in path order
         out.append(lang.comment(_display(source or "")) + "\n")
         out += [p.text for p in foreign if p.source == source]
     if foreign:
@@ -274,18 +301,18 @@ def build_context(text: str, offset: int, lang: LanguageSpec | None, tree: Tree 
     names = identifiers_near(before, after)
     docs = same_family_docs(other_docs, lang) if lang is not None else []
 
-    snippets = [_Piece("other", s.text, s.path) for s in rank_snippets(names, docs)]
+    snippets = [_Piece("other", s.text, s.path, s.line) for s in rank_snippets(names, docs)]
     pieces = _take(snippets, int(budget * shares.other_documents), count_tokens, lang)
     reserve = int(budget * (shares.scope_headers + shares.imports + shares.signatures))
     head = count_tokens(render_header(pieces, lang, path))
-    start = offset - len(fit_prefix(before, available - head - reserve, count_tokens))
+    start = offset - len(anchor_prefix(before, fit_prefix(before, available - head - reserve, count_tokens)))
     doc = _Document(text, offset, lang, tree) if lang is not None and tree is not None else None
     pieces += _extras(doc, names, docs, (start, offset + len(suffix)), count_tokens, budget,
                       shares, lang)
     prefix = before
     for _ in range(MAX_REFITS):
         header = render_header(pieces, lang, path)
-        prefix = fit_prefix(before, available - count_tokens(header), count_tokens)
+        prefix = anchor_prefix(before, fit_prefix(before, available - count_tokens(header), count_tokens))
         window = (offset - len(prefix), offset + len(suffix))
         visible = {id(p) for p in pieces if p.source is None and window[0] <= p.start < window[1]}
         if not visible:

@@ -78,10 +78,11 @@ async def suggest(ls: DistillLanguageServer, uri: str, position: types.Position,
         return None
     if suggestion is not None and suggestion.notice:
         ls.show_message(suggestion.notice, types.MessageType.Warning)
+    if suggestion is not None:
+        _log(ls, request_id, config, suggestion)
     if suggestion is None or ls.document_version(uri) != snap.version:
         logger.debug("%s: superseded", request_id)
         return None
-    _log(ls, request_id, config, suggestion)
     if not suggestion.text:
         return None
     ls.typed_ahead.remember(uri, snap.prefix, suggestion.text)
