@@ -294,3 +294,10 @@ def test_prefix_window_start_moves_seldom_while_typing() -> None:
     assert moves < natural_moves and moves <= 1, (moves, natural_moves)
     # and the anchored window still fills most of the budget
     assert min(chars(text[s:]) for s in starts) >= 600 * 7 // 8 - 20
+
+
+def test_the_word_being_typed_is_not_a_context_identifier() -> None:
+    from distill_lsp.context.builder import identifiers_near
+
+    assert identifiers_near("total = values\nresult = chu", "") == ["result", "values", "total"]
+    assert identifiers_near("total = values\nresult = chunk(", "") == ["chunk", "result", "values", "total"]

@@ -36,6 +36,7 @@ logger = logging.getLogger(__name__)
 CountTokens = Callable[[str], int]
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
 _IDENT = re.compile(r"[^\W\d]\w*")
+_PARTIAL_WORD = re.compile(r"\w+\Z")
 WINDOW_LINES_BEFORE = 12
 WINDOW_LINES_AFTER = 4
 MAX_REFITS = 4
@@ -164,8 +165,13 @@ def fit_suffix(after: str, limit: int, count: CountTokens) -> str:
 
 
 def identifiers_near(before: str, after: str) -> list[str]:
-    """Identifiers around the cursor, nearest first, without repeats."""
+    """Identifiers around the cursor, nearest first, without repeats. The word being typed
+    at the cursor is left out: it is a fragment ("ch", "chu", ...) that would change what
+    the context picks at every keystroke, and with it the prompt's start."""
     above = "".join(split_lines(before)[-WINDOW_LINES_BEFORE:])
+    partial = _PARTIAL_WORD.search(above)
+    if partial is not None:
+        above = above[:partial.start()]
     below = "".join(split_lines(after)[:WINDOW_LINES_AFTER])
     names = [m.group() for m in reversed(list(_IDENT.finditer(above)))]
     names += [m.group() for m in _IDENT.finditer(below)]
