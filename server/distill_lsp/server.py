@@ -51,6 +51,8 @@ class DistillLanguageServer(LanguageServer):
         self.trees = TreeCache()
         """Parse trees and text of the open documents, kept in step with didChange."""
         self.typed_ahead = TypedAheadCache()
+        self.chosen_snippets: dict[str, tuple[tuple[str, int], ...]] = {}
+        """Per document, the other documents' snippets its last prompt used (kept steady)."""
 
     # -- settings -------------------------------------------------------------------
     def update_settings(self, layer: Any, origin: str) -> Settings:
@@ -139,7 +141,8 @@ class DistillLanguageServer(LanguageServer):
         others = [(u.removeprefix("file://"), t) for u, t, _ in self.trees.documents() if u != uri]
         return Snapshot(uri=uri, version=doc.version, text=text,
                         offset=offset_at(text, position.line, position.character),
-                        lang=self.trees.language(uri), tree=tree, other_docs=others, automatic=automatic)
+                        lang=self.trees.language(uri), tree=tree, other_docs=others, automatic=automatic,
+                        keep_snippets=self.chosen_snippets.get(uri, ()))
 
     def document_version(self, uri: str) -> int | None:
         doc = self.workspace.text_documents.get(unquote(uri))
@@ -159,6 +162,7 @@ class DistillLanguageServer(LanguageServer):
             workspace.remove_text_document(uri)
         self.trees = TreeCache()
         self.typed_ahead = TypedAheadCache()
+        self.chosen_snippets = {}
         logger.info("session %s ended: %d engine jobs cancelled, its documents and caches freed",
                     self.session_id, cancelled)
 

@@ -301,3 +301,22 @@ def test_the_word_being_typed_is_not_a_context_identifier() -> None:
 
     assert identifiers_near("total = values\nresult = chu", "") == ["result", "values", "total"]
     assert identifiers_near("total = values\nresult = chunk(", "") == ["chunk", "result", "values", "total"]
+
+
+def test_kept_snippets_hold_their_place_against_slightly_better_ones() -> None:
+    lang = detect_language("python", "/w/main.py")
+    others = [("/w/a.py", "def alpha(items, limit):\n    return items[:limit]\n"),
+              ("/w/b.py", "def beta(items, limit):\n    return use(sorted(items))[:limit]\n")]
+    text = "def use(items, limit):\n    return beta(items) + alpha(items, limit)\n    "
+    tree = lang.parser().parse(encode(text))
+    # a budget with room for one snippet only
+    fresh = build_context(text, len(text), lang, tree, others, words, 100, path="/w/main.py")
+    assert len(fresh.snippets) == 1
+    best = fresh.snippets[0]
+    other = ("/w/b.py", 0) if best[0] == "/w/a.py" else ("/w/a.py", 0)
+    kept = build_context(text, len(text), lang, tree, others, words, 100, path="/w/main.py", keep=[other])
+    assert kept.snippets == (other,)
+    # a clearly better snippet still displaces a kept one
+    far = [("/w/a.py", others[0][1]), ("/w/b.py", "def beta(rows):\n    return rows\n")]
+    assert build_context(text, len(text), lang, tree, far, words, 100, path="/w/main.py",
+                         keep=[("/w/b.py", 0)]).snippets == (("/w/a.py", 0),)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import re
 from bisect import bisect_right
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 
 from tree_sitter import Tree
@@ -40,6 +40,8 @@ _PARTIAL_WORD = re.compile(r"\w+\Z")
 WINDOW_LINES_BEFORE = 12
 WINDOW_LINES_AFTER = 4
 MAX_REFITS = 4
+STICKY_BONUS = 0.2
+"""Added to the similarity (Jaccard, 0..1) of the snippets the last request chose."""
 ANCHOR_LINES = 16
 """The prefix window starts on a line number divisible by this (see `anchor_prefix`)."""
 _SECTION_ORDER = {"imports": 0, "signatures": 1, "scopes": 2}
@@ -79,6 +81,9 @@ class PromptContext:
     header: str = ""
     tokens: dict[str, int] = field(default_factory=dict, compare=False)
     """Token counts per part (header, prefix, suffix), for logs."""
+    snippets: tuple[tuple[str, int], ...] = ()
+    """(path, line) of the other documents' snippets in the header: pass them back as
+    `keep` next time, so the choice holds steady while the user types."""
 
 
 @dataclass
@@ -291,12 +296,15 @@ def _take(pieces: Sequence[_Piece], limit: int, count: CountTokens,
 
 def build_context(text: str, offset: int, lang: LanguageSpec | None, tree: Tree | None,
                   other_docs: Sequence[tuple[str, str]], count_tokens: CountTokens, budget: int,
-                  shares: ContextShares = ContextShares(), *, path: str | None = None) -> PromptContext:
+                  shares: ContextShares = ContextShares(), *, path: str | None = None,
+                  keep: Collection[tuple[str, int]] = ()) -> PromptContext:
     """The prompt context around `offset` (a str index into `text`) within `budget` tokens.
 
     `tree` is the parse of `text` (None: no syntax-aware extras); `other_docs` are (path,
     text) of other open documents; `path` names the current document in the header when
-    snippets of other documents precede it.
+    snippets of other documents precede it. Snippets in `keep` (the last request's
+    choice) rank as if `STICKY_BONUS` more similar: a new one must be clearly better to
+    displace them, so the header, and the key/value cache of the prompt, survive typing.
     """
     offset = min(max(0, offset), len(text))
     budget = max(0, budget)
@@ -307,7 +315,12 @@ def build_context(text: str, offset: int, lang: LanguageSpec | None, tree: Tree 
     names = identifiers_near(before, after)
     docs = same_family_docs(other_docs, lang) if lang is not None else []
 
-    snippets = [_Piece("other", s.text, s.path, s.line) for s in rank_snippets(names, docs)]
+    ranked = rank_snippets(names, docs)
+    if keep:
+        kept = set(keep)
+        ranked.sort(key=lambda s: (-(s.score + (STICKY_BONUS if (s.path, s.line) in kept else 0.0)),
+                                   s.path, s.line))
+    snippets = [_Piece("other", s.text, s.path, s.line) for s in ranked]
     pieces = _take(snippets, int(budget * shares.other_documents), count_tokens, lang)
     reserve = int(budget * (shares.scope_headers + shares.imports + shares.signatures))
     head = count_tokens(render_header(pieces, lang, path))
@@ -368,7 +381,8 @@ def _enforce(pieces: list[_Piece], prefix: str, suffix: str, lang: LanguageSpec 
         head_prefix, tail = count(header + prefix), count(suffix)
         if head_prefix + tail <= budget:
             tokens = {"header": count(header), "prefix": count(prefix), "suffix": tail}
-            return PromptContext(prefix, suffix, header, tokens)
+            chosen = tuple((p.source, p.start) for p in pieces if p.section == "other" and p.source)
+            return PromptContext(prefix, suffix, header, tokens, chosen)
         lines = split_lines(prefix)
         if len(lines) > 1:
             prefix = "".join(lines[1:])

@@ -134,6 +134,8 @@ class PrefixStore:
         entry = self._entries.pop(key, None) if key and self.budget_bytes > 0 else None
         if entry is not None and croppable(entry.cache):
             keep = min(common_prefix(entry.ids, prompt), len(prompt) - 1)
+            logger.debug("prefix cache %s: %d of %d prompt tokens in common with the %d kept",
+                         key, keep, len(prompt), len(entry.ids))
             if keep >= MIN_REUSE_TOKENS:
                 held = entry.cache.get_seq_length()
                 if held > keep:
