@@ -17,6 +17,7 @@ from pygls.lsp.server import LanguageServer
 from . import __version__
 from .completion.cache import TypedAheadCache
 from .completion.pipeline import Snapshot
+from .context.builder import ContextMemory
 from .context.languages import detect_language
 from .context.positions import offset_at
 from .context.trees import TreeCache
@@ -51,8 +52,8 @@ class DistillLanguageServer(LanguageServer):
         self.trees = TreeCache()
         """Parse trees and text of the open documents, kept in step with didChange."""
         self.typed_ahead = TypedAheadCache()
-        self.chosen_snippets: dict[str, tuple[tuple[str, int], ...]] = {}
-        """Per document, the other documents' snippets its last prompt used (kept steady)."""
+        self.context_memory: dict[str, ContextMemory] = {}
+        """Per document, what its last prompt's context chose (kept steady while typing)."""
 
     # -- settings -------------------------------------------------------------------
     def update_settings(self, layer: Any, origin: str) -> Settings:
@@ -142,7 +143,7 @@ class DistillLanguageServer(LanguageServer):
         return Snapshot(uri=uri, version=doc.version, text=text,
                         offset=offset_at(text, position.line, position.character),
                         lang=self.trees.language(uri), tree=tree, other_docs=others, automatic=automatic,
-                        keep_snippets=self.chosen_snippets.get(uri, ()))
+                        memory=self.context_memory.get(uri))
 
     def document_version(self, uri: str) -> int | None:
         doc = self.workspace.text_documents.get(unquote(uri))
@@ -162,7 +163,7 @@ class DistillLanguageServer(LanguageServer):
             workspace.remove_text_document(uri)
         self.trees = TreeCache()
         self.typed_ahead = TypedAheadCache()
-        self.chosen_snippets = {}
+        self.context_memory = {}
         logger.info("session %s ended: %d engine jobs cancelled, its documents and caches freed",
                     self.session_id, cancelled)
 

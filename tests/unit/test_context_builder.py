@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import pytest
 from distill_lsp.context.builder import (
+    ContextMemory,
     ContextShares,
     build_context,
     fit_prefix,
@@ -314,9 +315,18 @@ def test_kept_snippets_hold_their_place_against_slightly_better_ones() -> None:
     assert len(fresh.snippets) == 1
     best = fresh.snippets[0]
     other = ("/w/b.py", 0) if best[0] == "/w/a.py" else ("/w/a.py", 0)
-    kept = build_context(text, len(text), lang, tree, others, words, 100, path="/w/main.py", keep=[other])
+    kept = build_context(text, len(text), lang, tree, others, words, 100, path="/w/main.py",
+                         memory=ContextMemory(snippets=(other,)))
     assert kept.snippets == (other,)
     # a clearly better snippet still displaces a kept one
     far = [("/w/a.py", others[0][1]), ("/w/b.py", "def beta(rows):\n    return rows\n")]
     assert build_context(text, len(text), lang, tree, far, words, 100, path="/w/main.py",
-                         keep=[("/w/b.py", 0)]).snippets == (("/w/a.py", 0),)
+                         memory=ContextMemory(snippets=(("/w/b.py", 0),))).snippets == (("/w/a.py", 0),)
+
+
+def test_a_name_defined_in_this_file_never_pulls_in_another_files_signature() -> None:
+    from distill_lsp.context.builder import _defined_in_text
+
+    assert _defined_in_text("__init__", "class A:\n    def __init__(self):\n        pass\n")
+    assert _defined_in_text("Point", "type Point struct {\n}\n") and _defined_in_text("run", "fn run() {}")
+    assert not _defined_in_text("helper", "x = helper(1)\n")

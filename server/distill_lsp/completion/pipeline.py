@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from tree_sitter import Tree
 
-from ..context.builder import ContextShares, build_context
+from ..context.builder import ContextMemory, ContextShares, build_context
 from ..context.languages import LanguageSpec
 from ..engine.types import CancelToken, GenerationRequest, GenerationResult, StopReason
 from ..profiles import SamplingProfile, auto_profile, is_auto
@@ -52,8 +52,8 @@ class Snapshot:
     """Parse of `text` (never mutated afterwards), None for plain-text documents."""
     other_docs: Sequence[tuple[str, str]] = ()
     """(path, text) of the other open documents."""
-    keep_snippets: tuple[tuple[str, int], ...] = ()
-    """The other documents' snippets the last request on this document chose."""
+    memory: ContextMemory | None = None
+    """What the last context built for this document chose (kept steady)."""
     automatic: bool = True
 
     @property
@@ -92,7 +92,7 @@ class Suggestion:
     timings: dict[str, float] = field(default_factory=dict)
     prompt_tokens: int = 0
     reused_tokens: int = 0
-    snippets: tuple[tuple[str, int], ...] = ()
+    memory: ContextMemory | None = None
     new_tokens: int = 0
     stopped_early: bool = False
     mode: str = ""
@@ -198,7 +198,7 @@ def run(snap: Snapshot, backend: Backend, token: CancelToken, config: Completion
     budget = prompt_budget(config.context_tokens, backend.info.context_length, config.max_new_tokens)
     ctx = build_context(snap.text, snap.offset, snap.lang, snap.tree, snap.other_docs,
                         backend.count_tokens, budget, config.shares, path=_path(snap.uri),
-                        keep=snap.keep_snippets)
+                        memory=snap.memory)
     prompt, removed = split_trailing_whitespace(template.render(ctx)) if not template.is_fim else (
         template.render(ctx), "")
     ids = backend.encode(prompt)
@@ -220,7 +220,7 @@ def run(snap: Snapshot, backend: Backend, token: CancelToken, config: Completion
                  "generate_ms": result.total_s * 1000, "total_ms": (time.perf_counter() - started) * 1000},
         prompt_tokens=result.prompt_tokens,
         reused_tokens=result.reused_tokens,
-        snippets=ctx.snippets,
+        memory=ctx.memory,
         new_tokens=result.new_tokens,
         stopped_early=result.stopped_early,
         mode=mode.kind.value,

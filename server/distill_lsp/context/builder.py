@@ -37,6 +37,7 @@ CountTokens = Callable[[str], int]
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
 _IDENT = re.compile(r"[^\W\d]\w*")
 _PARTIAL_WORD = re.compile(r"\w+\Z")
+_DEF_KEYWORDS = "def|class|function|func|fn|struct|enum|trait|interface|type"
 WINDOW_LINES_BEFORE = 12
 WINDOW_LINES_AFTER = 4
 MAX_REFITS = 4
@@ -45,6 +46,17 @@ STICKY_BONUS = 0.2
 ANCHOR_LINES = 16
 """The prefix window starts on a line number divisible by this (see `anchor_prefix`)."""
 _SECTION_ORDER = {"imports": 0, "signatures": 1, "scopes": 2}
+
+
+@dataclass(frozen=True)
+class ContextMemory:
+    """The choices of the last context built for a document, kept steady next time: a
+    prompt whose start stays the same lets the engine reuse its key/value cache."""
+
+    snippets: tuple[tuple[str, int], ...] = ()
+    """(path, line) of the other documents' snippets in the header."""
+    start_line: int | None = None
+    """First line of the prefix window."""
 
 
 @dataclass(frozen=True)
@@ -81,9 +93,13 @@ class PromptContext:
     header: str = ""
     tokens: dict[str, int] = field(default_factory=dict, compare=False)
     """Token counts per part (header, prefix, suffix), for logs."""
-    snippets: tuple[tuple[str, int], ...] = ()
-    """(path, line) of the other documents' snippets in the header: pass them back as
-    `keep` next time, so the choice holds steady while the user types."""
+    memory: ContextMemory | None = None
+    """What this context chose (snippets, window start): pass it back as `memory` for
+    the next request on the document, so the choice holds steady while the user types."""
+
+    @property
+    def snippets(self) -> tuple[tuple[str, int], ...]:
+        return self.memory.snippets if self.memory else ()
 
 
 @dataclass
@@ -133,19 +149,23 @@ def fit_prefix(before: str, limit: int, count: CountTokens) -> str:
     return "".join(reversed(kept))
 
 
-def anchor_prefix(before: str, prefix: str, every: int = ANCHOR_LINES) -> str:
+def anchor_prefix(before: str, prefix: str, every: int = ANCHOR_LINES, keep_line: int | None = None) -> str:
     """`prefix` (a tail of `before`) starting at a line whose number is a multiple of
     `every` (smaller for short windows: at most an eighth of their lines is dropped),
     never dropping the cursor's line.
 
     The nearest lines that fit the budget start one line further down every few
     keystrokes; anchored, the window's start moves once in `every` such shifts, so
-    consecutive prompts keep a common start (the engine reuses its key/value cache)."""
+    consecutive prompts keep a common start (the engine reuses its key/value cache).
+    With `keep_line` (the last window's first line) inside the window that fits, the
+    window starts there: it moves only when the budget forces it."""
     if len(prefix) >= len(before) or every <= 1:
         return prefix
     lines = split_lines(prefix)
-    every = min(every, max(1, len(lines) // 8))  # never more than an eighth of the window
     first_line = before.count("\n", 0, len(before) - len(prefix))
+    if keep_line is not None and first_line <= keep_line < first_line + len(lines):
+        return "".join(lines[keep_line - first_line:])
+    every = min(every, max(1, len(lines) // 8))  # never more than an eighth of the window
     drop = -first_line % every
     if drop == 0 or drop >= len(lines):
         return prefix
@@ -297,14 +317,15 @@ def _take(pieces: Sequence[_Piece], limit: int, count: CountTokens,
 def build_context(text: str, offset: int, lang: LanguageSpec | None, tree: Tree | None,
                   other_docs: Sequence[tuple[str, str]], count_tokens: CountTokens, budget: int,
                   shares: ContextShares = ContextShares(), *, path: str | None = None,
-                  keep: Collection[tuple[str, int]] = ()) -> PromptContext:
+                  memory: ContextMemory | None = None) -> PromptContext:
     """The prompt context around `offset` (a str index into `text`) within `budget` tokens.
 
     `tree` is the parse of `text` (None: no syntax-aware extras); `other_docs` are (path,
     text) of other open documents; `path` names the current document in the header when
-    snippets of other documents precede it. Snippets in `keep` (the last request's
-    choice) rank as if `STICKY_BONUS` more similar: a new one must be clearly better to
-    displace them, so the header, and the key/value cache of the prompt, survive typing.
+    snippets of other documents precede it. `memory` is what the last request on this
+    document chose: its snippets rank as if `STICKY_BONUS` more similar (a new one must be
+    clearly better to displace them) and its window start holds while it fits, so the
+    header and the prompt's start, and with them the key/value cache, survive typing.
     """
     offset = min(max(0, offset), len(text))
     budget = max(0, budget)
@@ -316,28 +337,32 @@ def build_context(text: str, offset: int, lang: LanguageSpec | None, tree: Tree 
     docs = same_family_docs(other_docs, lang) if lang is not None else []
 
     ranked = rank_snippets(names, docs)
-    if keep:
-        kept = set(keep)
+    memory = memory or ContextMemory()
+    keep_line = memory.start_line
+    if memory.snippets:
+        kept = set(memory.snippets)
         ranked.sort(key=lambda s: (-(s.score + (STICKY_BONUS if (s.path, s.line) in kept else 0.0)),
                                    s.path, s.line))
     snippets = [_Piece("other", s.text, s.path, s.line) for s in ranked]
     pieces = _take(snippets, int(budget * shares.other_documents), count_tokens, lang)
     reserve = int(budget * (shares.scope_headers + shares.imports + shares.signatures))
     head = count_tokens(render_header(pieces, lang, path))
-    start = offset - len(anchor_prefix(before, fit_prefix(before, available - head - reserve, count_tokens)))
+    start = offset - len(anchor_prefix(before, fit_prefix(before, available - head - reserve, count_tokens),
+                                       keep_line=keep_line))
     doc = _Document(text, offset, lang, tree) if lang is not None and tree is not None else None
     pieces += _extras(doc, names, docs, (start, offset + len(suffix)), count_tokens, budget,
                       shares, lang)
     prefix = before
     for _ in range(MAX_REFITS):
         header = render_header(pieces, lang, path)
-        prefix = anchor_prefix(before, fit_prefix(before, available - count_tokens(header), count_tokens))
+        prefix = anchor_prefix(before, fit_prefix(before, available - count_tokens(header), count_tokens),
+                               keep_line=keep_line)
         window = (offset - len(prefix), offset + len(suffix))
         visible = {id(p) for p in pieces if p.source is None and window[0] <= p.start < window[1]}
         if not visible:
             break
         pieces = [p for p in pieces if id(p) not in visible]
-    return _enforce(pieces, prefix, suffix, lang, path, count_tokens, budget)
+    return _enforce(pieces, prefix, suffix, lang, path, count_tokens, budget, before)
 
 
 def _signatures(doc: _Document | None, names: Sequence[str],
@@ -345,7 +370,11 @@ def _signatures(doc: _Document | None, names: Sequence[str],
     """Signatures of `names`, nearest name first: from this file when defined here out of
     `window` (and not around the cursor), else from another document."""
     local = doc.local_definitions(names) if doc is not None else {}
-    foreign = foreign_definitions([n for n in names if n not in local], docs) if docs else {}
+    # a parse with an error near the cursor can hide a local definition for one keystroke;
+    # the text still shows it, and a foreign signature in its place would flicker in and out
+    text = doc.text if doc is not None else ""
+    wanted = [n for n in names if n not in local and not _defined_in_text(n, text)]
+    foreign = foreign_definitions(wanted, docs) if docs and wanted else {}
     pieces: list[_Piece] = []
     for name in names:
         if name in local:
@@ -357,6 +386,11 @@ def _signatures(doc: _Document | None, names: Sequence[str],
             source, definition = foreign[name]
             pieces.append(_Piece("signatures", definition.signature + "\n", source))
     return pieces
+
+
+def _defined_in_text(name: str, text: str) -> bool:
+    """`name` follows a definition keyword somewhere in `text` (def, class, function, ...)."""
+    return re.search(rf"\b(?:{_DEF_KEYWORDS})\s+{re.escape(name)}\b", text) is not None
 
 
 def _extras(doc: _Document | None, names: Sequence[str], docs: Sequence[tuple[str, str, LanguageSpec]],
@@ -374,7 +408,7 @@ def _extras(doc: _Document | None, names: Sequence[str], docs: Sequence[tuple[st
 
 
 def _enforce(pieces: list[_Piece], prefix: str, suffix: str, lang: LanguageSpec | None,
-             path: str | None, count: CountTokens, budget: int) -> PromptContext:
+             path: str | None, count: CountTokens, budget: int, before: str) -> PromptContext:
     """Shrink until the real count fits (tokens of joined text can exceed the sum of parts)."""
     header = render_header(pieces, lang, path)
     while True:
@@ -382,7 +416,8 @@ def _enforce(pieces: list[_Piece], prefix: str, suffix: str, lang: LanguageSpec 
         if head_prefix + tail <= budget:
             tokens = {"header": count(header), "prefix": count(prefix), "suffix": tail}
             chosen = tuple((p.source, p.start) for p in pieces if p.section == "other" and p.source)
-            return PromptContext(prefix, suffix, header, tokens, chosen)
+            start_line = before.count("\n", 0, len(before) - len(prefix))
+            return PromptContext(prefix, suffix, header, tokens, ContextMemory(chosen, start_line))
         lines = split_lines(prefix)
         if len(lines) > 1:
             prefix = "".join(lines[1:])

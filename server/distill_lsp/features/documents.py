@@ -39,4 +39,4 @@ def register(server: DistillLanguageServer) -> None:
         ls.engine.cancel_key(uri, StopReason.SUPERSEDED)
         ls.trees.close(uri)
         ls.typed_ahead.forget(uri)
-        ls.chosen_snippets.pop(uri, None)
+        ls.context_memory.pop(uri, None)

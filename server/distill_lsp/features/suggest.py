@@ -80,8 +80,8 @@ async def suggest(ls: DistillLanguageServer, uri: str, position: types.Position,
         ls.show_message(suggestion.notice, types.MessageType.Warning)
     if suggestion is not None:
         _log(ls, request_id, config, suggestion)
-        if suggestion.prompt_tokens:
-            ls.chosen_snippets[uri] = suggestion.snippets
+        if suggestion.memory is not None:
+            ls.context_memory[uri] = suggestion.memory
     if suggestion is None or ls.document_version(uri) != snap.version:
         logger.debug("%s: superseded", request_id)
         return None
