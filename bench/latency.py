@@ -317,7 +317,7 @@ def print_start(s: dict[str, float]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--prompts", type=int, default=4)
+    parser.add_argument("--prompts", type=int, default=6)
     parser.add_argument("--tokens", type=int, default=64)
     parser.add_argument("--threads", type=int, default=0, help="torch threads in this process (0: physical cores)")
     parser.add_argument("--lsp-tokens", type=int, default=24, help="maxNewTokens of the LSP requests")

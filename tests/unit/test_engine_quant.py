@@ -15,6 +15,7 @@ from distill_lsp.engine.quant import (
     Int4WeightLinear,
     Int8WeightLinear,
     QuantizationError,
+    RescoredHead,
     int4_error,
     quantize_model,
     resolve_mode,
@@ -57,6 +58,19 @@ def test_int8_layer_is_close_to_the_float_layer(rows: int) -> None:
     assert _close(q(x), layer(x)) < 0.02
 
 
+def test_rescored_head_is_exact_where_it_matters() -> None:
+    torch.manual_seed(6)
+    head = nn.Linear(48, 500, bias=False)
+    rescored = RescoredHead(head.weight, None, top=16)
+    x = torch.randn(3, 48)
+    with torch.no_grad():
+        want, got = head(x), rescored(x)
+    top = want.topk(8, dim=-1).indices
+    torch.testing.assert_close(got.gather(1, top), want.gather(1, top), atol=1e-5, rtol=1e-5)
+    assert torch.equal(got.argmax(-1), want.argmax(-1))
+    assert (got - want).abs().max() > 1e-4  # the rest are int8 approximations
+
+
 def test_int4_error_tells_four_bit_weights_from_others() -> None:
     assert int4_error(_four_bit_linear().weight) < quant.EXACT_INT4
     torch.manual_seed(5)
@@ -79,7 +93,7 @@ def test_auto_uses_int4_only_where_lossless_and_int8_for_the_head() -> None:
     summary = quantize_model(toy, "auto", "cpu")
     assert isinstance(toy.exact, Int4WeightLinear)
     assert isinstance(toy.other, Int8WeightLinear)
-    assert isinstance(toy.lm_head, Int8WeightLinear)
+    assert isinstance(toy.lm_head, RescoredHead)
     assert (summary.int4_layers, summary.int8_layers) == (1, 2)
     assert summary.bytes_after < summary.bytes_before / 2
     assert "int4" in summary.describe()

@@ -28,6 +28,8 @@ MODES = ("auto", "none", "int8", "int4")
 GROUP = 32
 EXACT_INT4 = 1e-3
 """Relative reconstruction error under which int4 counts as lossless (a 4-bit source)."""
+RESCORE_TOP = 64
+"""Logits the output head recomputes exactly (see `RescoredHead`)."""
 DENSE_ROWS = 32
 """Inputs with more rows than this (prompt processing) use a dequantized dense matmul:
 the packed kernels are tuned for decoding, a few rows at a time."""
@@ -108,6 +110,32 @@ class Int4WeightLinear(nn.Module):
         if self.bias is not None:
             y = y + self.bias
         return y.reshape(*shape[:-1], self.out_features)
+
+
+class RescoredHead(nn.Module):
+    """The output head: int8 logits for the whole vocabulary, then the `top` highest
+    recomputed exactly from the float weights. Greedy decoding picks from the exact
+    values (the float model's choice unless its best token falls outside the int8 top
+    `top`), and sampling sees exact values where its probability mass is. The float
+    weights are usually the tied input embeddings, kept anyway for the lookups."""
+
+    def __init__(self, weight: nn.Parameter, bias: torch.Tensor | None, top: int = RESCORE_TOP) -> None:
+        super().__init__()
+        self.approx = Int8WeightLinear(weight, bias)
+        self.reference = weight  # registered as a parameter: tied to the embeddings when they are
+        self.reference_bias = None if bias is None else nn.Parameter(bias.detach(), requires_grad=False)
+        self.top = min(top, weight.shape[0])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        logits = self.approx(x)
+        flat = logits.reshape(-1, logits.shape[-1])
+        rows = x.reshape(-1, x.shape[-1]).to(self.reference.dtype)
+        index = flat.topk(self.top, dim=-1).indices
+        exact = torch.einsum("rkd,rd->rk", self.reference[index], rows)
+        if self.reference_bias is not None:
+            exact = exact + self.reference_bias[index]
+        flat.scatter_(1, index, exact.to(flat.dtype))
+        return flat.reshape(logits.shape)
 
 
 def int4_groups(w: torch.Tensor, group: int = GROUP) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -214,6 +242,12 @@ def _quantize_layer(layer: nn.Linear, mode: str, *, is_head: bool, summary: Quan
             return q
         except RuntimeError as exc:  # a shape the packed kernel does not take
             summary.notes.append(f"{n}x{k}: int4 unavailable ({exc}); int8")
+    if is_head:
+        head = RescoredHead(layer.weight, layer.bias)
+        summary.int8_layers += 1
+        summary.bytes_after += head.approx.qweight.numel() + head.approx.scale.numel() * 2
+        summary.notes.append(f"output head: int8, top {head.top} logits recomputed in float")
+        return head
     q8 = Int8WeightLinear(w, layer.bias)
     summary.int8_layers += 1
     summary.bytes_after += q8.qweight.numel() + q8.scale.numel() * q8.scale.element_size()
