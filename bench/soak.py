@@ -95,8 +95,9 @@ def p95(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
 
 
-def run(n: int, max_new_tokens: int, warmup: int) -> dict[str, Any]:
-    session = Session({"profile": "greedy", "maxNewTokens": max_new_tokens, "contextTokens": 512})
+def run(n: int, max_new_tokens: int, warmup: int, threads: int = 0) -> dict[str, Any]:
+    session = Session({"profile": "greedy", "maxNewTokens": max_new_tokens, "contextTokens": 512,
+                       "threads": threads})
     server = psutil.Process(session.proc.pid)
     source = SOURCE.read_text()
     uri = "file:///soak/typing.py"
@@ -142,10 +143,11 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=5000)
     parser.add_argument("--max-new-tokens", type=int, default=4)
     parser.add_argument("--warmup", type=int, help="requests before the baseline (default: N/10, at most 200)")
+    parser.add_argument("--threads", type=int, default=0, help="the server's threads setting (0: physical cores)")
     parser.add_argument("--json", help="also write the figures here")
     args = parser.parse_args()
     warmup = args.warmup if args.warmup is not None else max(1, min(200, args.requests // 10))
-    report = run(args.requests, args.max_new_tokens, warmup)
+    report = run(args.requests, args.max_new_tokens, warmup, args.threads)
     for key, value in report.items():
         print(f"{key:>22}: {value}")
     if args.json:
