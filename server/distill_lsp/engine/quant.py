@@ -76,11 +76,12 @@ class Int8WeightLinear(nn.Module):
 class Int4WeightLinear(nn.Module):
     """``y = x @ w.T + b`` with ``w = q * scale + minimum`` per group of 32 inputs, q in 0..15."""
 
-    def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None, group: int = GROUP) -> None:
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None, group: int = GROUP,
+                 groups: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None) -> None:
         super().__init__()
         w = weight.detach().float()
         n, k = w.shape
-        q, scale, minimum = int4_groups(w, group)
+        q, scale, minimum = groups if groups is not None else int4_groups(w, group)
         q = q.reshape(n, k)
         packed = torch.ops.aten._convert_weight_to_int4pack_for_cpu(q.to(torch.int32), 1)
         zero = minimum + 8 * scale  # the kernel computes (q - 8) * scale + zero
@@ -149,10 +150,11 @@ def int4_groups(w: torch.Tensor, group: int = GROUP) -> tuple[torch.Tensor, torc
     return q, scale, low
 
 
-def int4_error(w: torch.Tensor, group: int = GROUP) -> float:
+def int4_error(w: torch.Tensor, group: int = GROUP,
+               groups: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None) -> float:
     """Relative error of `w` rebuilt from its int4 groups (0 for weights from a 4-bit GGUF)."""
     w = w.detach().float()
-    q, scale, low = int4_groups(w, group)
+    q, scale, low = groups if groups is not None else int4_groups(w, group)
     rebuilt = (q * scale[..., None] + low[..., None]).reshape(w.shape)
     return float((rebuilt - w).norm() / w.norm().clamp(min=1e-12))
 
@@ -231,11 +233,11 @@ def _quantize_layer(layer: nn.Linear, mode: str, *, is_head: bool, summary: Quan
     w = layer.weight
     summary.bytes_before += w.numel() * w.element_size()
     n, k = w.shape
-    want_int4 = not is_head and k % GROUP == 0 and (
-        mode == "int4" or (mode == "auto" and int4_error(w) < EXACT_INT4))
+    groups = int4_groups(w.detach().float()) if not is_head and k % GROUP == 0 and mode in ("auto", "int4") else None
+    want_int4 = groups is not None and (mode == "int4" or int4_error(w, groups=groups) < EXACT_INT4)
     if want_int4:
         try:
-            q = Int4WeightLinear(w, layer.bias)
+            q = Int4WeightLinear(w, layer.bias, groups=groups)
             summary.int4_layers += 1
             summary.bytes_after += q.packed.numel() + q.scales_zeros.numel() * q.scales_zeros.element_size()
             summary.bytes_after += q.q.numel()
