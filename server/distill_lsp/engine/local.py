@@ -22,7 +22,7 @@ from . import fastpath
 from .fastpath import FastDecoder
 from .kvcache import PrefixStore
 from .loader import LoadedModel
-from .quant import quantize_model
+from .quant import quantize_model, release_freed_memory
 from .sampling import Sampler
 from .types import EngineOutOfMemory, GenerationRequest, GenerationResult, ModelInfo, StopReason
 
@@ -31,6 +31,8 @@ logger = logging.getLogger(__name__)
 FAULT_ENV = "DISTILL_LSP_FAULT"
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
+TRIM_EVERY = 32
+"""Generations between returning freed heap memory to the system."""
 PREFILL_CHUNK = 256
 """Prompt tokens run in one forward pass; cancellation is checked between chunks."""
 
@@ -79,6 +81,7 @@ class LocalBackend:
             load_s=loaded.info.load_s + time.perf_counter() - started)
         self.eos_ids = self._end_token_ids()
         self.prefix = PrefixStore(prefix_cache_mb * 2**20)
+        self._generations = 0
         self.fast = FastDecoder(self.model) if fastpath.supports(self.model) else None
         self._warm_up()
 
@@ -183,6 +186,9 @@ class LocalBackend:
             self.prefix.drop(request.cache_key)  # the cache may be half-written
             raise
         self.prefix.put(request.cache_key, fed, cache)
+        self._generations += 1
+        if self._generations % TRIM_EVERY == 0:
+            release_freed_memory()  # key/value buffers of changing sizes fragment the heap
         if request.cancel.cancelled:
             reason = request.cancel.reason or StopReason.CANCELLED
         text = self.tokenizer.decode(new_ids, skip_special_tokens=True)
