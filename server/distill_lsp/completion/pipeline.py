@@ -178,9 +178,23 @@ def drop_partial_line(text: str, reason: StopReason, mode: Mode) -> str:
     return text
 
 
-def run(snap: Snapshot, backend: Backend, token: CancelToken, config: CompletionConfig,
-        request_id: str = "") -> Suggestion:
-    """The whole pipeline for one request, on the engine worker."""
+@dataclass(frozen=True)
+class Plan:
+    """What the pipeline decided before generating: the shape wanted and the prompt."""
+
+    mode: Mode
+    indent_unit: str
+    profile: SamplingProfile
+    template: PromptTemplate
+    prompt: str
+    removed: str
+    """Whitespace cut from the end of the prompt (see `split_trailing_whitespace`)."""
+    ids: list[int]
+    context_s: float = 0.0
+
+
+def plan(snap: Snapshot, backend: Backend, config: CompletionConfig) -> Plan | Suggestion:
+    """The prompt for `snap`, or an empty Suggestion saying why there is nothing to ask."""
     started = time.perf_counter()
     place = cursor_place(snap.tree, snap.text, snap.offset, snap.lang)
     ok, why = should_complete(snap.line_prefix, snap.line_suffix, automatic=snap.automatic,
@@ -197,28 +211,53 @@ def run(snap: Snapshot, backend: Backend, token: CancelToken, config: Completion
     prompt, removed = split_trailing_whitespace(template.render(ctx)) if not template.is_fim else (
         template.render(ctx), "")
     ids = backend.encode(prompt)
-    context_s = time.perf_counter() - started
-    result = backend.generate(GenerationRequest(
-        prompt_ids=ids, profile=profile, max_new_tokens=config.max_new_tokens,
-        stop_when=stop_rule(mode, removed, config.max_lines), seed=config.seed, cancel=token, request_id=request_id,
-    ))
-    raw = drop_partial_line(rejoin_whitespace(result.text, removed), result.stop_reason, mode)
-    logger.debug("%s: mode=%s template=%s profile=%s raw generation %r", request_id, mode.kind.value,
-                 template.name, profile.name, raw)
-    ungated, text = ("", "") if result.stopped_early else _finish(raw, snap, mode, indent_unit, config.max_lines)
+    return Plan(mode, indent_unit, profile, template, prompt, removed, ids, time.perf_counter() - started)
+
+
+def request_for(p: Plan, config: CompletionConfig, token: CancelToken | None = None,
+                request_id: str = "") -> GenerationRequest:
+    """The engine request that carries out plan `p`."""
+    return GenerationRequest(
+        prompt_ids=p.ids, profile=p.profile, max_new_tokens=config.max_new_tokens,
+        stop_when=stop_rule(p.mode, p.removed, config.max_lines), seed=config.seed,
+        cancel=token or CancelToken(), request_id=request_id,
+    )
+
+
+def finish(p: Plan, snap: Snapshot, result: GenerationResult, config: CompletionConfig,
+           request_id: str = "") -> Suggestion:
+    """From the engine's result to what is shown at the cursor."""
+    raw = drop_partial_line(rejoin_whitespace(result.text, p.removed), result.stop_reason, p.mode)
+    logger.debug("%s: mode=%s template=%s profile=%s raw generation %r", request_id, p.mode.kind.value,
+                 p.template.name, p.profile.name, raw)
+    ungated, text = ("", "") if result.stopped_early else _finish(raw, snap, p.mode, p.indent_unit,
+                                                                    config.max_lines)
     return Suggestion(
         text=text,
         reason=result.stop_reason.value if result.stopped_early else ("" if text else "nothing left after postprocessing"),
-        timings={"context_ms": context_s * 1000, "ttft_ms": result.time_to_first_token_s * 1000,
-                 "generate_ms": result.total_s * 1000, "total_ms": (time.perf_counter() - started) * 1000},
         prompt_tokens=result.prompt_tokens,
         new_tokens=result.new_tokens,
         stopped_early=result.stopped_early,
-        mode=mode.kind.value,
-        profile=profile.name,
+        mode=p.mode.kind.value,
+        profile=p.profile.name,
         ungated=ungated,
         notice=result.notice,
     )
+
+
+def run(snap: Snapshot, backend: Backend, token: CancelToken, config: CompletionConfig,
+        request_id: str = "") -> Suggestion:
+    """The whole pipeline for one request, on the engine worker."""
+    started = time.perf_counter()
+    p = plan(snap, backend, config)
+    if isinstance(p, Suggestion):
+        return p
+    result = backend.generate(request_for(p, config, token, request_id))
+    suggestion = finish(p, snap, result, config, request_id)
+    suggestion.timings = {"context_ms": p.context_s * 1000, "ttft_ms": result.time_to_first_token_s * 1000,
+                          "generate_ms": result.total_s * 1000,
+                          "total_ms": (time.perf_counter() - started) * 1000}
+    return suggestion
 
 
 def _finish(raw: str, snap: Snapshot, mode: Mode, indent_unit: str, max_lines: int) -> tuple[str, str]:
