@@ -107,19 +107,34 @@ def record_case(case: Case, index: int, backend: Any, config: CompletionConfig) 
     return {"ids": planned.ids, "texts": texts, "end": end.value}
 
 
+@dataclass(frozen=True)
+class Replayed:
+    """Our answer to one case, replayed, with what it was made from."""
+
+    text: str
+    note: str = ""
+    """"stale" when the prompt is no longer the recorded one; the skip reason when skipped."""
+    raw: str = ""
+    """The generation as the stop rule left it."""
+    ungated: str = ""
+    mode: str = ""
+
+
 def replay_case(case: Case, index: int, recorded: dict[str, Any], backend: Any,
-                config: CompletionConfig) -> tuple[str, str]:
-    """(our answer, "" or "stale") from a recorded generation and the current code."""
+                config: CompletionConfig) -> Replayed:
+    """Our answer from a recorded generation and the current code."""
     snap = snapshot(case, index)
     planned = pipeline.plan(snap, backend, config)
     if isinstance(planned, Suggestion):
-        return "", ("" if "skipped" in recorded else "stale")
+        return Replayed("", planned.reason if "skipped" in recorded else "stale")
     if recorded.get("ids") != planned.ids:
-        return "", "stale"
+        return Replayed("", "stale")
     steps = Steps(recorded["texts"], StopReason(recorded["end"]))
-    text, reason = apply_stop_rule(steps, pipeline.stop_rule(planned.mode, planned.removed, config.max_lines))
+    text, reason = apply_stop_rule(steps, pipeline.stop_rule(planned.mode, planned.removed, config.max_lines,
+                                                                  planned.line_prefix))
     result = GenerationResult(text=text, new_tokens=0, prompt_tokens=len(planned.ids), stop_reason=reason)
-    return pipeline.finish(planned, snap, result, config).text, ""
+    done = pipeline.finish(planned, snap, result, config)
+    return Replayed(done.text, "", text, done.ungated, planned.mode.kind.value)
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -179,11 +194,11 @@ def replay(args: argparse.Namespace) -> int:
     outcomes, stale, dump = [], 0, []
     for index, (case, row) in enumerate(zip(_cases(args), data["rows"])):
         assert case.id == row["id"], (case.id, row["id"])
-        ours, problem = replay_case(case, index, row["ours"], backend, config)
-        stale += problem == "stale"
-        outcomes += [Outcome("ours", case.language, case.kind, ours, case.target, 0.0),
+        ours = replay_case(case, index, row["ours"], backend, config)
+        stale += ours.note == "stale"
+        outcomes += [Outcome("ours", case.language, case.kind, ours.text, case.target, 0.0),
                      Outcome("baseline", case.language, case.kind, row["baseline"], case.target, 0.0)]
-        dump.append(describe(case, ours, row["baseline"], problem))
+        dump.append(describe(case, ours, row["baseline"]))
     print(f"{len(data['rows'])} cases replayed, {stale} stale (prompt changed: record again)\n")
     print(markdown_table(slices(outcomes)))
     if args.dump:
@@ -191,15 +206,18 @@ def replay(args: argparse.Namespace) -> int:
     return 0
 
 
-def describe(case: Case, ours: str, baseline: str, note: str = "") -> str:
+def describe(case: Case, ours: Replayed, baseline: str) -> str:
     """One case, readable: where, what was expected, what each system answered."""
     from bench.metrics import edit_similarity
 
     line = case.document[case.document.rfind("\n", 0, case.start) + 1:case.start]
-    return (f"===== {case.id} ({case.kind}) {note}\n"
-            f"cursor line: {line!r}\n"
+    after = case.document[case.start:].split("\n", 2)[:2]
+    return (f"===== {case.id} ({case.kind}, ours {ours.mode}) {ours.note}\n"
+            f"cursor line: {line!r}  then {after!r}\n"
             f"expected: {case.target!r}\n"
-            f"ours    : {ours!r}  ES {edit_similarity(ours, case.target):.2f}\n"
+            f"ours    : {ours.text!r}  ES {edit_similarity(ours.text, case.target):.2f}\n"
+            f"  raw   : {ours.raw!r}\n"
+            f"  ungated: {ours.ungated!r}\n"
             f"naive   : {baseline!r}  ES {edit_similarity(baseline, case.target):.2f}\n")
 
 

@@ -19,7 +19,7 @@ from ..context.builder import ContextShares, build_context
 from ..context.languages import LanguageSpec
 from ..engine.types import CancelToken, GenerationRequest, GenerationResult, StopReason
 from ..profiles import SamplingProfile, auto_profile, is_auto
-from .postprocess import postprocess, syntax_gate
+from .postprocess import line_cap_reached, postprocess, syntax_gate
 from .rules import CursorPlace, Mode, cursor_place, decide_mode, detect_indent_unit, indent_width, should_complete
 from .templates import PromptTemplate, select_template
 
@@ -127,43 +127,62 @@ def prompt_budget(context_tokens: int, model_context: int, max_new_tokens: int) 
 
 
 def split_trailing_whitespace(prompt: str) -> tuple[str, str]:
-    """Cut the whitespace the cursor stands after (and the newline before a blank line).
+    """Cut the one space the cursor stands after, if it stands after a space.
 
-    Tokenizers merge a newline with the next line's indentation, so a prompt that ends
-    in a bare newline or in spaces is off the distribution the model saw; the model
-    writes that whitespace back itself and `rejoin_whitespace` takes it off again.
+    Tokenizers of the GPT-2 kind attach a space to the word after it (`Ġreturn`) and merge
+    a newline with the next line's indentation less its last space (`ĊĠĠĠ` + `Ġreturn`):
+    a prompt that ends in that last space is off the distribution the model saw. Without
+    it, the model writes the space back as part of its first token and `rejoin_whitespace`
+    takes it off again. The newline and the rest of the indentation stay: cutting them let
+    the model go on with the line before the cursor instead of starting the cursor's line.
     """
-    line = prompt.rsplit("\n", 1)[-1]
-    kept = line.rstrip(" \t")
-    cut = len(line) - len(kept)
-    if not kept and prompt.endswith("\n" + line):
-        cut += 1
-    return (prompt[: len(prompt) - cut], prompt[len(prompt) - cut:]) if cut else (prompt, "")
+    if prompt.endswith(" "):
+        return prompt[:-1], " "
+    return prompt, ""
 
 
 def rejoin_whitespace(generated: str, removed: str) -> str:
     """The generation as seen from the cursor, given the whitespace cut from the prompt."""
     if not removed or generated.startswith(removed):
         return generated[len(removed):]
-    if removed.startswith("\n"):
-        if generated.startswith("\n") or not generated.strip():
-            first, sep, rest = generated.lstrip("\n").partition("\n")
-            return first.lstrip(" \t") + sep + rest
-        return ""  # the model went on with the line before the cursor
+    if generated.startswith(("\n", "\r")):
+        return generated
     return generated.lstrip(" \t")
 
 
-def stop_rule(mode: Mode, removed: str, max_lines: int = MAX_LINES) -> Callable[[str], bool]:
-    """When to stop generating: the end of the line, or the end of the block."""
+def start_on_cursor_line(text: str, line_prefix: str) -> str:
+    """On a blank cursor line, a generation that first ends that line (and maybe more blank
+    lines) starts at its first non-blank line, placed at the cursor: the cursor's own
+    indentation is taken off that line, any deeper indentation kept."""
+    if line_prefix.strip() or not text.startswith(("\n", "\r")):
+        return text
+    lines = text.replace("\r\n", "\n").split("\n")
+    first = next((i for i, line in enumerate(lines) if line.strip()), None)
+    if first is None:
+        return ""
+    head = lines[first]
+    head = head[len(line_prefix):] if head.startswith(line_prefix) else head.lstrip(" \t")
+    return "\n".join([head, *lines[first + 1:]])
+
+
+def as_seen(generated: str, removed: str, line_prefix: str) -> str:
+    """The generation as it would be inserted at the cursor."""
+    return start_on_cursor_line(rejoin_whitespace(generated, removed), line_prefix)
+
+
+def stop_rule(mode: Mode, removed: str, max_lines: int = MAX_LINES, line_prefix: str = "x") -> Callable[[str], bool]:
+    """When to stop generating: the end of the line, or the end of the block (after
+    `max_lines`, once the brackets the block opened are closed). `line_prefix` is the text
+    before the cursor on its line (the default stands for one with code)."""
 
     def stop(generated: str) -> bool:
         if len(generated) <= len(removed):
             return False
-        text = rejoin_whitespace(generated, removed)
+        text = as_seen(generated, removed, line_prefix)
         if mode.single_line:
             return "\n" in text.lstrip("\n")
         complete = text.split("\n")[:-1]
-        if len(complete) >= max_lines:
+        if line_cap_reached(complete, max_lines):
             return True
         return any(line.strip() and indent_width(line[: len(line) - len(line.lstrip())]) < mode.exit_width
                    for line in complete[1:])
@@ -190,6 +209,8 @@ class Plan:
     removed: str
     """Whitespace cut from the end of the prompt (see `split_trailing_whitespace`)."""
     ids: list[int]
+    line_prefix: str = "x"
+    """The cursor line's text before the cursor (see `start_on_cursor_line`)."""
     context_s: float = 0.0
 
 
@@ -211,7 +232,8 @@ def plan(snap: Snapshot, backend: Backend, config: CompletionConfig) -> Plan | S
     prompt, removed = split_trailing_whitespace(template.render(ctx)) if not template.is_fim else (
         template.render(ctx), "")
     ids = backend.encode(prompt)
-    return Plan(mode, indent_unit, profile, template, prompt, removed, ids, time.perf_counter() - started)
+    return Plan(mode, indent_unit, profile, template, prompt, removed, ids, snap.line_prefix,
+                time.perf_counter() - started)
 
 
 def request_for(p: Plan, config: CompletionConfig, token: CancelToken | None = None,
@@ -219,7 +241,7 @@ def request_for(p: Plan, config: CompletionConfig, token: CancelToken | None = N
     """The engine request that carries out plan `p`."""
     return GenerationRequest(
         prompt_ids=p.ids, profile=p.profile, max_new_tokens=config.max_new_tokens,
-        stop_when=stop_rule(p.mode, p.removed, config.max_lines), seed=config.seed,
+        stop_when=stop_rule(p.mode, p.removed, config.max_lines, p.line_prefix), seed=config.seed,
         cancel=token or CancelToken(), request_id=request_id,
     )
 
@@ -227,7 +249,7 @@ def request_for(p: Plan, config: CompletionConfig, token: CancelToken | None = N
 def finish(p: Plan, snap: Snapshot, result: GenerationResult, config: CompletionConfig,
            request_id: str = "") -> Suggestion:
     """From the engine's result to what is shown at the cursor."""
-    raw = drop_partial_line(rejoin_whitespace(result.text, p.removed), result.stop_reason, p.mode)
+    raw = drop_partial_line(as_seen(result.text, p.removed, snap.line_prefix), result.stop_reason, p.mode)
     logger.debug("%s: mode=%s template=%s profile=%s raw generation %r", request_id, p.mode.kind.value,
                  p.template.name, p.profile.name, raw)
     ungated, text = ("", "") if result.stopped_early else _finish(raw, snap, p.mode, p.indent_unit,
