@@ -19,8 +19,9 @@ from ..context.builder import ContextShares, build_context
 from ..context.languages import LanguageSpec
 from ..engine.types import CancelToken, GenerationRequest, GenerationResult, StopReason
 from ..profiles import SamplingProfile, auto_profile, is_auto
-from .postprocess import line_cap_reached, postprocess, syntax_gate
-from .rules import CursorPlace, Mode, cursor_place, decide_mode, detect_indent_unit, indent_width, should_complete
+from .postprocess import bracket_depth, close_brackets, line_cap_reached, postprocess, syntax_gate
+from .rules import (CursorPlace, Mode, cursor_place, decide_mode, detect_indent_unit, indent_width, leading_ws,
+                    should_complete)
 from .templates import PromptTemplate, select_template
 
 logger = logging.getLogger(__name__)
@@ -286,9 +287,19 @@ def _finish(raw: str, snap: Snapshot, mode: Mode, indent_unit: str, max_lines: i
     """(postprocessed, postprocessed and gated)."""
     text = postprocess(raw, prefix=snap.prefix, suffix=snap.suffix, mode=mode, indent_unit=indent_unit,
                        max_lines=max_lines)
-    if text and snap.lang is not None:
-        return text, syntax_gate(snap.text, snap.offset, text, snap.lang)
-    return text, text
+    if not text or snap.lang is None:
+        return text, text
+    gated = syntax_gate(snap.text, snap.offset, text, snap.lang)
+    if gated or mode.single_line or bracket_depth(text) <= 0:
+        return text, gated
+    return text, close_cut_block(text, snap, snap.lang)
+
+
+def close_cut_block(text: str, snap: Snapshot, lang: LanguageSpec) -> str:
+    """A block cut (by the token limit or the line cap) inside brackets it opened, which the
+    gate rejects whole: closed, if the closed block parses, else "" (see `close_brackets`)."""
+    closed = close_brackets(text, leading_ws(snap.line_prefix))
+    return closed if syntax_gate(snap.text, snap.offset, closed, lang) == closed else ""
 
 
 def _path(uri: str) -> str:

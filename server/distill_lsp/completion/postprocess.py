@@ -90,7 +90,40 @@ def cut_at_block_end(text: str, mode: Mode, max_lines: int = MAX_LINES) -> str:
             if mode.exit_width == 0 and width == 0 and any(ln.strip() for ln in kept) and not kept[-1].strip():
                 break
         kept.append(line)
+    if len(kept) > max_lines and bracket_depth("\n".join(kept)) > 0:
+        kept = kept[:max_lines]  # waited for the brackets to close, in vain: back to the cap
     return "\n".join(kept)
+
+
+def _left_open(text: str) -> list[tuple[str, int]]:
+    """(opener, line index) of the brackets `text` opens and leaves open, innermost last."""
+    stack: list[tuple[str, int]] = []
+    line, seen = 0, 0
+    for i, ch in _code_chars(text):
+        line += text.count("\n", seen, i)
+        seen = i
+        if ch in _OPEN:
+            stack.append((ch, line))
+        elif ch in _PAIRS and stack and stack[-1][0] == _PAIRS[ch]:
+            stack.pop()
+    return stack
+
+
+def close_brackets(text: str, first_indent: str) -> str:
+    """`text` with the brackets it opened and left open closed: for each line that opened
+    some, innermost first, a line with their closers at that line's indentation
+    (`first_indent`, the cursor line's, for the first line)."""
+    closing = {v: k for k, v in _PAIRS.items()}
+    stack = _left_open(text)
+    lines = text.split("\n")
+    out = text.rstrip()
+    while stack:
+        row = stack[-1][1]
+        closers = ""
+        while stack and stack[-1][1] == row:
+            closers += closing[stack.pop()[0]]
+        out += "\n" + (first_indent if row == 0 else leading_ws(lines[row])) + closers
+    return out
 
 
 def _unmatched_closers(text: str, claimed: list[str] | None = None) -> list[int]:
