@@ -297,9 +297,20 @@ def _finish(raw: str, snap: Snapshot, mode: Mode, indent_unit: str, max_lines: i
 
 def close_cut_block(text: str, snap: Snapshot, lang: LanguageSpec) -> str:
     """A block cut (by the token limit or the line cap) inside brackets it opened, which the
-    gate rejects whole: closed, if the closed block parses, else "" (see `close_brackets`)."""
-    closed = close_brackets(text, leading_ws(snap.line_prefix))
-    return closed if syntax_gate(snap.text, snap.offset, closed, lang) == closed else ""
+    gate rejects whole: its longest run of first lines that parses once the brackets left
+    open are closed (see `close_brackets`), closed; "" when there is none. A run that ends
+    in an opener is not closed (that would show an empty call or literal the model did not
+    write)."""
+    lines = text.split("\n")
+    indent = leading_ws(snap.line_prefix)
+    for k in range(len(lines), 0, -1):
+        part = "\n".join(lines[:k])
+        if bracket_depth(part) <= 0 or part.rstrip().endswith(("(", "[", "{")):
+            continue  # balanced already (the gate rejected it), or would close an empty bracket
+        closed = close_brackets(part, indent)
+        if syntax_gate(snap.text, snap.offset, closed, lang) == closed:
+            return closed
+    return ""
 
 
 def _path(uri: str) -> str:
