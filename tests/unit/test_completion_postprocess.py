@@ -6,6 +6,7 @@ import pytest
 from distill_lsp.completion.postprocess import (
     balance_brackets,
     bracket_depth,
+    close_brackets,
     cut_at_block_end,
     drop_repeated_lines,
     line_cap_reached,
@@ -235,3 +236,9 @@ def test_drop_repeated_lines_mid_line_looks_only_at_adjacent_lines() -> None:
     assert drop_repeated_lines("me, opened)", "    return load(name, opened)\n    return load(na", "\n") == ""
     # nothing typed on the line: the wider window still applies
     assert drop_repeated_lines("x = 1", "x = 1\ny = 2\nz = 3\n", "\n") == ""
+
+
+def test_close_brackets_closes_each_opening_line_at_its_indentation() -> None:
+    text = "return new Promise((resolve) => {\n    if (ready) {\n      resolve(1);\n    }\n    const xs = ["
+    assert close_brackets(text, "  ") == text + "\n    ]\n  })"
+    assert close_brackets("a = 1", "    ") == "a = 1"

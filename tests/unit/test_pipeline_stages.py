@@ -87,3 +87,42 @@ def test_reasoning_models_get_prefix_only_even_with_fim_tokens() -> None:
     assert template_for(Info(fim, "qwen2")).is_fim
     assert not template_for(Info((*fim, "<think>", "</think>"), "qwen2")).is_fim
     assert not template_for(Info(("<|im_start|>",), "llama")).is_fim
+
+
+def _snap(lang: str, doc: str):
+    from distill_lsp.completion.pipeline import Snapshot
+    from distill_lsp.context.languages import detect_language
+
+    spec = detect_language(lang, None)
+    offset = doc.index("<|>")
+    text = doc.replace("<|>", "")
+    return Snapshot("file:///t", 1, text, offset, spec, spec.parser().parse(text.encode()))
+
+
+def test_close_cut_block_closes_the_longest_run_that_parses() -> None:
+    from distill_lsp.completion.pipeline import close_cut_block
+
+    snap = _snap("javascript", "function f(xs) {\n  <|>\n}\n")
+    cut = ("return new Promise((resolve) => {\n    if (xs) {\n      resolve(xs);\n    }\n"
+           "    const ys = [\n      {")
+    assert close_cut_block(cut, snap, snap.lang) == (
+        "return new Promise((resolve) => {\n    if (xs) {\n      resolve(xs);\n    }\n  })")
+
+
+def test_close_cut_block_never_closes_an_empty_bracket() -> None:
+    from distill_lsp.completion.pipeline import close_cut_block
+
+    snap = _snap("javascript", "function f(x) {\n  <|>\n}\n")
+    assert close_cut_block("return (\n    isNaN(\n      parseInt(", snap, snap.lang) == ""
+
+
+def test_finish_shows_a_cut_python_block_closed_only_when_the_gate_rejects_it_whole() -> None:
+    from distill_lsp.completion.pipeline import _finish
+    from distill_lsp.completion.rules import decide_mode
+
+    snap = _snap("python", "def words(items):\n    <|>\n")
+    mode = decide_mode(snap.text, snap.offset, snap.lang)
+    _, shown = _finish("return ''.join([\n        str(item),\n        repr(item),", snap, mode, "    ", 4)
+    assert shown == "return ''.join([\n        str(item),\n        repr(item),\n    ])"
+    _, shown = _finish("x = 1\n    return ''.join([\n        str(item),", snap, mode, "    ", 4)
+    assert shown == "x = 1"  # a complete line the model wrote wins over closing its brackets
