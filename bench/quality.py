@@ -48,6 +48,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--languages", default="python,javascript", help="comma-separated: python, javascript")
     p.add_argument("--json", type=Path, help="write the summary and every case here")
+    p.add_argument("--dump", type=Path, help="write every case readably here: cursor line, expected, ours, naive")
     p.add_argument("--max-new-tokens", type=int, default=64)
     p.add_argument("--profile", default="greedy")
     p.add_argument("--model", help="model setting for both systems (default: the server's `auto`)")
@@ -164,6 +165,19 @@ def _no_nan(value: Any) -> Any:
     return value
 
 
+def dump_case(case: Case, row: dict[str, Any]) -> str:
+    """One case for a reader: where the cursor is, what was cut, what each system answered."""
+    line = case.document[case.document.rfind("\n", 0, case.start) + 1:case.start]
+    after = case.document[case.start:].split("\n", 2)[:2]
+    ours, base = row["ours"], row["baseline"]
+    error = f"  error: {ours['error']}" if ours.get("error") else ""
+    return (f"===== {case.id} ({case.kind})\n"
+            f"cursor line: {line!r}  then {after!r}\n"
+            f"expected: {case.target!r}\n"
+            f"ours    : {ours['text']!r}  ES {ours['similarity']:.2f}{error}\n"
+            f"naive   : {base['text']!r}  ES {base['similarity']:.2f}\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(name)s: %(message)s")
@@ -174,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{report['config']['model']} on {report['config']['device']}, {len(cases)} cases, seed {args.seed}, "
           f"{report['seconds_per_case']:.2f} s per case (both systems), {report['errors']} errors\n")
     print(markdown_table(report["slices"]))
+    if args.dump:
+        args.dump.write_text("\n".join(dump_case(c, row) for c, row in zip(cases, report["cases"])), encoding="utf-8")
     if args.json:
         args.json.write_text(json.dumps(_no_nan(report), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     return 0

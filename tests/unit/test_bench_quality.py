@@ -236,3 +236,25 @@ def test_insertion_reads_the_first_item_and_drops_restated_typed_text() -> None:
 def test_case_is_frozen_and_hides_source_from_repr() -> None:
     case = Case("0", "python", "mid_line", "/x.py", 0, 2, 4, "abcdef")
     assert case.target == "cd" and case.document == "abef" and "abcdef" not in repr(case)
+
+
+def test_dump_case_shows_cursor_line_expected_and_both_answers() -> None:
+    from bench.quality import dump_case
+
+    source = "def f(x):\n    return x + 1\n"
+    start = source.index("x + 1")
+    case = Case("0000-python-mid_line-f.py:2", "python", "mid_line", "f.py", 1, start, start + 5, source)
+    row = {"ours": {"text": "x + 1", "similarity": 1.0}, "baseline": {"text": "", "similarity": 0.0}}
+    text = dump_case(case, row)
+    assert "cursor line: '    return '" in text
+    assert "expected: 'x + 1'" in text and "ours    : 'x + 1'  ES 1.00" in text and "naive   : ''  ES 0.00" in text
+
+
+def test_replay_applies_the_stop_rule_to_recorded_steps() -> None:
+    from bench.replay import Steps, apply_stop_rule
+    from distill_lsp.engine.types import StopReason
+
+    steps = Steps([" a", " a\n", " a\nb", " a\nb\n"], StopReason.LENGTH)
+    assert apply_stop_rule(steps, lambda t: t.count("\n") >= 1) == (" a\n", StopReason.STOP_RULE)
+    assert apply_stop_rule(steps, lambda t: False) == (" a\nb\n", StopReason.LENGTH)
+    assert apply_stop_rule(Steps([], StopReason.EOS), lambda t: True) == ("", StopReason.EOS)

@@ -5,8 +5,11 @@ from __future__ import annotations
 import pytest
 from distill_lsp.completion.postprocess import (
     balance_brackets,
+    bracket_depth,
+    close_brackets,
     cut_at_block_end,
     drop_repeated_lines,
+    line_cap_reached,
     match_indent_style,
     postprocess,
     strip_line_suffix_overlap,
@@ -169,3 +172,73 @@ def test_syntax_gate(lang, doc, candidate, expected) -> None:
     spec = detect_language(lang, None)
     offset = doc.index("<|>")
     assert syntax_gate(doc.replace("<|>", ""), offset, candidate, spec) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "depth"),
+    [("f(a, [b", 2), ("f(a)", 0), ("x])", -2), ('s = "(["', 0), ("{\n  a: [1,\n", 2)],
+)
+def test_bracket_depth(text, depth) -> None:
+    assert bracket_depth(text) == depth
+
+
+def test_line_cap_waits_for_the_statement_to_close() -> None:
+    lines = ["return ''.join([", "    a,", "    b,"]
+    assert not line_cap_reached(lines, 3)  # still inside `([`
+    assert line_cap_reached([*lines, "])"], 3)
+    assert line_cap_reached(["a = 1", "b = 2", "c = 3"], 3)
+    assert not line_cap_reached(["a = 1", "b = 2"], 3)
+
+
+def test_cut_at_block_end_does_not_cut_inside_brackets() -> None:
+    text = "return ''.join([\n        a,\n        b,\n        c,\n    ])\n    x = 1\n    y = 2"
+    assert cut_at_block_end(text, multi("    "), max_lines=3) == "return ''.join([\n        a,\n        b,\n        c,\n    ])"
+    assert cut_at_block_end("a = 1\n    b = 2\n    c = 3", multi("    "), max_lines=2) == "a = 1\n    b = 2"
+
+
+def test_block_cut_by_the_line_cap_inside_brackets_survives_the_gate() -> None:
+    """The cap used to cut this after three lines, inside `([`: the gate then rejected all of it."""
+    doc = "def words(items):\n    <|>\n\n\nprint(words([]))\n"
+    raw = "return ''.join([\n        str(item)\n        for item in items\n    ])\n    print('never')"
+    spec = detect_language("python", None)
+    offset = doc.index("<|>")
+    text = doc.replace("<|>", "")
+    mode = decide_mode(text, offset, spec)
+    shown = postprocess(raw, prefix=text[:offset], suffix=text[offset:], mode=mode, indent_unit="    ", max_lines=3)
+    assert syntax_gate(text, offset, shown, spec) == "return ''.join([\n        str(item)\n        for item in items\n    ])"
+
+
+def test_strip_suffix_lines_keeps_a_closer_at_another_depth() -> None:
+    """The `}` closing the generated `if` is not the `}` of the enclosing block below."""
+    text = "if (ready) {\n        start();\n      }"
+    assert strip_suffix_lines(text, "\n    }\n  }\n") == text
+    assert strip_suffix_lines("x = 1;\n    }", "\n    }\n") == "x = 1;"  # same depth: the next line again
+
+
+def test_postprocess_keeps_a_closed_js_block_before_the_enclosing_brace() -> None:
+    doc = "function f(a) {\n  if (a) {\n    <|>\n  }\n  return a;\n}\n"
+    raw = "if (typeof a !== 'undefined') {\n      run(a);\n    }"
+    spec = detect_language("javascript", None)
+    offset = doc.index("<|>")
+    text = doc.replace("<|>", "")
+    mode = decide_mode(text, offset, spec)
+    shown = postprocess(raw, prefix=text[:offset], suffix=text[offset:], mode=mode, indent_unit="  ")
+    assert shown == raw
+    assert syntax_gate(text, offset, shown, spec) == raw
+
+
+def test_drop_repeated_lines_mid_line_looks_only_at_adjacent_lines() -> None:
+    prefix = ("    if file is None:\n        with open(name) as opened:\n            return load(name, opened)\n"
+              "    else:\n        return load(na")
+    # the same call three lines up, in the other branch: a real answer here
+    assert drop_repeated_lines("me, opened)", prefix, "\n    return None\n") == "me, opened)"
+    # the line right above repeated: a loop
+    assert drop_repeated_lines("me, opened)", "    return load(name, opened)\n    return load(na", "\n") == ""
+    # nothing typed on the line: the wider window still applies
+    assert drop_repeated_lines("x = 1", "x = 1\ny = 2\nz = 3\n", "\n") == ""
+
+
+def test_close_brackets_closes_each_opening_line_at_its_indentation() -> None:
+    text = "return new Promise((resolve) => {\n    if (ready) {\n      resolve(1);\n    }\n    const xs = ["
+    assert close_brackets(text, "  ") == text + "\n    ]\n  })"
+    assert close_brackets("a = 1", "    ") == "a = 1"

@@ -59,6 +59,10 @@ def test_should_complete(line_prefix, line_suffix, automatic, in_comment, in_str
         ("rust", "fn main() {\r\n    let x = 1;<|>\r\n}", ModeKind.SINGLE_LINE, "", 0),
         ("rust", "fn main() {\r\n    let x = 1;\r\n<|>\r\n}", ModeKind.MULTI_LINE, "    ", 4),
         ("rust", "fn main() {<|>\r\n}", ModeKind.MULTI_LINE, "    ", 1),
+        # an empty line above an already written body: the line here is its header
+        ("javascript", "import a from 'a';\n<|>\n  if (deep) {\n    return a;\n  }\n}\n", ModeKind.SINGLE_LINE, "", 0),
+        ("python", "def f(found):\n    <|>\n        return found[0]\n", ModeKind.SINGLE_LINE, "", 0),
+        ("python", "def f(found):\n    <|>\n    return found[0]\n", ModeKind.MULTI_LINE, "    ", 4),
     ],
 )
 def test_decide_mode(lang, doc, kind, indent, exit_width) -> None:

@@ -53,8 +53,14 @@ def test_random_incremental_edits_match_fresh_parse(name: str, data: st.DataObje
         a2, b2 = offset_at(text, *start), offset_at(text, *end)
         text = text[:a2] + new + text[b2:]
         assert got_text == text
-        assert _shape(tree) == _shape(_fresh(lang, text))
-        assert str(tree.root_node) == str(_fresh(lang, text).root_node)
+        fresh = _fresh(lang, text)
+        if fresh.root_node.has_error:
+            # tree-sitter may recover from a syntax error differently after an incremental
+            # edit than from scratch (found by hypothesis on Rust); both must see an error
+            assert tree.root_node.has_error
+            continue
+        assert _shape(tree) == _shape(fresh)
+        assert str(tree.root_node) == str(fresh.root_node)
 
 
 @pytest.mark.parametrize(

@@ -5,18 +5,19 @@ from __future__ import annotations
 import pytest
 
 from distill_lsp.completion.pipeline import (drop_partial_line, prompt_budget, rejoin_whitespace,
-                                             split_trailing_whitespace, stop_rule, template_for)
+                                             split_trailing_whitespace, start_on_cursor_line, stop_rule,
+                                             template_for)
 from distill_lsp.completion.rules import SINGLE_LINE, Mode, ModeKind
 from distill_lsp.engine.types import StopReason
 
 
 @pytest.mark.parametrize("prompt, kept, removed", [
-    ("def f():\n    ", "def f():", "\n    "),
+    ("def f():\n    ", "def f():\n   ", " "),  # `ĊĠĠĠ` stays, the model writes `Ġreturn`
     ("x = ", "x =", " "),
     ("x = 1", "x = 1", ""),
-    ("a\n", "a", "\n"),
-    ("a\n\t\t", "a", "\n\t\t"),
-    ("    ", "", "    "),
+    ("a\n", "a\n", ""),  # a newline is never cut: `Ċ` + `import` is what the model saw
+    ("a\n\t\t", "a\n\t\t", ""),
+    ("    ", "   ", " "),
 ])
 def test_split_trailing_whitespace(prompt, kept, removed) -> None:
     assert split_trailing_whitespace(prompt) == (kept, removed)
@@ -24,24 +25,43 @@ def test_split_trailing_whitespace(prompt, kept, removed) -> None:
 
 
 @pytest.mark.parametrize("generated, removed, seen", [
-    ("\n    return 1", "\n    ", "return 1"),
+    (" return 1", " ", "return 1"),
     (" 5", " ", "5"),
     ("5", " ", "5"),
-    ("\n        deeper()", "\n    ", "    deeper()"),  # deeper than the cursor: keep the extra
-    ("(x)\n    y", "\n    ", ""),   # went on with the previous line: unusable
+    ("\n    x", " ", "\n    x"),  # ended the line: `start_on_cursor_line` decides
     ("abc", "", "abc"),
 ])
 def test_rejoin_whitespace(generated, removed, seen) -> None:
     assert rejoin_whitespace(generated, removed) == seen
 
 
+@pytest.mark.parametrize("text, line_prefix, seen", [
+    ("\n    return 1", "    ", "return 1"),
+    ("\n\n    a = 1\n    b = 2", "    ", "a = 1\n    b = 2"),
+    ("\n        deeper()", "    ", "    deeper()"),  # deeper than the cursor: keep the extra
+    ("\nimport os", "", "import os"),
+    ("\n  \n", "    ", ""),
+    ("return 1", "    ", "return 1"),
+    ("\n5", "x = ", "\n5"),  # a line with code: single-line postprocessing drops it
+])
+def test_start_on_cursor_line(text, line_prefix, seen) -> None:
+    assert start_on_cursor_line(text, line_prefix) == seen
+
+
+def test_stop_rule_on_a_blank_line_counts_lines_from_the_first_written_one() -> None:
+    block = Mode(ModeKind.MULTI_LINE, "    ", 5)
+    stop = stop_rule(block, " ", max_lines=2, line_prefix="    ")
+    assert not stop("\n\n     a = 1\n")
+    assert stop("\n\n     a = 1\n    b = 2\n")
+
+
 def test_stop_rules() -> None:
     single = stop_rule(SINGLE_LINE, " ")
     assert not single(" foo(")
     assert single(" foo()\nbar")
-    block = stop_rule(Mode(ModeKind.MULTI_LINE, "    ", 5), "\n    ")
-    assert not block("\n    a = 1\n        b = 2\n")
-    assert block("\n    a = 1\n    b = 2\nc = 3\n")  # dedented out of the block
+    block = stop_rule(Mode(ModeKind.MULTI_LINE, "    ", 5), " ")
+    assert not block(" a = 1\n        b = 2\n")
+    assert block(" a = 1\n    b = 2\nc = 3\n")  # dedented out of the block
 
 
 def test_drop_partial_line_only_for_cut_blocks() -> None:
@@ -67,3 +87,42 @@ def test_reasoning_models_get_prefix_only_even_with_fim_tokens() -> None:
     assert template_for(Info(fim, "qwen2")).is_fim
     assert not template_for(Info((*fim, "<think>", "</think>"), "qwen2")).is_fim
     assert not template_for(Info(("<|im_start|>",), "llama")).is_fim
+
+
+def _snap(lang: str, doc: str):
+    from distill_lsp.completion.pipeline import Snapshot
+    from distill_lsp.context.languages import detect_language
+
+    spec = detect_language(lang, None)
+    offset = doc.index("<|>")
+    text = doc.replace("<|>", "")
+    return Snapshot("file:///t", 1, text, offset, spec, spec.parser().parse(text.encode()))
+
+
+def test_close_cut_block_closes_the_longest_run_that_parses() -> None:
+    from distill_lsp.completion.pipeline import close_cut_block
+
+    snap = _snap("javascript", "function f(xs) {\n  <|>\n}\n")
+    cut = ("return new Promise((resolve) => {\n    if (xs) {\n      resolve(xs);\n    }\n"
+           "    const ys = [\n      {")
+    assert close_cut_block(cut, snap, snap.lang) == (
+        "return new Promise((resolve) => {\n    if (xs) {\n      resolve(xs);\n    }\n  })")
+
+
+def test_close_cut_block_never_closes_an_empty_bracket() -> None:
+    from distill_lsp.completion.pipeline import close_cut_block
+
+    snap = _snap("javascript", "function f(x) {\n  <|>\n}\n")
+    assert close_cut_block("return (\n    isNaN(\n      parseInt(", snap, snap.lang) == ""
+
+
+def test_finish_shows_a_cut_python_block_closed_only_when_the_gate_rejects_it_whole() -> None:
+    from distill_lsp.completion.pipeline import _finish
+    from distill_lsp.completion.rules import decide_mode
+
+    snap = _snap("python", "def words(items):\n    <|>\n")
+    mode = decide_mode(snap.text, snap.offset, snap.lang)
+    _, shown = _finish("return ''.join([\n        str(item),\n        repr(item),", snap, mode, "    ", 4)
+    assert shown == "return ''.join([\n        str(item),\n        repr(item),\n    ])"
+    _, shown = _finish("x = 1\n    return ''.join([\n        str(item),", snap, mode, "    ", 4)
+    assert shown == "x = 1"  # a complete line the model wrote wins over closing its brackets

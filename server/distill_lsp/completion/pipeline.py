@@ -19,8 +19,9 @@ from ..context.builder import ContextMemory, ContextShares, build_context
 from ..context.languages import LanguageSpec
 from ..engine.types import CancelToken, GenerationRequest, GenerationResult, StopReason
 from ..profiles import SamplingProfile, auto_profile, is_auto
-from .postprocess import postprocess, syntax_gate
-from .rules import CursorPlace, Mode, cursor_place, decide_mode, detect_indent_unit, indent_width, should_complete
+from .postprocess import bracket_depth, close_brackets, line_cap_reached, postprocess, syntax_gate
+from .rules import (CursorPlace, Mode, cursor_place, decide_mode, detect_indent_unit, indent_width, leading_ws,
+                    should_complete)
 from .templates import PromptTemplate, select_template
 
 logger = logging.getLogger(__name__)
@@ -131,43 +132,62 @@ def prompt_budget(context_tokens: int, model_context: int, max_new_tokens: int) 
 
 
 def split_trailing_whitespace(prompt: str) -> tuple[str, str]:
-    """Cut the whitespace the cursor stands after (and the newline before a blank line).
+    """Cut the one space the cursor stands after, if it stands after a space.
 
-    Tokenizers merge a newline with the next line's indentation, so a prompt that ends
-    in a bare newline or in spaces is off the distribution the model saw; the model
-    writes that whitespace back itself and `rejoin_whitespace` takes it off again.
+    Tokenizers of the GPT-2 kind attach a space to the word after it (`Ġreturn`) and merge
+    a newline with the next line's indentation less its last space (`ĊĠĠĠ` + `Ġreturn`):
+    a prompt that ends in that last space is off the distribution the model saw. Without
+    it, the model writes the space back as part of its first token and `rejoin_whitespace`
+    takes it off again. The newline and the rest of the indentation stay: cutting them let
+    the model go on with the line before the cursor instead of starting the cursor's line.
     """
-    line = prompt.rsplit("\n", 1)[-1]
-    kept = line.rstrip(" \t")
-    cut = len(line) - len(kept)
-    if not kept and prompt.endswith("\n" + line):
-        cut += 1
-    return (prompt[: len(prompt) - cut], prompt[len(prompt) - cut:]) if cut else (prompt, "")
+    if prompt.endswith(" "):
+        return prompt[:-1], " "
+    return prompt, ""
 
 
 def rejoin_whitespace(generated: str, removed: str) -> str:
     """The generation as seen from the cursor, given the whitespace cut from the prompt."""
     if not removed or generated.startswith(removed):
         return generated[len(removed):]
-    if removed.startswith("\n"):
-        if generated.startswith("\n") or not generated.strip():
-            first, sep, rest = generated.lstrip("\n").partition("\n")
-            return first.lstrip(" \t") + sep + rest
-        return ""  # the model went on with the line before the cursor
+    if generated.startswith(("\n", "\r")):
+        return generated
     return generated.lstrip(" \t")
 
 
-def stop_rule(mode: Mode, removed: str, max_lines: int = MAX_LINES) -> Callable[[str], bool]:
-    """When to stop generating: the end of the line, or the end of the block."""
+def start_on_cursor_line(text: str, line_prefix: str) -> str:
+    """On a blank cursor line, a generation that first ends that line (and maybe more blank
+    lines) starts at its first non-blank line, placed at the cursor: the cursor's own
+    indentation is taken off that line, any deeper indentation kept."""
+    if line_prefix.strip() or not text.startswith(("\n", "\r")):
+        return text
+    lines = text.replace("\r\n", "\n").split("\n")
+    first = next((i for i, line in enumerate(lines) if line.strip()), None)
+    if first is None:
+        return ""
+    head = lines[first]
+    head = head[len(line_prefix):] if head.startswith(line_prefix) else head.lstrip(" \t")
+    return "\n".join([head, *lines[first + 1:]])
+
+
+def as_seen(generated: str, removed: str, line_prefix: str) -> str:
+    """The generation as it would be inserted at the cursor."""
+    return start_on_cursor_line(rejoin_whitespace(generated, removed), line_prefix)
+
+
+def stop_rule(mode: Mode, removed: str, max_lines: int = MAX_LINES, line_prefix: str = "x") -> Callable[[str], bool]:
+    """When to stop generating: the end of the line, or the end of the block (after
+    `max_lines`, once the brackets the block opened are closed). `line_prefix` is the text
+    before the cursor on its line (the default stands for one with code)."""
 
     def stop(generated: str) -> bool:
         if len(generated) <= len(removed):
             return False
-        text = rejoin_whitespace(generated, removed)
+        text = as_seen(generated, removed, line_prefix)
         if mode.single_line:
             return "\n" in text.lstrip("\n")
         complete = text.split("\n")[:-1]
-        if len(complete) >= max_lines:
+        if line_cap_reached(complete, max_lines):
             return True
         return any(line.strip() and indent_width(line[: len(line) - len(line.lstrip())]) < mode.exit_width
                    for line in complete[1:])
@@ -182,9 +202,29 @@ def drop_partial_line(text: str, reason: StopReason, mode: Mode) -> str:
     return text
 
 
-def run(snap: Snapshot, backend: Backend, token: CancelToken, config: CompletionConfig,
-        request_id: str = "") -> Suggestion:
-    """The whole pipeline for one request, on the engine worker."""
+@dataclass(frozen=True)
+class Plan:
+    """What the pipeline decided before generating: the shape wanted and the prompt."""
+
+    mode: Mode
+    indent_unit: str
+    profile: SamplingProfile
+    template: PromptTemplate
+    prompt: str
+    removed: str
+    """Whitespace cut from the end of the prompt (see `split_trailing_whitespace`)."""
+    ids: list[int]
+    line_prefix: str = "x"
+    """The cursor line's text before the cursor (see `start_on_cursor_line`)."""
+    context_s: float = 0.0
+    cache_key: str = ""
+    """The engine's key/value cache to reuse (the document's URI)."""
+    memory: ContextMemory | None = None
+    """What the context chose, kept for the next request on the document."""
+
+
+def plan(snap: Snapshot, backend: Backend, config: CompletionConfig) -> Plan | Suggestion:
+    """The prompt for `snap`, or an empty Suggestion saying why there is nothing to ask."""
     started = time.perf_counter()
     place = cursor_place(snap.tree, snap.text, snap.offset, snap.lang)
     ok, why = should_complete(snap.line_prefix, snap.line_suffix, automatic=snap.automatic,
@@ -202,41 +242,86 @@ def run(snap: Snapshot, backend: Backend, token: CancelToken, config: Completion
     prompt, removed = split_trailing_whitespace(template.render(ctx)) if not template.is_fim else (
         template.render(ctx), "")
     ids = backend.encode(prompt)
-    context_s = time.perf_counter() - started
-    result = backend.generate(GenerationRequest(
-        prompt_ids=ids, profile=profile, max_new_tokens=config.max_new_tokens,
-        stop_when=stop_rule(mode, removed, config.max_lines), seed=config.seed, cancel=token, request_id=request_id,
-        cache_key=snap.uri,
-        prompt_text=prompt,
-    ))
-    raw = drop_partial_line(rejoin_whitespace(result.text, removed), result.stop_reason, mode)
-    logger.debug("%s: mode=%s template=%s profile=%s raw generation %r", request_id, mode.kind.value,
-                 template.name, profile.name, raw)
-    ungated, text = ("", "") if result.stopped_early else _finish(raw, snap, mode, indent_unit, config.max_lines)
+    return Plan(mode, indent_unit, profile, template, prompt, removed, ids, snap.line_prefix,
+                time.perf_counter() - started, cache_key=snap.uri, memory=ctx.memory)
+
+
+def request_for(p: Plan, config: CompletionConfig, token: CancelToken | None = None,
+                request_id: str = "") -> GenerationRequest:
+    """The engine request that carries out plan `p`."""
+    return GenerationRequest(
+        prompt_ids=p.ids, profile=p.profile, max_new_tokens=config.max_new_tokens,
+        stop_when=stop_rule(p.mode, p.removed, config.max_lines, p.line_prefix), seed=config.seed,
+        cancel=token or CancelToken(), request_id=request_id, cache_key=p.cache_key, prompt_text=p.prompt,
+    )
+
+
+def finish(p: Plan, snap: Snapshot, result: GenerationResult, config: CompletionConfig,
+           request_id: str = "") -> Suggestion:
+    """From the engine's result to what is shown at the cursor."""
+    raw = drop_partial_line(as_seen(result.text, p.removed, snap.line_prefix), result.stop_reason, p.mode)
+    logger.debug("%s: mode=%s template=%s profile=%s raw generation %r", request_id, p.mode.kind.value,
+                 p.template.name, p.profile.name, raw)
+    ungated, text = ("", "") if result.stopped_early else _finish(raw, snap, p.mode, p.indent_unit,
+                                                                    config.max_lines)
     return Suggestion(
         text=text,
         reason=result.stop_reason.value if result.stopped_early else ("" if text else "nothing left after postprocessing"),
-        timings={"context_ms": context_s * 1000, "ttft_ms": result.time_to_first_token_s * 1000,
-                 "generate_ms": result.total_s * 1000, "total_ms": (time.perf_counter() - started) * 1000},
         prompt_tokens=result.prompt_tokens,
         reused_tokens=result.reused_tokens,
-        memory=ctx.memory,
+        memory=p.memory,
         new_tokens=result.new_tokens,
         stopped_early=result.stopped_early,
-        mode=mode.kind.value,
-        profile=profile.name,
+        mode=p.mode.kind.value,
+        profile=p.profile.name,
         ungated=ungated,
         notice=result.notice,
     )
+
+
+def run(snap: Snapshot, backend: Backend, token: CancelToken, config: CompletionConfig,
+        request_id: str = "") -> Suggestion:
+    """The whole pipeline for one request, on the engine worker."""
+    started = time.perf_counter()
+    p = plan(snap, backend, config)
+    if isinstance(p, Suggestion):
+        return p
+    result = backend.generate(request_for(p, config, token, request_id))
+    suggestion = finish(p, snap, result, config, request_id)
+    suggestion.timings = {"context_ms": p.context_s * 1000, "ttft_ms": result.time_to_first_token_s * 1000,
+                          "generate_ms": result.total_s * 1000,
+                          "total_ms": (time.perf_counter() - started) * 1000}
+    return suggestion
 
 
 def _finish(raw: str, snap: Snapshot, mode: Mode, indent_unit: str, max_lines: int) -> tuple[str, str]:
     """(postprocessed, postprocessed and gated)."""
     text = postprocess(raw, prefix=snap.prefix, suffix=snap.suffix, mode=mode, indent_unit=indent_unit,
                        max_lines=max_lines)
-    if text and snap.lang is not None:
-        return text, syntax_gate(snap.text, snap.offset, text, snap.lang)
-    return text, text
+    if not text or snap.lang is None:
+        return text, text
+    gated = syntax_gate(snap.text, snap.offset, text, snap.lang)
+    if gated or mode.single_line or bracket_depth(text) <= 0:
+        return text, gated
+    return text, close_cut_block(text, snap, snap.lang)
+
+
+def close_cut_block(text: str, snap: Snapshot, lang: LanguageSpec) -> str:
+    """A block cut (by the token limit or the line cap) inside brackets it opened, which the
+    gate rejects whole: its longest run of first lines that parses once the brackets left
+    open are closed (see `close_brackets`), closed; "" when there is none. A run that ends
+    in an opener is not closed (that would show an empty call or literal the model did not
+    write)."""
+    lines = text.split("\n")
+    indent = leading_ws(snap.line_prefix)
+    for k in range(len(lines), 0, -1):
+        part = "\n".join(lines[:k])
+        if bracket_depth(part) <= 0 or part.rstrip().endswith(("(", "[", "{")):
+            continue  # balanced already (the gate rejected it), or would close an empty bracket
+        closed = close_brackets(part, indent)
+        if syntax_gate(snap.text, snap.offset, closed, lang) == closed:
+            return closed
+    return ""
 
 
 def _path(uri: str) -> str:

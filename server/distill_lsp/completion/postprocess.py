@@ -56,12 +56,33 @@ def _space_unit(lines: list[str]) -> str:
     return " " * (widths[0] if widths and widths[0] in (2, 3, 4, 8) else 4)
 
 
+def bracket_depth(text: str) -> int:
+    """Brackets `text` opens minus those it closes (outside one-line string literals);
+    negative when it closes brackets opened before it."""
+    depth = 0
+    for _, ch in _code_chars(text):
+        if ch in _OPEN:
+            depth += 1
+        elif ch in _PAIRS:
+            depth -= 1
+    return depth
+
+
+def line_cap_reached(lines: list[str], max_lines: int) -> bool:
+    """`lines` fill the cap and end outside any bracket they opened (a statement is not cut
+    in the middle by the cap: the syntax gate would then have to reject all of it)."""
+    return len(lines) >= max_lines and bracket_depth("\n".join(lines)) <= 0
+
+
 def cut_at_block_end(text: str, mode: Mode, max_lines: int = MAX_LINES) -> str:
     """MULTI_LINE: stop before the first line that dedents out of the block; at top level,
-    before a new unindented paragraph; and after `max_lines`."""
+    before a new unindented paragraph; and after `max_lines`, or, when the statement there
+    is still inside brackets, after the line that closes them (at most `MAX_GATE_LINES`)."""
     lines = text.split("\n")
     kept = [lines[0]]
-    for line in lines[1:max_lines]:
+    for line in lines[1:MAX_GATE_LINES]:
+        if line_cap_reached(kept, max_lines):
+            break
         if line.strip():
             width = indent_width(leading_ws(line))
             if width < mode.exit_width:
@@ -69,7 +90,40 @@ def cut_at_block_end(text: str, mode: Mode, max_lines: int = MAX_LINES) -> str:
             if mode.exit_width == 0 and width == 0 and any(ln.strip() for ln in kept) and not kept[-1].strip():
                 break
         kept.append(line)
+    if len(kept) > max_lines and bracket_depth("\n".join(kept)) > 0:
+        kept = kept[:max_lines]  # waited for the brackets to close, in vain: back to the cap
     return "\n".join(kept)
+
+
+def _left_open(text: str) -> list[tuple[str, int]]:
+    """(opener, line index) of the brackets `text` opens and leaves open, innermost last."""
+    stack: list[tuple[str, int]] = []
+    line, seen = 0, 0
+    for i, ch in _code_chars(text):
+        line += text.count("\n", seen, i)
+        seen = i
+        if ch in _OPEN:
+            stack.append((ch, line))
+        elif ch in _PAIRS and stack and stack[-1][0] == _PAIRS[ch]:
+            stack.pop()
+    return stack
+
+
+def close_brackets(text: str, first_indent: str) -> str:
+    """`text` with the brackets it opened and left open closed: for each line that opened
+    some, innermost first, a line with their closers at that line's indentation
+    (`first_indent`, the cursor line's, for the first line)."""
+    closing = {v: k for k, v in _PAIRS.items()}
+    stack = _left_open(text)
+    lines = text.split("\n")
+    out = text.rstrip()
+    while stack:
+        row = stack[-1][1]
+        closers = ""
+        while stack and stack[-1][1] == row:
+            closers += closing[stack.pop()[0]]
+        out += "\n" + (first_indent if row == 0 else leading_ws(lines[row])) + closers
+    return out
 
 
 def _unmatched_closers(text: str, claimed: list[str] | None = None) -> list[int]:
@@ -147,14 +201,22 @@ def _significant(line: str) -> bool:
     return bool(_WORD.search(line))
 
 
+def _line_key(line: str) -> str:
+    """What makes two lines the same line: their text; for lines without a word (`}`, `])`)
+    their indentation too, since a closer at another depth closes something else."""
+    return line.strip() if _significant(line) else line.rstrip()
+
+
 def strip_suffix_lines(text: str, suffix: str) -> str:
     """Cut a multi-line completion where it starts repeating the lines after the cursor."""
     lines = text.split("\n")
-    after = [ln.strip() for ln in suffix.split("\n") if ln.strip()]
+    after = [_line_key(ln) for ln in suffix.split("\n")[1:] if ln.strip()]
+    rest = suffix.split("\n", 1)[0].strip()
+    after = [rest, *after] if rest else after
     if not after:
         return text
     for i in range(1, len(lines)):
-        tail = [ln.strip() for ln in lines[i:] if ln.strip()]
+        tail = [_line_key(ln) for ln in lines[i:] if ln.strip()]
         if tail and tail == after[: len(tail)]:
             return "\n".join(lines[:i])
         here = lines[i].strip()
@@ -171,11 +233,15 @@ def balance_brackets(text: str, prefix: str, line_suffix: str = "") -> str:
 
 
 def drop_repeated_lines(text: str, prefix: str, suffix: str) -> str:
-    """"" when every meaningful line only repeats a line next to the cursor."""
+    """"" when every meaningful line only repeats a line next to the cursor: one of the
+    `NEIGHBOUR_LINES` either side, or, when code is typed before the cursor on its line,
+    the line right above or below (a line like one a few lines away, in another branch,
+    is often what is meant there)."""
     before = prefix.split("\n")
     line_prefix = before[-1]
-    neighbours = [ln.strip() for ln in before[:-1] if ln.strip()][-NEIGHBOUR_LINES:]
-    neighbours += [ln.strip() for ln in suffix.split("\n")[1:] if ln.strip()][:NEIGHBOUR_LINES]
+    reach = 1 if line_prefix.strip() else NEIGHBOUR_LINES
+    neighbours = [ln.strip() for ln in before[:-1] if ln.strip()][-reach:]
+    neighbours += [ln.strip() for ln in suffix.split("\n")[1:] if ln.strip()][:reach]
     lines = text.split("\n")
     first = [(line_prefix + lines[0]).strip()] if lines[0].strip() else []
     produced = [*first, *(ln.strip() for ln in lines[1:])]

@@ -137,10 +137,26 @@ def _previous_code_line(text: str, offset: int) -> str | None:
     return None
 
 
+def _next_code_line(text: str, offset: int) -> str | None:
+    end = text.find("\n", offset)
+    for line in re.split(r"\r\n|\r|\n", text[end + 1:]) if end >= 0 else ():
+        if line.strip():
+            return line
+    return None
+
+
+def _opens_what_follows(text: str, offset: int, line_prefix: str) -> bool:
+    """On a blank line, the next code line is indented deeper than the cursor: that body is
+    already written, so the line here is its header (or a line it continues), one line."""
+    following = _next_code_line(text, offset)
+    return following is not None and indent_width(leading_ws(following)) > indent_width(line_prefix)
+
+
 def decide_mode(text: str, offset: int, lang: LanguageSpec | None,
                 indent_unit: str | None = None) -> Mode:
-    """SINGLE_LINE mid-line with code to the right or after a finished statement;
-    MULTI_LINE after a block opener or on an empty line (with the block's indentation)."""
+    """SINGLE_LINE mid-line with code to the right or after a finished statement, and on an
+    empty line above deeper-indented code; MULTI_LINE after a block opener or on another
+    empty line (with the block's indentation)."""
     line_prefix, line_suffix = _line_around(text, offset)
     default = "\t" if lang is not None and lang.name == "go" else "    "
     unit = indent_unit if indent_unit is not None else detect_indent_unit(text, default)
@@ -150,7 +166,7 @@ def decide_mode(text: str, offset: int, lang: LanguageSpec | None,
         if closers_only and _opens_block(line_prefix, lang, brackets=at_end):
             return _block_after_opener(leading_ws(line_prefix), unit)
         return SINGLE_LINE
-    if line_suffix.strip():
+    if line_suffix.strip() or _opens_what_follows(text, offset, line_prefix):
         return SINGLE_LINE
     if line_prefix:
         return _block_at(line_prefix)

@@ -1,0 +1,250 @@
+"""Record raw generations once, then re-run only the post-processing on them: a fast loop
+for working on `completion/` without generating again.
+
+`record` cuts the same seeded cases as `bench.quality`, runs the server's own pipeline
+in this process (`pipeline.plan`, the engine's `generate`, no LSP) and saves, per case,
+the prompt's token ids and the text decoded after every generated token; the generation
+runs to the token limit, without the stop rule, so that `replay` can apply whatever stop
+rule the current code has (greedy decoding makes the tokens the same up to that point).
+It also saves the naive baseline's answer.
+
+`replay` plans each case again with the current code; where the prompt is still the
+recorded one it applies the stop rule to the recorded steps and `pipeline.finish`, and
+scores ours against the recorded baseline. Cases whose prompt changed are counted as
+stale (record again). The figures are the server's as `bench.quality` would measure them
+over LSP, except latency.
+
+    PYTHONPATH=server python -m bench.replay record --cases 90 --out /tmp/rec.json
+    PYTHONPATH=server python -m bench.replay replay /tmp/rec.json --dump /tmp/cases.txt
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+for _path in (REPO, REPO / "server"):
+    if str(_path) not in sys.path[:2]:
+        sys.path.insert(0, str(_path))
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import logging  # noqa: E402
+from collections.abc import Callable, Sequence  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from typing import Any  # noqa: E402
+
+from distill_lsp.completion import pipeline  # noqa: E402
+from distill_lsp.completion.pipeline import CompletionConfig, Snapshot, Suggestion  # noqa: E402
+from distill_lsp.context.languages import detect_language  # noqa: E402
+from distill_lsp.engine.types import GenerationResult, StopReason  # noqa: E402
+from distill_lsp.settings import Settings, env_layer, resolve  # noqa: E402
+
+from bench.cases import MAX_BLOCK_LINES, Case, generate_cases  # noqa: E402
+from bench.metrics import Outcome, markdown_table, slices  # noqa: E402
+from bench.session import case_uri  # noqa: E402
+from bench.sources import NPM_PACKAGE, sources_for  # noqa: E402
+
+logger = logging.getLogger("bench.replay")
+
+
+@dataclass(frozen=True)
+class Steps:
+    """A recorded generation: the text after each token, and why it ended."""
+
+    texts: Sequence[str]
+    end: StopReason
+    """EOS or LENGTH (the recording never stops by rule)."""
+
+
+def apply_stop_rule(steps: Steps, stop: Callable[[str], bool]) -> tuple[str, StopReason]:
+    """The text and stop reason a generation with stop rule `stop` would have had."""
+    for text in steps.texts:
+        if stop(text):
+            return text, StopReason.STOP_RULE
+    return (steps.texts[-1] if steps.texts else ""), steps.end
+
+
+def snapshot(case: Case, index: int) -> Snapshot:
+    """What the server sees for `case` (a fresh parse; no other documents open)."""
+    uri = case_uri(case, index)
+    lang = detect_language(case.language, uri)
+    text = case.document
+    tree = lang.parser().parse(text.encode("utf-8")) if lang is not None else None
+    return Snapshot(uri=uri, version=1, text=text, offset=case.start, lang=lang, tree=tree)
+
+
+def config_for(settings: Settings) -> CompletionConfig:
+    """The CompletionConfig the server builds from `settings` (features/suggest.py)."""
+    profile = settings.sampling_profile()
+    return CompletionConfig(profile=profile, max_new_tokens=profile.max_new_tokens or settings.max_new_tokens,
+                            max_lines=settings.max_lines, context_tokens=settings.context_tokens)
+
+
+SINGLE_LINE_SPARE = 2
+"""Lines a single-line recording goes past the stop rule's first newline (saves time; a
+replayed stop rule that wants more than that sees the recording end there, as LENGTH)."""
+
+
+def record_case(case: Case, index: int, backend: Any, config: CompletionConfig) -> dict[str, Any]:
+    """Plan and generate one case to the token limit, keeping every step's text
+    (single-line cases stop `SINGLE_LINE_SPARE` lines after the line the cursor is on)."""
+    snap = snapshot(case, index)
+    planned = pipeline.plan(snap, backend, config)
+    if isinstance(planned, Suggestion):
+        return {"skipped": planned.reason}
+    texts: list[str] = []
+
+    def keep(text: str) -> bool:
+        texts.append(text)
+        return planned.mode.single_line and text.strip("\n").count("\n") > SINGLE_LINE_SPARE
+
+    request = pipeline.request_for(planned, config)
+    request.stop_when = keep
+    result = backend.generate(request)
+    end = StopReason.LENGTH if result.stop_reason is StopReason.STOP_RULE else result.stop_reason
+    return {"ids": planned.ids, "texts": texts, "end": end.value}
+
+
+@dataclass(frozen=True)
+class Replayed:
+    """Our answer to one case, replayed, with what it was made from."""
+
+    text: str
+    note: str = ""
+    """"stale" when the prompt is no longer the recorded one; the skip reason when skipped."""
+    raw: str = ""
+    """The generation as the stop rule left it."""
+    ungated: str = ""
+    mode: str = ""
+
+
+def replay_case(case: Case, index: int, recorded: dict[str, Any], backend: Any,
+                config: CompletionConfig) -> Replayed:
+    """Our answer from a recorded generation and the current code."""
+    snap = snapshot(case, index)
+    planned = pipeline.plan(snap, backend, config)
+    if isinstance(planned, Suggestion):
+        return Replayed("", planned.reason if "skipped" in recorded else "stale")
+    if recorded.get("ids") != planned.ids:
+        return Replayed("", "stale")
+    steps = Steps(recorded["texts"], StopReason(recorded["end"]))
+    text, reason = apply_stop_rule(steps, pipeline.stop_rule(planned.mode, planned.removed, config.max_lines,
+                                                                  planned.line_prefix))
+    result = GenerationResult(text=text, new_tokens=0, prompt_tokens=len(planned.ids), stop_reason=reason)
+    done = pipeline.finish(planned, snap, result, config)
+    return Replayed(done.text, "", text, done.ungated, planned.mode.kind.value)
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    options: dict[str, Any] = {"profile": args.profile, "maxNewTokens": args.max_new_tokens,
+                               "maxLines": args.max_block_lines}
+    if args.model:
+        options["model"] = args.model
+    settings, problems = resolve(env_layer(), options)
+    if problems:
+        raise SystemExit(f"bad options: {'; '.join(problems)}")
+    return settings
+
+
+def _cases(args: argparse.Namespace) -> list[Case]:
+    languages = [lang.strip() for lang in args.languages.split(",") if lang.strip()]
+    files = {lang: sources_for(lang, None, NPM_PACKAGE) for lang in languages}
+    return generate_cases(files, args.cases, args.seed, args.max_block_lines)
+
+
+def _known_baseline(path: Path | None) -> dict[str, str]:
+    """case id -> the baseline's answer, from a `bench.quality --json` report (it does not
+    depend on this checkout's code, so a report of the same cases saves generating it)."""
+    if path is None:
+        return {}
+    report = json.loads(path.read_text(encoding="utf-8"))
+    return {row["id"]: row["baseline"]["text"] for row in report["cases"]}
+
+
+def record(args: argparse.Namespace) -> int:
+    from bench.baseline import NaiveBaseline
+
+    settings = _settings(args)
+    baseline = NaiveBaseline(settings)
+    config = config_for(settings)
+    known = _known_baseline(args.baseline_from)
+    rows = []
+    for index, case in enumerate(_cases(args)):
+        ours = record_case(case, index, baseline.backend, config)
+        base = known[case.id] if case.id in known else baseline.complete(case.prefix, case.target_lines)[0]
+        rows.append({"id": case.id, "ours": ours, "baseline": base})
+        print(f"[{index + 1:4d}/{args.cases}] {case.id}", file=sys.stderr, flush=True)
+    meta = {k: getattr(args, k) for k in ("cases", "seed", "languages", "profile", "max_new_tokens",
+                                          "max_block_lines", "model")}
+    args.out.write_text(json.dumps({"config": meta, "rows": rows}, ensure_ascii=False) + "\n", encoding="utf-8")
+    return 0
+
+
+def replay(args: argparse.Namespace) -> int:
+    from distill_lsp.sweep.sampling import load_backend
+
+    data = json.loads(args.recording.read_text(encoding="utf-8"))
+    for key, value in data["config"].items():
+        setattr(args, key, value)
+    settings = _settings(args)
+    backend = load_backend(settings)
+    config = config_for(settings)
+    outcomes, stale, dump = [], 0, []
+    for index, (case, row) in enumerate(zip(_cases(args), data["rows"])):
+        assert case.id == row["id"], (case.id, row["id"])
+        ours = replay_case(case, index, row["ours"], backend, config)
+        stale += ours.note == "stale"
+        outcomes += [Outcome("ours", case.language, case.kind, ours.text, case.target, 0.0),
+                     Outcome("baseline", case.language, case.kind, row["baseline"], case.target, 0.0)]
+        dump.append(describe(case, ours, row["baseline"]))
+    print(f"{len(data['rows'])} cases replayed, {stale} stale (prompt changed: record again)\n")
+    print(markdown_table(slices(outcomes)))
+    if args.dump:
+        args.dump.write_text("\n".join(dump), encoding="utf-8")
+    return 0
+
+
+def describe(case: Case, ours: Replayed, baseline: str) -> str:
+    """One case, readable: where, what was expected, what each system answered."""
+    from bench.metrics import edit_similarity
+
+    line = case.document[case.document.rfind("\n", 0, case.start) + 1:case.start]
+    after = case.document[case.start:].split("\n", 2)[:2]
+    return (f"===== {case.id} ({case.kind}, ours {ours.mode}) {ours.note}\n"
+            f"cursor line: {line!r}  then {after!r}\n"
+            f"expected: {case.target!r}\n"
+            f"ours    : {ours.text!r}  ES {edit_similarity(ours.text, case.target):.2f}\n"
+            f"  raw   : {ours.raw!r}\n"
+            f"  ungated: {ours.ungated!r}\n"
+            f"naive   : {baseline!r}  ES {edit_similarity(baseline, case.target):.2f}\n")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench.replay", description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    rec = sub.add_parser("record", help="generate and save the raw steps of ours and the baseline's answers")
+    rec.add_argument("--cases", type=int, default=90)
+    rec.add_argument("--seed", type=int, default=0)
+    rec.add_argument("--languages", default="python,javascript")
+    rec.add_argument("--profile", default="greedy")
+    rec.add_argument("--max-new-tokens", type=int, default=64)
+    rec.add_argument("--max-block-lines", type=int, default=MAX_BLOCK_LINES)
+    rec.add_argument("--model")
+    rec.add_argument("--out", type=Path, required=True)
+    rec.add_argument("--baseline-from", type=Path, help="a bench.quality --json report of the same cases")
+    rep = sub.add_parser("replay", help="post-process the recorded generations with the current code")
+    rep.add_argument("recording", type=Path)
+    rep.add_argument("--dump", type=Path, help="write every case (expected, ours, naive) here")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(name)s: %(message)s")
+    return record(args) if args.command == "record" else replay(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
