@@ -1,4 +1,8 @@
 entry_point = "add"
+REFERENCE_ANSWER = 'a + b'
+"""An answer that passes (tests/unit checks it does)."""
+WRONG_ANSWER = 'a - b'
+"""A wrong answer the check must fail."""
 
 
 def check(candidate):

@@ -1,4 +1,8 @@
 entry_point = "is_even"
+REFERENCE_ANSWER = '0'
+"""An answer that passes (tests/unit checks it does)."""
+WRONG_ANSWER = '1'
+"""A wrong answer the check must fail."""
 
 
 def check(candidate):

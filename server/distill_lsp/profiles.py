@@ -50,12 +50,15 @@ AUTO = "auto"
 """The profile name whose parameters follow the kind of request (see `auto_profile`)."""
 
 AUTO_RULE: dict[tuple[str, bool], str] = {
-    ("single_line", False): "greedy",
+    ("single_line", False): "precise",
     ("multi_line", False): "precise",
-    ("single_line", True): "creative",
-    ("multi_line", True): "creative",
+    ("single_line", True): "coding",
+    ("multi_line", True): "precise",
 }
-"""(mode kind, in a comment or docstring) -> the built-in profile `auto` uses there."""
+"""(mode kind, in a comment or docstring) -> the built-in profile `auto` uses there: per kind
+the profile with the best mean pass rate on the bench cases, the coldest on a tie
+(bench/profiles.py, bench/auto_rule.py; numbers in docs/sweep/profiles.md). The margins are
+small (a few samples per kind): the cases do not show that telling kinds apart generalises."""
 
 AUTO_PLACEHOLDER = SamplingProfile(AUTO)
 """What `Settings.sampling_profile("auto")` hands out; the pipeline resolves it per request."""
@@ -66,8 +69,9 @@ def is_auto(profile: SamplingProfile) -> bool:
 
 
 def auto_profile(mode_kind: str, in_comment_or_docstring: bool) -> SamplingProfile:
-    """The profile `auto` uses for one request: greedy for a single line of code, precise
-    (0.45) for a block, creative (0.85) in a comment or a docstring (bench/profiles.py).
+    """The profile `auto` uses for one request (`AUTO_RULE`): coding (0.65) within a line
+    of a comment or docstring, precise (0.45) everywhere else (a line or a block of code,
+    a docstring line of its own).
 
     Named `auto:<profile>` so logs show which one was taken.
     """
@@ -75,10 +79,21 @@ def auto_profile(mode_kind: str, in_comment_or_docstring: bool) -> SamplingProfi
     return dataclasses.replace(BUILTIN_PROFILES[chosen], name=f"{AUTO}:{chosen}")
 
 
+_AUTO_KIND_NAMES = {
+    ("single_line", False): "single line",
+    ("multi_line", False): "block",
+    ("single_line", True): "in a comment or docstring line",
+    ("multi_line", True): "docstring block",
+}
+
+
 def describe_auto() -> str:
-    return (f"{AUTO} (single line: greedy; "
-            f"block: precise {BUILTIN_PROFILES['precise'].temperature}; "
-            f"comment or docstring: creative {BUILTIN_PROFILES['creative'].temperature})")
+    """`auto (single line: precise 0.45; block: precise 0.45; ...)`, from `AUTO_RULE`."""
+    parts = []
+    for key, name in _AUTO_KIND_NAMES.items():
+        profile = BUILTIN_PROFILES[AUTO_RULE[key]]
+        parts.append(f"{name}: {profile.name}" + (f" {profile.temperature}" if profile.do_sample else ""))
+    return f"{AUTO} ({'; '.join(parts)})"
 
 
 class ProfileError(ValueError):

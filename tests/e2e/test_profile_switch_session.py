@@ -57,12 +57,17 @@ async def test_set_profile_switches_without_restart(client: LanguageClient, tmp_
 
     await client.workspace_execute_command_async(types.ExecuteCommandParams(
         command="distill.setProfile", arguments=["auto", "completion"]))
-    # a block after `def ...:` -> precise; mid-line with code to the right -> greedy
+    # a block after `def ...:` and mid-line with code to the right -> precise;
+    # within a comment line -> coding (profiles.AUTO_RULE)
     assert await _complete_and_read_profile(client, uri, UNFINISHED_PY, pos) == "auto:precise"
     mid = "def area(r):\n    return 3.14 * r\n\nx = area() + 1\n"
     uri2 = (tmp_path / "mid.py").as_uri()
     open_doc(client, uri2, mid)
-    assert await _complete_and_read_profile(client, uri2, mid, types.Position(3, 9)) == "auto:greedy"
+    assert await _complete_and_read_profile(client, uri2, mid, types.Position(3, 9)) == "auto:precise"
+    comment = "# Return the sum of \ndef add(a, b):\n    return a + b\n"
+    uri3 = (tmp_path / "comment.py").as_uri()
+    open_doc(client, uri3, comment)
+    assert await _complete_and_read_profile(client, uri3, comment, types.Position(0, 19)) == "auto:coding"
 
 
 async def test_did_change_configuration_switches_too(client: LanguageClient, tmp_path) -> None:

@@ -56,6 +56,14 @@ def test_passes_runs_the_check_in_a_fresh_interpreter() -> None:
     assert not passes(case, "__import__('time').sleep(5) or x + 1", timeout=0.5)
 
 
+def test_a_check_reads_the_completed_document() -> None:
+    text = "def f(x):\n    # add "
+    case = SweepCase("t", text, len(text), PY,
+                     "def check(candidate):\n    assert 'one' in __document__.splitlines()[1]\n", "f")
+    assert passes(case, "one\n    return x + 1")
+    assert not passes(case, "two\n    return x + 1")
+
+
 def test_measure_row() -> None:
     case = _case("def f(x):\n    return ", CHECK)
     m = measure("0.2", 0.2, case, ["x + 1", "x + 1", "x - 1", ""], ["x + 1", "x + 1", "x - 1", "x +"])

@@ -60,9 +60,14 @@ def adds_syntax_error(text: str, offset: int, answer: str, lang: LanguageSpec) -
 
 
 def passes(case: SweepCase, answer: str, timeout: float = CHECK_TIMEOUT_S) -> bool:
-    """Run the document with `answer` inserted, then `check(entry_point)`, in a fresh interpreter."""
+    """Run the document with `answer` inserted, then `check(entry_point)`, in a fresh interpreter.
+
+    The check also sees the completed document as the string `__document__` (a check of a
+    comment reads it there; a docstring is on `candidate.__doc__`).
+    """
     assert case.check is not None and case.entry_point is not None
-    program = (case.text[:case.offset] + answer + case.text[case.offset:] + "\n\n" + case.check
+    document = case.text[:case.offset] + answer + case.text[case.offset:]
+    program = (document + "\n\n" + f"__document__ = {document!r}\n" + case.check
                + f"\n\ncheck({case.entry_point})\n")
     try:
         done = subprocess.run([sys.executable, "-I", "-c", program], capture_output=True, timeout=timeout)

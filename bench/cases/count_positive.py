@@ -1,0 +1,2 @@
+def count_positive(values: list[int]) -> int:
+    <CURSOR>

@@ -1,0 +1,3 @@
+def celsius_to_fahrenheit(c: float) -> float:
+    # Convert <CURSOR>
+    return c * 9 / 5 + 32

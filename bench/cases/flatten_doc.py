@@ -1,0 +1,5 @@
+def flatten(items: list[list[int]]) -> list[int]:
+    """
+    <CURSOR>
+    """
+    return [x for sub in items for x in sub]

@@ -1,0 +1,7 @@
+def gcd(a: int, b: int) -> int:
+    """
+    <CURSOR>
+    """
+    while b:
+        a, b = b, a % b
+    return a

@@ -1,0 +1,3 @@
+def is_palindrome(s: str) -> bool:
+    """Return True when s reads the same backwards."""
+    <CURSOR>

@@ -1,0 +1,3 @@
+def last_char(s: str) -> str:
+    """Return the last character of s."""
+    return s[<CURSOR>]

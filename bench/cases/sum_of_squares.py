@@ -1,0 +1,2 @@
+def sum_of_squares(values: list[int]) -> int:
+    <CURSOR>
