@@ -99,7 +99,14 @@ async def test_cancel_running_generation(client: LanguageClient, tmp_path) -> No
     try:
         future = asyncio.ensure_future(client.protocol.send_request_async(
             types.TEXT_DOCUMENT_INLINE_COMPLETION, inline_params(uri, end_of(text)), msg_id="long-1"))
-        await asyncio.sleep(0.6)  # the generation is running by now
+        # cancel as soon as the engine holds the job (queued or generating): with prefix
+        # reuse and int4 weights a fixed wait could outlast the whole generation
+        for _ in range(250):
+            status = await client.workspace_execute_command_async(
+                types.ExecuteCommandParams(command="distill.status"))
+            if status["queue"] >= 1 or future.done():
+                break
+            await asyncio.sleep(0.02)
         cancelled_at = time.monotonic()
         client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id="long-1"))
         with pytest.raises(Exception) as info:
@@ -129,8 +136,13 @@ async def test_superseded_request_is_answered_empty(client: LanguageClient, tmp_
 async def test_edit_during_generation_answers_empty(client: LanguageClient, tmp_path) -> None:
     uri = (tmp_path / "edit.py").as_uri()
     open_doc(client, uri, UNFINISHED_PY)
-    pending = client.text_document_inline_completion_async(inline_params(uri, end_of(UNFINISHED_PY)))
-    await asyncio.sleep(0.3)
+    pending = asyncio.ensure_future(
+        client.text_document_inline_completion_async(inline_params(uri, end_of(UNFINISHED_PY))))
+    for _ in range(250):  # edit while the engine holds the job (a fixed wait can outlast it)
+        status = await client.workspace_execute_command_async(types.ExecuteCommandParams(command="distill.status"))
+        if status["queue"] >= 1 or pending.done():
+            break
+        await asyncio.sleep(0.02)
     client.text_document_did_change(types.DidChangeTextDocumentParams(
         text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
         content_changes=[types.TextDocumentContentChangePartial(
