@@ -155,7 +155,7 @@ def assert_server_used_fast_settings(server: ServerUnderTest, log_dir: Path) -> 
     if server.kind != "real":
         return
     log = (log_dir / "server.log").read_text(errors="replace")
-    runs = re.findall(r"profile=(\w+) prompt_tokens=\d+ new_tokens=(\d+)", log)
+    runs = re.findall(r"profile=(\w+) prompt_tokens=\d+ reused=\d+ new_tokens=(\d+)", log)
     assert runs, f"no completion in the server log:\n{log[-3000:]}"
     assert all(p == FAST_SETTINGS["profile"] and int(n) <= FAST_SETTINGS["maxNewTokens"] for p, n in runs), runs
     assert "ignored invalid settings" not in log, log[-3000:]
