@@ -3,7 +3,8 @@ real stdio session of `distill-lsp serve`, watching the server process for leaks
 
     python bench/soak.py [--requests 5000] [--max-new-tokens 4] [--json out.json]
 
-One character is typed (an incremental didChange), then an automatic inline completion
+The document opens with the first `--preload` characters of a Python file (prompts are at
+the context budget from the start). One character is typed (an incremental didChange), then an automatic inline completion
 is asked for at the cursor and awaited, as an editor showing ghost text does; the text
 typed cycles through a Python file, and the document starts over at the end of it.
 Reported: resident memory (RSS) after warm-up vs at the end, thread count at both
@@ -95,21 +96,25 @@ def p95(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
 
 
-def run(n: int, max_new_tokens: int, warmup: int, threads: int = 0) -> dict[str, Any]:
+def run(n: int, max_new_tokens: int, warmup: int, threads: int = 0, preload: int = 3000) -> dict[str, Any]:
     session = Session({"profile": "greedy", "maxNewTokens": max_new_tokens, "contextTokens": 512,
                        "threads": threads})
     server = psutil.Process(session.proc.pid)
     source = SOURCE.read_text()
+    # the document starts with `preload` characters, so prompts are at the context budget
+    # from the first request (memory after warm-up is then the steady state, not a prompt
+    # still growing); typing goes on from there and starts over at the same point
+    base = source[:source.rfind("\n", 0, preload) + 1] if preload else ""
     uri = "file:///soak/typing.py"
     session.send({"method": "textDocument/didOpen", "params": {"textDocument": {
-        "uri": uri, "languageId": "python", "version": 1, "text": ""}}})
-    text, version, latencies, answered = "", 1, [], 0
+        "uri": uri, "languageId": "python", "version": 1, "text": base}}})
+    text, version, latencies, answered = base, 1, [], 0
     rss0 = threads0 = 0
     for i in range(n):
         version += 1
-        if len(text) >= len(source):  # start the file over
-            text = ""
-            change: dict[str, Any] = {"text": ""}
+        if len(text) >= len(source):  # start over from the preloaded part
+            text = base
+            change: dict[str, Any] = {"text": base}
         else:
             at = cursor(text)
             change = {"range": {"start": at, "end": at}, "text": source[len(text)]}
@@ -143,11 +148,13 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=5000)
     parser.add_argument("--max-new-tokens", type=int, default=4)
     parser.add_argument("--warmup", type=int, help="requests before the baseline (default: N/10, at most 200)")
+    parser.add_argument("--preload", type=int, default=3000,
+                        help="characters of the file already in the document at the start")
     parser.add_argument("--threads", type=int, default=0, help="the server's threads setting (0: physical cores)")
     parser.add_argument("--json", help="also write the figures here")
     args = parser.parse_args()
     warmup = args.warmup if args.warmup is not None else max(1, min(200, args.requests // 10))
-    report = run(args.requests, args.max_new_tokens, warmup, args.threads)
+    report = run(args.requests, args.max_new_tokens, warmup, args.threads, args.preload)
     for key, value in report.items():
         print(f"{key:>22}: {value}")
     if args.json:
