@@ -22,7 +22,7 @@ from . import fastpath
 from .fastpath import FastDecoder
 from .kvcache import PrefixStore
 from .loader import LoadedModel
-from .quant import quantize_model, release_freed_memory
+from .quant import pin_mmap_threshold, quantize_model, release_freed_memory
 from .sampling import Sampler
 from .types import EngineOutOfMemory, GenerationRequest, GenerationResult, ModelInfo, StopReason
 
@@ -74,6 +74,7 @@ class LocalBackend:
         self._fell_back = False
         if threads > 0:
             torch.set_num_threads(threads)
+        pin_mmap_threshold()
         started = time.perf_counter()
         self.quantization = quantize_model(self.model, quantize, loaded.info.device)
         self.info: ModelInfo = dataclasses.replace(

@@ -215,6 +215,22 @@ def _detach_from_file(model: nn.Module) -> None:
                 tensor.data = tensor.data.clone()
 
 
+def pin_mmap_threshold(threshold: int = 1 << 17) -> None:
+    """Allocations from `threshold` bytes up come from mmap and go back to the system when
+    freed (glibc otherwise raises its threshold after the first large free, and tensors of
+    ever-changing sizes, like key/value caches, then fragment the heap for good)."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if not name:
+        return
+    try:
+        ctypes.CDLL(name).mallopt(-3, threshold)  # M_MMAP_THRESHOLD
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
 def release_freed_memory() -> None:
     """Give the heap freed by quantization's temporaries back to the system (glibc)."""
     import ctypes
