@@ -65,3 +65,17 @@ UNFINISHED_PY = (Path(__file__).resolve().parent.parent / "examples" / "fib.py")
 
 def uri_for(tmp: Path, name: str) -> str:
     return (tmp / name).as_uri()
+
+
+async def wait_until_engine_holds_a_job(client, pending, tries: int = 250) -> None:
+    """Poll `distill.status` until the engine has a job queued or running (or `pending`
+    is already answered): the moment to cancel or edit "during generation"."""
+    import asyncio
+
+    from lsprotocol import types as lsp
+
+    for _ in range(tries):
+        status = await client.workspace_execute_command_async(lsp.ExecuteCommandParams(command="distill.status"))
+        if status["queue"] >= 1 or pending.done():
+            return
+        await asyncio.sleep(0.02)

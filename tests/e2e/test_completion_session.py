@@ -11,7 +11,7 @@ from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
 from tests.helpers import (SERVER_CMD, UNFINISHED_PY, end_of, init_params, inline_params, open_doc,
-                           wait_ready)
+                           wait_ready, wait_until_engine_holds_a_job)
 
 OPTIONS = {"profile": "greedy", "maxNewTokens": 32}
 
@@ -101,12 +101,7 @@ async def test_cancel_running_generation(client: LanguageClient, tmp_path) -> No
             types.TEXT_DOCUMENT_INLINE_COMPLETION, inline_params(uri, end_of(text)), msg_id="long-1"))
         # cancel as soon as the engine holds the job (queued or generating): with prefix
         # reuse and int4 weights a fixed wait could outlast the whole generation
-        for _ in range(250):
-            status = await client.workspace_execute_command_async(
-                types.ExecuteCommandParams(command="distill.status"))
-            if status["queue"] >= 1 or future.done():
-                break
-            await asyncio.sleep(0.02)
+        await wait_until_engine_holds_a_job(client, future)
         cancelled_at = time.monotonic()
         client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id="long-1"))
         with pytest.raises(Exception) as info:
@@ -138,11 +133,7 @@ async def test_edit_during_generation_answers_empty(client: LanguageClient, tmp_
     open_doc(client, uri, UNFINISHED_PY)
     pending = asyncio.ensure_future(
         client.text_document_inline_completion_async(inline_params(uri, end_of(UNFINISHED_PY))))
-    for _ in range(250):  # edit while the engine holds the job (a fixed wait can outlast it)
-        status = await client.workspace_execute_command_async(types.ExecuteCommandParams(command="distill.status"))
-        if status["queue"] >= 1 or pending.done():
-            break
-        await asyncio.sleep(0.02)
+    await wait_until_engine_holds_a_job(client, pending)  # a fixed wait can outlast the job
     client.text_document_did_change(types.DidChangeTextDocumentParams(
         text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
         content_changes=[types.TextDocumentContentChangePartial(

@@ -45,7 +45,33 @@ times slower than a dense float32 matmul); the layers cast in and out, so the re
 the model (norms, attention, residuals) keeps its own dtype."""
 
 
-class Int8WeightLinear(nn.Module):
+class _WeightOnlyLinear(nn.Module):
+    """Shared forward: decoding rows go through the packed kernel (`_packed_mm`), prompt
+    rows through a dense bf16 matmul on the rebuilt weights (`dequantized`)."""
+
+    bias: nn.Parameter | None
+    out_features: int
+
+    def dequantized(self) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _packed_mm(self, rows: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shape = x.shape
+        flat = x.reshape(-1, shape[-1]).to(COMPUTE)
+        if flat.shape[0] > DENSE_ROWS:
+            y = nn.functional.linear(flat, self.dequantized())
+        else:
+            y = self._packed_mm(flat.contiguous())
+        y = y.to(x.dtype)
+        if self.bias is not None:
+            y = y + self.bias
+        return y.reshape(*shape[:-1], self.out_features)
+
+
+class Int8WeightLinear(_WeightOnlyLinear):
     """``y = x @ (q * scale).T + b`` with int8 ``q`` per output row."""
 
     def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None) -> None:
@@ -60,20 +86,11 @@ class Int8WeightLinear(nn.Module):
     def dequantized(self) -> torch.Tensor:
         return self.qweight.to(COMPUTE) * self.scale[:, None]
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        shape = x.shape
-        flat = x.reshape(-1, shape[-1]).to(COMPUTE)
-        if flat.shape[0] > DENSE_ROWS:
-            y = nn.functional.linear(flat, self.dequantized())
-        else:
-            y = torch.ops.aten._weight_int8pack_mm(flat.contiguous(), self.qweight, self.scale)
-        y = y.to(x.dtype)
-        if self.bias is not None:
-            y = y + self.bias
-        return y.reshape(*shape[:-1], self.out_features)
+    def _packed_mm(self, rows: torch.Tensor) -> torch.Tensor:
+        return torch.ops.aten._weight_int8pack_mm(rows, self.qweight, self.scale)
 
 
-class Int4WeightLinear(nn.Module):
+class Int4WeightLinear(_WeightOnlyLinear):
     """``y = x @ w.T + b`` with ``w = q * scale + minimum`` per group of 32 inputs, q in 0..15."""
 
     def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None, group: int = GROUP,
@@ -99,18 +116,8 @@ class Int4WeightLinear(nn.Module):
         w = self.q.reshape(n, k // g, g).to(COMPUTE) * self.scale[..., None] + self.minimum[..., None]
         return w.reshape(n, k)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        shape = x.shape
-        flat = x.reshape(-1, shape[-1]).to(COMPUTE)
-        if flat.shape[0] > DENSE_ROWS:
-            y = nn.functional.linear(flat, self.dequantized())
-        else:
-            y = torch.ops.aten._weight_int4pack_mm_for_cpu(flat.contiguous(), self.packed, self.group,
-                                                           self.scales_zeros)
-        y = y.to(x.dtype)
-        if self.bias is not None:
-            y = y + self.bias
-        return y.reshape(*shape[:-1], self.out_features)
+    def _packed_mm(self, rows: torch.Tensor) -> torch.Tensor:
+        return torch.ops.aten._weight_int4pack_mm_for_cpu(rows, self.packed, self.group, self.scales_zeros)
 
 
 class RescoredHead(nn.Module):
