@@ -325,8 +325,8 @@ def test_kept_snippets_hold_their_place_against_slightly_better_ones() -> None:
 
 
 def test_a_name_defined_in_this_file_never_pulls_in_another_files_signature() -> None:
-    from distill_lsp.context.builder import _defined_in_text
+    from distill_lsp.context.builder import names_defined_in_text
 
-    assert _defined_in_text("__init__", "class A:\n    def __init__(self):\n        pass\n")
-    assert _defined_in_text("Point", "type Point struct {\n}\n") and _defined_in_text("run", "fn run() {}")
-    assert not _defined_in_text("helper", "x = helper(1)\n")
+    assert "__init__" in names_defined_in_text("class A:\n    def __init__(self):\n        pass\n")
+    assert {"Point", "run"} <= names_defined_in_text("type Point struct {\n}\nfn run() {}")
+    assert "helper" not in names_defined_in_text("x = helper(1)\n")

@@ -37,7 +37,7 @@ CountTokens = Callable[[str], int]
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
 _IDENT = re.compile(r"[^\W\d]\w*")
 _PARTIAL_WORD = re.compile(r"\w+\Z")
-_DEF_KEYWORDS = "def|class|function|func|fn|struct|enum|trait|interface|type"
+_DEFINED = re.compile(r"\b(?:def|class|function|func|fn|struct|enum|trait|interface|type)\s+([^\W\d]\w*)")
 WINDOW_LINES_BEFORE = 12
 WINDOW_LINES_AFTER = 4
 MAX_REFITS = 4
@@ -372,8 +372,8 @@ def _signatures(doc: _Document | None, names: Sequence[str],
     local = doc.local_definitions(names) if doc is not None else {}
     # a parse with an error near the cursor can hide a local definition for one keystroke;
     # the text still shows it, and a foreign signature in its place would flicker in and out
-    text = doc.text if doc is not None else ""
-    wanted = [n for n in names if n not in local and not _defined_in_text(n, text)]
+    defined = names_defined_in_text(doc.text) if doc is not None and docs else frozenset()
+    wanted = [n for n in names if n not in local and n not in defined]
     foreign = foreign_definitions(wanted, docs) if docs and wanted else {}
     pieces: list[_Piece] = []
     for name in names:
@@ -388,9 +388,10 @@ def _signatures(doc: _Document | None, names: Sequence[str],
     return pieces
 
 
-def _defined_in_text(name: str, text: str) -> bool:
-    """`name` follows a definition keyword somewhere in `text` (def, class, function, ...)."""
-    return re.search(rf"\b(?:{_DEF_KEYWORDS})\s+{re.escape(name)}\b", text) is not None
+def names_defined_in_text(text: str) -> frozenset[str]:
+    """Names that follow a definition keyword in `text` (def, class, function, ...): one
+    scan of the document, whatever the number of names asked about."""
+    return frozenset(_DEFINED.findall(text))
 
 
 def _extras(doc: _Document | None, names: Sequence[str], docs: Sequence[tuple[str, str, LanguageSpec]],

@@ -22,7 +22,8 @@ from . import fastpath
 from .fastpath import FastDecoder
 from .kvcache import PrefixStore
 from .loader import LoadedModel
-from .quant import pin_mmap_threshold, quantize_model, release_freed_memory
+from .memory import pin_mmap_threshold, release_freed_memory
+from .quant import quantize_model
 from .sampling import Sampler
 from .types import EngineOutOfMemory, GenerationRequest, GenerationResult, ModelInfo, StopReason
 

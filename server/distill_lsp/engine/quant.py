@@ -22,6 +22,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from .memory import release_freed_memory
+
 logger = logging.getLogger(__name__)
 
 MODES = ("auto", "none", "int8", "int4")
@@ -221,35 +223,6 @@ def _detach_from_file(model: nn.Module) -> None:
             if tensor.is_floating_point() and tensor.device.type == "cpu":
                 tensor.data = tensor.data.clone()
 
-
-def pin_mmap_threshold(threshold: int = 1 << 17) -> None:
-    """Allocations from `threshold` bytes up come from mmap and go back to the system when
-    freed (glibc otherwise raises its threshold after the first large free, and tensors of
-    ever-changing sizes, like key/value caches, then fragment the heap for good)."""
-    import ctypes
-    import ctypes.util
-
-    name = ctypes.util.find_library("c")
-    if not name:
-        return
-    try:
-        ctypes.CDLL(name).mallopt(-3, threshold)  # M_MMAP_THRESHOLD
-    except (OSError, AttributeError):  # not glibc
-        pass
-
-
-def release_freed_memory() -> None:
-    """Give the heap freed by quantization's temporaries back to the system (glibc)."""
-    import ctypes
-    import ctypes.util
-
-    name = ctypes.util.find_library("c")
-    if not name:
-        return
-    try:
-        ctypes.CDLL(name).malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc
-        pass
 
 
 def _quantize_layer(layer: nn.Linear, mode: str, *, is_head: bool, summary: QuantSummary) -> nn.Module:
