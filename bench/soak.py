@@ -96,9 +96,20 @@ def p95(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
 
 
-def run(n: int, max_new_tokens: int, warmup: int, threads: int = 0, preload: int = 3000) -> dict[str, Any]:
+def server_status(session: Session, key: str) -> dict[str, Any]:
+    """The server's own figures (`distill.status`); its memory: RSS, the C heap split into live
+    and free, mmap chunks, Python's allocated blocks."""
+    session.send({"id": key, "method": "workspace/executeCommand", "params": {"command": "distill.status"}})
+    reply = session.wait_for(lambda m: m.get("id") == key)
+    if "result" not in reply:
+        raise SystemExit(f"distill.status failed: {reply.get('error')}")
+    return reply["result"]
+
+
+def run(n: int, max_new_tokens: int, warmup: int, threads: int = 0, preload: int = 3000,
+        sample_every: int = 0, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     session = Session({"profile": "greedy", "maxNewTokens": max_new_tokens, "contextTokens": 512,
-                       "threads": threads})
+                       "threads": threads, **(extra or {})})
     server = psutil.Process(session.proc.pid)
     source = SOURCE.read_text()
     # the document starts with `preload` characters, so prompts are at the context budget
@@ -110,6 +121,7 @@ def run(n: int, max_new_tokens: int, warmup: int, threads: int = 0, preload: int
         "uri": uri, "languageId": "python", "version": 1, "text": base}}})
     text, version, latencies, answered = base, 1, [], 0
     rss0 = threads0 = 0
+    series: list[dict[str, Any]] = []
     for i in range(n):
         version += 1
         if len(text) >= len(source):  # start over from the preloaded part
@@ -129,6 +141,15 @@ def run(n: int, max_new_tokens: int, warmup: int, threads: int = 0, preload: int
         answered += bool(reply.get("result", {}).get("items"))
         if i + 1 == warmup:
             rss0, threads0 = server.memory_info().rss, server.num_threads()
+        if sample_every and ((i + 1) % sample_every == 0 or i + 1 == warmup):
+            status = server_status(session, f"status-{i + 1}")
+            cache = status.get("prefixCache") or {}
+            series.append({"request": i + 1, **status["memory"],
+                           "prefixEntries": cache.get("entries"), "prefixMiB": cache.get("mib")})
+            top = series[-1].pop("pythonAllocationGrowth", None)
+            print("  ".join(f"{k}={v}" for k, v in series[-1].items()), flush=True)
+            for site in top or []:
+                print("    ", site, flush=True)
     rss1, threads1 = server.memory_info().rss, server.num_threads()
     code = session.close()
     window = min(1000, max(1, n // 5))
@@ -140,6 +161,7 @@ def run(n: int, max_new_tokens: int, warmup: int, threads: int = 0, preload: int
         "threads_after_warmup": threads0, "threads_end": threads1,
         "p95_first_ms": round(1000 * first, 1), "p95_last_ms": round(1000 * last, 1),
         "p95_ratio": round(last / first, 3), "exit_code": code,
+        **({"memory_series": series} if series else {}),
     }
 
 
@@ -151,11 +173,18 @@ def main() -> int:
     parser.add_argument("--preload", type=int, default=3000,
                         help="characters of the file already in the document at the start")
     parser.add_argument("--threads", type=int, default=0, help="the server's threads setting (0: physical cores)")
+    parser.add_argument("--sample-every", type=int, default=0,
+                        help="every this many requests, print the server's own memory figures (distill.status)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
+                        help="another server setting, e.g. --set prefixCacheMB=0 (repeatable)")
     parser.add_argument("--json", help="also write the figures here")
     args = parser.parse_args()
     warmup = args.warmup if args.warmup is not None else max(1, min(200, args.requests // 10))
-    report = run(args.requests, args.max_new_tokens, warmup, args.threads, args.preload)
+    report = run(args.requests, args.max_new_tokens, warmup, args.threads, args.preload, args.sample_every,
+                 {key: json.loads(value) for key, value in (item.split("=", 1) for item in args.set)})
     for key, value in report.items():
+        if key == "memory_series":
+            continue
         print(f"{key:>22}: {value}")
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2))

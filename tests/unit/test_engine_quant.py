@@ -131,3 +131,27 @@ def test_bundled_model_keeps_its_next_token_choices() -> None:
         got = quantized(input_ids=ids).logits[0].argmax(-1)
     agreement = float((want == got).float().mean())
     assert agreement >= 0.95, agreement
+
+
+def test_dense_rows_are_padded_to_few_shapes_and_answered_exactly(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Prompt rows go to the dense matmul padded to a multiple of DENSE_ROWS (the matmul
+    library keeps state per shape; any row count would grow a server's memory), and the
+    padding never shows: each row's output is what it is alone in a batch of that size."""
+    layer = _four_bit_linear()
+    q = Int4WeightLinear(layer.weight, layer.bias)
+    seen: list[int] = []
+    real_linear = nn.functional.linear
+
+    def spy(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None = None) -> torch.Tensor:
+        seen.append(x.shape[0])
+        return real_linear(x, w, b)
+
+    monkeypatch.setattr(quant.nn.functional, "linear", spy)
+    x = torch.randn(quant.DENSE_ROWS * 2 + 3, 128)
+    out = q(x)
+    assert seen == [quant.DENSE_ROWS * 3] and out.shape == (x.shape[0], 64)
+    for rows in range(quant.DENSE_ROWS + 1, quant.DENSE_ROWS * 4 + 1, 7):
+        q(torch.randn(rows, 128))
+    assert {n % quant.DENSE_ROWS for n in seen} == {0} and len(set(seen)) <= 3
+    alone = q(torch.cat([x[:5], torch.zeros(quant.DENSE_ROWS * 2 + 3 - 5, 128)]))[:5]
+    torch.testing.assert_close(out[:5], alone)

@@ -11,6 +11,11 @@ from typing import Any
 M_MMAP_THRESHOLD = -3
 
 
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in (
+        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+
 @cache
 def _libc() -> Any:
     """glibc, or None where the C library is another (then these calls do nothing)."""
@@ -34,3 +39,20 @@ def release_freed_memory() -> None:
     """Give the free memory at the heap's top back to the system."""
     if (libc := _libc()) is not None:
         libc.malloc_trim(0)
+
+
+def heap_figures() -> dict[str, float]:
+    """The C heap as glibc sees it, in MiB: `heapMiB` from the main and thread arenas,
+    `heapInUseMiB` of it in live allocations, `heapFreeMiB` free but not yet returned,
+    `mmapMiB` in separate mmap chunks. Empty where the C library is not glibc >= 2.33.
+    Telling these apart says whether a growing RSS is live data or fragmentation."""
+    libc = _libc()
+    mallinfo2 = getattr(libc, "mallinfo2", None) if libc is not None else None
+    if mallinfo2 is None:
+        return {}
+    mallinfo2.restype = _MallInfo2
+    info = mallinfo2()
+    mib = 2**20
+    return {"heapMiB": round(info.arena / mib, 1), "heapInUseMiB": round(info.uordblks / mib, 1),
+            "heapFreeMiB": round(info.fordblks / mib, 1), "mmapMiB": round(info.hblkhd / mib, 1),
+            "mmapChunks": info.hblks}

@@ -34,7 +34,10 @@ RESCORE_TOP = 64
 """Logits the output head recomputes exactly (see `RescoredHead`)."""
 DENSE_ROWS = 32
 """Inputs with more rows than this (prompt processing) use a dequantized dense matmul:
-the packed kernels are tuned for decoding, a few rows at a time."""
+the packed kernels are tuned for decoding, a few rows at a time. The dense matmul's rows
+are padded to a multiple of this: the bf16 matmul library keeps compiled kernels and
+buffers per shape, and a prompt's rows take any count, which grew a long-running
+server's memory by hundreds of KiB per new count and layer shape (`bench/soak.py`)."""
 
 
 class QuantizationError(ValueError):
@@ -63,8 +66,12 @@ class _WeightOnlyLinear(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shape = x.shape
         flat = x.reshape(-1, shape[-1]).to(COMPUTE)
-        if flat.shape[0] > DENSE_ROWS:
-            y = nn.functional.linear(flat, self.dequantized())
+        rows = flat.shape[0]
+        if rows > DENSE_ROWS:
+            padded = -(-rows // DENSE_ROWS) * DENSE_ROWS
+            if padded != rows:
+                flat = nn.functional.pad(flat, (0, 0, 0, padded - rows))
+            y = nn.functional.linear(flat, self.dequantized())[:rows]
         else:
             y = self._packed_mm(flat.contiguous())
         y = y.to(x.dtype)

@@ -7,6 +7,9 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import sys
+import threading
+import tracemalloc
 from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
@@ -15,6 +18,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 STATUS_COMMAND = "distill.status"
+TOP_ALLOCATIONS = 12
+"""Python allocation sites listed when the server runs under tracemalloc (a leak hunt): those
+that grew most since the first status asked for."""
 
 
 def register(server: DistillLanguageServer) -> None:
@@ -49,7 +55,22 @@ def server_status(ls: DistillLanguageServer) -> dict[str, Any]:
     }
 
 
+_first_snapshot: list[tracemalloc.Snapshot] = []
+
+
+def _allocation_growth() -> list[str]:
+    """The Python allocation sites that grew most since the first status under tracemalloc."""
+    snapshot = tracemalloc.take_snapshot().filter_traces([tracemalloc.Filter(False, tracemalloc.__file__)])
+    if not _first_snapshot:
+        _first_snapshot.append(snapshot)
+    return [f"{stat.traceback[0].filename}:{stat.traceback[0].lineno} {stat.size_diff / 2**10:+.0f} KiB "
+            f"in {stat.count_diff:+d} blocks"
+            for stat in snapshot.compare_to(_first_snapshot[0], "lineno")[:TOP_ALLOCATIONS]]
+
+
 def _memory(device: str) -> dict[str, float]:
+    from ..engine.memory import heap_figures
+
     out: dict[str, float] = {}
     try:
         import psutil
@@ -57,6 +78,11 @@ def _memory(device: str) -> dict[str, float]:
         out["rssMiB"] = round(psutil.Process(os.getpid()).memory_info().rss / 2**20, 1)
     except ImportError:
         pass
+    out |= heap_figures()
+    out["pythonBlocks"] = sys.getallocatedblocks()
+    out["threads"] = threading.active_count()
+    if tracemalloc.is_tracing():  # the server was started with PYTHONTRACEMALLOC set
+        out["pythonAllocationGrowth"] = _allocation_growth()  # type: ignore[assignment]
     if device.startswith("cuda"):
         import torch
 
