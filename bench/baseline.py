@@ -1,13 +1,19 @@
 """The naive server the benchmark compares against: the text before the cursor into
-`generate()`, the same model and decoding as the server, no post-processing except
-keeping as many lines as the target has. Its latency is measured up to the end of those
-lines (generation stops there), a lower bound for a naive server."""
+`generate()`, the same model, decoding and token limit as the server.
+
+Two answers come from one generation:
+- `raw`: what the generation wrote, up to the end-of-text token or the token limit, with no
+  post-processing at all (the issue's baseline); its latency is the whole generation.
+- `cut`: the same text cut to as many lines as the target has. A naive server cannot know
+  that count (ours is not told it), so this is a stricter baseline than any real one; its
+  latency is taken when those lines were complete, a lower bound."""
 
 from __future__ import annotations
 
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from distill_lsp.engine.factory import make_backend_factory
@@ -35,6 +41,14 @@ def prompt_budget(context_length: int, max_new_tokens: int) -> int:
     return max(64, min(context_length, PROMPT_WINDOW) - max_new_tokens)
 
 
+@dataclass(frozen=True)
+class BaselineAnswer:
+    raw: str
+    raw_ms: float
+    cut: str
+    cut_ms: float
+
+
 class NaiveBaseline:
     """Loads the model the server would load for `settings`, in this process."""
 
@@ -48,12 +62,21 @@ class NaiveBaseline:
     def model_name(self) -> str:
         return str(self.backend.info.name)
 
-    def complete(self, prefix: str, lines: int) -> tuple[str, float]:
-        """The suggestion for a cursor after `prefix`, and the milliseconds it took."""
+    def complete(self, prefix: str, lines: int) -> BaselineAnswer:
+        """The answers for a cursor after `prefix` whose target has `lines` lines."""
         started = time.perf_counter()
+        complete = enough_lines(lines)
+        cut_at: list[float] = []
+
+        def note_cut(text: str) -> bool:  # never stops the generation, only times the cut
+            if not cut_at and complete(text):
+                cut_at.append(time.perf_counter())
+            return False
+
         ids = self.backend.encode(prefix)[-self.budget:]
         result = self.backend.generate(GenerationRequest(
             prompt_ids=ids, profile=self.profile, max_new_tokens=self.settings.max_new_tokens,
-            stop_when=enough_lines(lines)))
-        text = cut_lines(result.text, lines)
-        return text, (time.perf_counter() - started) * 1000
+            stop_when=note_cut))
+        ended = time.perf_counter()
+        return BaselineAnswer(raw=result.text, raw_ms=(ended - started) * 1000,
+                              cut=cut_lines(result.text, lines), cut_ms=((cut_at or [ended])[0] - started) * 1000)

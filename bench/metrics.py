@@ -12,7 +12,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-SYSTEMS = ("ours", "baseline")
+SYSTEMS = ("ours", "baseline", "baseline_cut")
+"""distill-lsp; the naive baseline (raw generation); the same cut to the target's line count."""
 
 
 def normalize(text: str) -> str:
@@ -117,24 +118,23 @@ def _systems(outcomes: Sequence[Outcome]) -> list[str]:
 
 
 def markdown_table(table: dict[str, dict[str, dict[str, Any]]]) -> str:
-    """Ours vs baseline side by side, one row per slice."""
-    header = ("| slice | n | exact match ours / base | edit sim. ours / base | empty ours / base "
-              "| p50 ms ours / base | p95 ms ours / base |")
+    """The systems side by side, one row per slice; each cell reads `ours / baseline [/ cut]`."""
+    systems = [s for s in SYSTEMS if any(s in row for row in table.values())] or ["ours", "baseline"]
+    names = " / ".join({"ours": "ours", "baseline": "base", "baseline_cut": "cut"}[s] for s in systems)
+    header = (f"| slice | n | exact match {names} | edit sim. {names} | empty {names} "
+              f"| p50 ms {names} | p95 ms {names} |")
     rows = [header, "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
-    for name, systems in table.items():
-        ours, base = systems.get("ours", {}), systems.get("baseline", {})
-        n = int(ours.get("n", base.get("n", 0)))
-        rows.append(f"| {name} | {n} | {_pct(ours, base, 'exact_match')} | {_pct(ours, base, 'edit_similarity')} "
-                    f"| {_pct(ours, base, 'empty_rate')} | {_ms(ours, base, 'p50_ms')} | {_ms(ours, base, 'p95_ms')} |")
+    for name, by_system in table.items():
+        sides = [by_system.get(s, {}) for s in systems]
+        n = int(next((side["n"] for side in sides if "n" in side), 0))
+        cells = [_cells(sides, key, "{:.1%}") for key in ("exact_match", "edit_similarity", "empty_rate")]
+        cells += [_cells(sides, key, "{:.0f}") for key in ("p50_ms", "p95_ms")]
+        rows.append(f"| {name} | {n} | " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
 
-def _pct(ours: dict[str, Any], base: dict[str, Any], key: str) -> str:
-    return " / ".join(_fmt(side.get(key), "{:.1%}") for side in (ours, base))
-
-
-def _ms(ours: dict[str, Any], base: dict[str, Any], key: str) -> str:
-    return " / ".join(_fmt(side.get(key), "{:.0f}") for side in (ours, base))
+def _cells(sides: list[dict[str, Any]], key: str, pattern: str) -> str:
+    return " / ".join(_fmt(side.get(key), pattern) for side in sides)
 
 
 def _fmt(value: Any, pattern: str) -> str:

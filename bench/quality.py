@@ -95,10 +95,10 @@ async def run(cases: list[Case], args: argparse.Namespace) -> dict[str, Any]:
         await _warm_up(client, baseline, cases[0].language, args)
         rows, outcomes, started = [], [], time.perf_counter()
         for index, case in enumerate(cases):
-            row, pair = await _one_case(client, baseline, case, index, args)
+            row, trio = await _one_case(client, baseline, case, index, args)
             rows.append(row)
-            outcomes += pair
-            _progress(index, len(cases), case, pair)
+            outcomes += trio
+            _progress(index, len(cases), case, trio)
         seconds = time.perf_counter() - started
     finally:
         await close_session(client)
@@ -129,11 +129,13 @@ async def _one_case(client: Any, baseline: NaiveBaseline, case: Case, index: int
         ours, ours_ms, error = "", args.timeout * 1000, "timeout"
     except Exception as exc:  # a JSON-RPC error answer: counted, and the run goes on
         ours, ours_ms, error = "", 0.0, f"{type(exc).__name__}: {exc}"
-    base, base_ms = await asyncio.to_thread(baseline.complete, case.prefix, case.target_lines)
-    pair = [Outcome("ours", case.language, case.kind, ours, case.target, ours_ms),
-            Outcome("baseline", case.language, case.kind, base, case.target, base_ms)]
-    row = {**case.describe(), "ours": _scored(pair[0], error), "baseline": _scored(pair[1], "")}
-    return row, pair
+    base = await asyncio.to_thread(baseline.complete, case.prefix, case.target_lines)
+    trio = [Outcome("ours", case.language, case.kind, ours, case.target, ours_ms),
+            Outcome("baseline", case.language, case.kind, base.raw, case.target, base.raw_ms),
+            Outcome("baseline_cut", case.language, case.kind, base.cut, case.target, base.cut_ms)]
+    row = {**case.describe(), "ours": _scored(trio[0], error), "baseline": _scored(trio[1], ""),
+           "baseline_cut": _scored(trio[2], "")}
+    return row, trio
 
 
 def _scored(outcome: Outcome, error: str) -> dict[str, Any]:
@@ -143,10 +145,11 @@ def _scored(outcome: Outcome, error: str) -> dict[str, Any]:
     return {**scored, "error": error} if error else scored
 
 
-def _progress(index: int, total: int, case: Case, pair: list[Outcome]) -> None:
-    ours, base = pair
+def _progress(index: int, total: int, case: Case, trio: list[Outcome]) -> None:
+    ours, base, cut = trio
     print(f"[{index + 1:4d}/{total}] {case.id:<48} ours {ours.similarity:.2f} {ours.latency_ms:6.0f} ms"
-          f" | base {base.similarity:.2f} {base.latency_ms:6.0f} ms", file=sys.stderr, flush=True)
+          f" | base {base.similarity:.2f} {base.latency_ms:6.0f} ms | cut {cut.similarity:.2f}",
+          file=sys.stderr, flush=True)
 
 
 def _config(args: argparse.Namespace, options: dict[str, Any], status: dict[str, Any]) -> dict[str, Any]:
@@ -169,13 +172,14 @@ def dump_case(case: Case, row: dict[str, Any]) -> str:
     """One case for a reader: where the cursor is, what was cut, what each system answered."""
     line = case.document[case.document.rfind("\n", 0, case.start) + 1:case.start]
     after = case.document[case.start:].split("\n", 2)[:2]
-    ours, base = row["ours"], row["baseline"]
+    ours, base, cut = row["ours"], row["baseline"], row["baseline_cut"]
     error = f"  error: {ours['error']}" if ours.get("error") else ""
     return (f"===== {case.id} ({case.kind})\n"
             f"cursor line: {line!r}  then {after!r}\n"
             f"expected: {case.target!r}\n"
             f"ours    : {ours['text']!r}  ES {ours['similarity']:.2f}{error}\n"
-            f"naive   : {base['text']!r}  ES {base['similarity']:.2f}\n")
+            f"naive   : {base['text']!r}  ES {base['similarity']:.2f}\n"
+            f"naive cut: {cut['text']!r}  ES {cut['similarity']:.2f}\n")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,7 +6,7 @@ in this process (`pipeline.plan`, the engine's `generate`, no LSP) and saves, pe
 the prompt's token ids and the text decoded after every generated token; the generation
 runs to the token limit, without the stop rule, so that `replay` can apply whatever stop
 rule the current code has (greedy decoding makes the tokens the same up to that point).
-It also saves the naive baseline's answer.
+It also saves the naive baseline's answers (raw, and cut to the target's line count).
 
 `replay` plans each case again with the current code; where the prompt is still the
 recorded one it applies the stop rule to the recorded steps and `pipeline.finish`, and
@@ -79,7 +79,8 @@ def config_for(settings: Settings) -> CompletionConfig:
     """The CompletionConfig the server builds from `settings` (features/suggest.py)."""
     profile = settings.sampling_profile()
     return CompletionConfig(profile=profile, max_new_tokens=profile.max_new_tokens or settings.max_new_tokens,
-                            max_lines=settings.max_lines, context_tokens=settings.context_tokens)
+                            max_lines=settings.max_lines, context_tokens=settings.context_tokens,
+                            retries=settings.retries)
 
 
 SINGLE_LINE_SPARE = 2
@@ -87,24 +88,72 @@ SINGLE_LINE_SPARE = 2
 replayed stop rule that wants more than that sees the recording end there, as LENGTH)."""
 
 
-def record_case(case: Case, index: int, backend: Any, config: CompletionConfig) -> dict[str, Any]:
+def record_case(case: Case, index: int, backend: Any, config: CompletionConfig,
+                earlier: dict[str, Any] | None = None) -> dict[str, Any]:
     """Plan and generate one case to the token limit, keeping every step's text
-    (single-line cases stop `SINGLE_LINE_SPARE` lines after the line the cursor is on)."""
+    (single-line cases stop `SINGLE_LINE_SPARE` lines after the line the cursor is on),
+    then the further tries the current code would make (`pipeline.run`'s retries), each
+    recorded the same way. `earlier`: this case's row from an earlier recording, whose
+    generations are reused where the prompt and the avoided tokens are the same."""
     snap = snapshot(case, index)
     planned = pipeline.plan(snap, backend, config)
     if isinstance(planned, Suggestion):
         return {"skipped": planned.reason}
+    earlier = earlier if earlier is not None and earlier.get("ids") == planned.ids else None
+    row = {"ids": planned.ids, **(_steps_of(earlier) if earlier else _generate_steps(planned, backend, config, ()))}
+    row["tries"] = []
+    known = {tuple(t["avoid"]): t for t in (earlier or {}).get("tries", [])}
+    avoided: tuple[int, ...] = ()
+    last = row
+    for _ in range(config.retries):
+        done, result = _finish_recorded(planned, snap, last, config)
+        if not pipeline.worth_another_try(done, result, backend):
+            break
+        if not last.get("first"):  # an older recording: the first token, generated again
+            last["first"] = list(_generate(planned, backend, config, avoided, max_new_tokens=1).token_ids[:1])
+        avoided = (*avoided, *last["first"])
+        last = known.get(avoided) or {"avoid": list(avoided),
+                                      **_generate_steps(planned, backend, config, avoided)}
+        row["tries"].append(last)
+    return row
+
+
+def _steps_of(row: dict[str, Any]) -> dict[str, Any]:
+    return {key: row[key] for key in ("texts", "end", "first") if key in row}
+
+
+def _generate(planned: pipeline.Plan, backend: Any, config: CompletionConfig, avoided: tuple[int, ...],
+              keep: Callable[[str], bool] | None = None, max_new_tokens: int | None = None) -> GenerationResult:
+    request = pipeline.request_for(planned, config, avoid_first=avoided)
+    request.stop_when = keep
+    if max_new_tokens is not None:
+        request.max_new_tokens = max_new_tokens
+    return backend.generate(request)
+
+
+def _generate_steps(planned: pipeline.Plan, backend: Any, config: CompletionConfig,
+                    avoided: tuple[int, ...]) -> dict[str, Any]:
     texts: list[str] = []
 
     def keep(text: str) -> bool:
         texts.append(text)
         return planned.mode.single_line and text.strip("\n").count("\n") > SINGLE_LINE_SPARE
 
-    request = pipeline.request_for(planned, config)
-    request.stop_when = keep
-    result = backend.generate(request)
+    result = _generate(planned, backend, config, avoided, keep)
     end = StopReason.LENGTH if result.stop_reason is StopReason.STOP_RULE else result.stop_reason
-    return {"ids": planned.ids, "texts": texts, "end": end.value}
+    return {"texts": texts, "end": end.value, "first": list(result.token_ids[:1])}
+
+
+def _finish_recorded(planned: pipeline.Plan, snap: Snapshot, steps: dict[str, Any],
+                     config: CompletionConfig) -> tuple[Suggestion, GenerationResult]:
+    """What `pipeline.finish` makes of recorded steps under the current stop rule."""
+    text, reason = apply_stop_rule(Steps(steps["texts"], StopReason(steps["end"])),
+                                   pipeline.stop_rule(planned.mode, planned.removed, config.max_lines,
+                                                      planned.line_prefix))
+    first = tuple(steps.get("first") or ([0] if steps["texts"] else []))  # an older recording: any id
+    result = GenerationResult(text=text, new_tokens=0, prompt_tokens=len(planned.ids), stop_reason=reason,
+                              token_ids=first)
+    return pipeline.finish(planned, snap, result, config), result
 
 
 @dataclass(frozen=True)
@@ -113,11 +162,17 @@ class Replayed:
 
     text: str
     note: str = ""
-    """"stale" when the prompt is no longer the recorded one; the skip reason when skipped."""
+    """"stale" when the prompt is no longer the recorded one, or a further try the current
+    code makes was not recorded; the skip reason when skipped."""
     raw: str = ""
     """The generation as the stop rule left it."""
     ungated: str = ""
     mode: str = ""
+    tries: int = 1
+
+
+class _Replaying:
+    avoids_first_tokens = True  # recordings come from the local engine
 
 
 def replay_case(case: Case, index: int, recorded: dict[str, Any], backend: Any,
@@ -129,17 +184,23 @@ def replay_case(case: Case, index: int, recorded: dict[str, Any], backend: Any,
         return Replayed("", planned.reason if "skipped" in recorded else "stale")
     if recorded.get("ids") != planned.ids:
         return Replayed("", "stale")
-    steps = Steps(recorded["texts"], StopReason(recorded["end"]))
-    text, reason = apply_stop_rule(steps, pipeline.stop_rule(planned.mode, planned.removed, config.max_lines,
-                                                                  planned.line_prefix))
-    result = GenerationResult(text=text, new_tokens=0, prompt_tokens=len(planned.ids), stop_reason=reason)
-    done = pipeline.finish(planned, snap, result, config)
-    return Replayed(done.text, "", text, done.ungated, planned.mode.kind.value)
+    done, result = _finish_recorded(planned, snap, recorded, config)
+    tries = recorded.get("tries", [])
+    for attempt in range(config.retries):
+        if not pipeline.worth_another_try(done, result, _Replaying()):
+            break
+        if attempt >= len(tries):
+            return Replayed("", "stale")
+        done, result = _finish_recorded(planned, snap, tries[attempt], config)
+        done.tries = attempt + 2
+    return Replayed(done.text, "", result.text, done.ungated, planned.mode.kind.value, done.tries)
 
 
 def _settings(args: argparse.Namespace) -> Settings:
     options: dict[str, Any] = {"profile": args.profile, "maxNewTokens": args.max_new_tokens,
                                "maxLines": args.max_block_lines}
+    if getattr(args, "retries", None) is not None:
+        options["retries"] = args.retries
     if args.model:
         options["model"] = args.model
     settings, problems = resolve(env_layer(), options)
@@ -154,13 +215,15 @@ def _cases(args: argparse.Namespace) -> list[Case]:
     return generate_cases(files, args.cases, args.seed, args.max_block_lines)
 
 
-def _known_baseline(path: Path | None) -> dict[str, str]:
-    """case id -> the baseline's answer, from a `bench.quality --json` report (it does not
-    depend on this checkout's code, so a report of the same cases saves generating it)."""
+def _known_baseline(path: Path | None) -> dict[str, dict[str, str]]:
+    """case id -> the baseline's answers (raw and cut), from a `bench.quality --json` report
+    (they do not depend on this checkout's code, so a report of the same cases saves
+    generating them)."""
     if path is None:
         return {}
     report = json.loads(path.read_text(encoding="utf-8"))
-    return {row["id"]: row["baseline"]["text"] for row in report["cases"]}
+    return {row["id"]: {"raw": row["baseline"]["text"], "cut": row["baseline_cut"]["text"]}
+            for row in report["cases"] if "baseline_cut" in row}
 
 
 def record(args: argparse.Namespace) -> int:
@@ -170,14 +233,23 @@ def record(args: argparse.Namespace) -> int:
     baseline = NaiveBaseline(settings)
     config = config_for(settings)
     known = _known_baseline(args.baseline_from)
+    earlier = {}
+    if args.reuse:
+        earlier = {row["id"]: row for row in json.loads(args.reuse.read_text(encoding="utf-8"))["rows"]}
+        known |= {i: {"raw": row["baseline"], "cut": row["baseline_cut"]} for i, row in earlier.items()
+                  if "baseline_cut" in row and i not in known}
     rows = []
     for index, case in enumerate(_cases(args)):
-        ours = record_case(case, index, baseline.backend, config)
-        base = known[case.id] if case.id in known else baseline.complete(case.prefix, case.target_lines)[0]
-        rows.append({"id": case.id, "ours": ours, "baseline": base})
+        ours = record_case(case, index, baseline.backend, config, earlier.get(case.id, {}).get("ours"))
+        if case.id in known:
+            base = known[case.id]
+        else:
+            answer = baseline.complete(case.prefix, case.target_lines)
+            base = {"raw": answer.raw, "cut": answer.cut}
+        rows.append({"id": case.id, "ours": ours, "baseline": base["raw"], "baseline_cut": base["cut"]})
         print(f"[{index + 1:4d}/{args.cases}] {case.id}", file=sys.stderr, flush=True)
     meta = {k: getattr(args, k) for k in ("cases", "seed", "languages", "profile", "max_new_tokens",
-                                          "max_block_lines", "model")}
+                                          "max_block_lines", "model", "retries")}
     args.out.write_text(json.dumps({"config": meta, "rows": rows}, ensure_ascii=False) + "\n", encoding="utf-8")
     return 0
 
@@ -186,39 +258,47 @@ def replay(args: argparse.Namespace) -> int:
     from distill_lsp.sweep.sampling import load_backend
 
     data = json.loads(args.recording.read_text(encoding="utf-8"))
+    retries = args.retries
     for key, value in data["config"].items():
         setattr(args, key, value)
+    if retries is not None:
+        args.retries = retries
     settings = _settings(args)
     backend = load_backend(settings)
     config = config_for(settings)
-    outcomes, stale, dump = [], 0, []
+    outcomes, stale, retried, dump = [], 0, 0, []
     for index, (case, row) in enumerate(zip(_cases(args), data["rows"])):
         assert case.id == row["id"], (case.id, row["id"])
         ours = replay_case(case, index, row["ours"], backend, config)
         stale += ours.note == "stale"
+        retried += ours.tries > 1
         outcomes += [Outcome("ours", case.language, case.kind, ours.text, case.target, 0.0),
-                     Outcome("baseline", case.language, case.kind, row["baseline"], case.target, 0.0)]
-        dump.append(describe(case, ours, row["baseline"]))
-    print(f"{len(data['rows'])} cases replayed, {stale} stale (prompt changed: record again)\n")
+                     Outcome("baseline", case.language, case.kind, row["baseline"], case.target, 0.0),
+                     Outcome("baseline_cut", case.language, case.kind, row["baseline_cut"], case.target, 0.0)]
+        dump.append(describe(case, ours, row["baseline"], row["baseline_cut"]))
+    print(f"{len(data['rows'])} cases replayed, {stale} stale (prompt changed, or a try not recorded: "
+          f"record again, with --reuse), {retried} answered by a further try\n")
     print(markdown_table(slices(outcomes)))
     if args.dump:
         args.dump.write_text("\n".join(dump), encoding="utf-8")
     return 0
 
 
-def describe(case: Case, ours: Replayed, baseline: str) -> str:
+def describe(case: Case, ours: Replayed, baseline: str, cut: str) -> str:
     """One case, readable: where, what was expected, what each system answered."""
     from bench.metrics import edit_similarity
 
     line = case.document[case.document.rfind("\n", 0, case.start) + 1:case.start]
     after = case.document[case.start:].split("\n", 2)[:2]
-    return (f"===== {case.id} ({case.kind}, ours {ours.mode}) {ours.note}\n"
+    tries = f", {ours.tries} tries" if ours.tries > 1 else ""
+    return (f"===== {case.id} ({case.kind}, ours {ours.mode}{tries}) {ours.note}\n"
             f"cursor line: {line!r}  then {after!r}\n"
             f"expected: {case.target!r}\n"
             f"ours    : {ours.text!r}  ES {edit_similarity(ours.text, case.target):.2f}\n"
             f"  raw   : {ours.raw!r}\n"
             f"  ungated: {ours.ungated!r}\n"
-            f"naive   : {baseline!r}  ES {edit_similarity(baseline, case.target):.2f}\n")
+            f"naive   : {baseline!r}  ES {edit_similarity(baseline, case.target):.2f}\n"
+            f"naive cut: {cut!r}  ES {edit_similarity(cut, case.target):.2f}\n")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -232,11 +312,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     rec.add_argument("--max-new-tokens", type=int, default=64)
     rec.add_argument("--max-block-lines", type=int, default=MAX_BLOCK_LINES)
     rec.add_argument("--model")
+    rec.add_argument("--retries", type=int, help="the server's retries setting (default: its default)")
     rec.add_argument("--out", type=Path, required=True)
     rec.add_argument("--baseline-from", type=Path, help="a bench.quality --json report of the same cases")
+    rec.add_argument("--reuse", type=Path, help="an earlier recording of the same cases: its generations are "
+                                                "kept where the prompt is the same, only what is new is generated")
     rep = sub.add_parser("replay", help="post-process the recorded generations with the current code")
     rep.add_argument("recording", type=Path)
     rep.add_argument("--dump", type=Path, help="write every case (expected, ours, naive) here")
+    rep.add_argument("--retries", type=int, help="replay with this retries setting (default: the recording's)")
     return p.parse_args(argv)
 
 

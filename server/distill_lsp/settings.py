@@ -34,6 +34,7 @@ class Settings:
     profiles: Mapping[str, SamplingProfile] = field(default_factory=dict)
     max_new_tokens: int = 48
     max_lines: int = 12
+    retries: int = 1
     context_tokens: int = 0
     device: str = "auto"
     dtype: str = "auto"
@@ -132,6 +133,10 @@ OPTIONS: tuple[Option, ...] = (
            env="DISTILL_LSP_MAX_NEW_TOKENS", parse_env=int),
     Option("maxLines", "max_lines",
            "Most lines in one multi-line suggestion.", _is_int(1, 500), "an integer in [1, 500]"),
+    Option("retries", "retries",
+           "Further tries when post-processing leaves nothing of an answer (it did not parse where it would "
+           "go, or only repeated the text around it); each starts with a token no earlier try started with. "
+           "0: off.", _is_int(0, 3), "an integer in [0, 3]"),
     Option("contextTokens", "context_tokens",
            "Prompt budget in tokens (0: from the model's context length, at most 2048).",
            _is_int(0, 131072), "an integer in [0, 131072]"),

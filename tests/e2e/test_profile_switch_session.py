@@ -108,3 +108,6 @@ async def test_status_reports_the_running_servers_profiles_model_and_caches(clie
     assert status["model"]["device"] == "cpu" and "int4" in status["model"]["quantization"]
     assert status["prefixCache"]["entries"] >= 1 and status["prefixCache"]["mib"] > 0
     assert status["memory"]["rssMiB"] > 100
+    memory = status["memory"]
+    assert memory["heapInUseMiB"] > 0 and memory["mmapMiB"] > 0 and memory["pythonBlocks"] > 0
+    assert "pythonAllocationGrowth" not in memory  # only when the server runs under tracemalloc

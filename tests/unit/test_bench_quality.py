@@ -193,8 +193,13 @@ def test_summarize_and_slices() -> None:
     assert table["mid_line"]["baseline"]["edit_similarity"] == 0.5
     assert table["javascript"]["ours"]["n"] == 0 and math.isnan(table["javascript"]["ours"]["exact_match"])
     text = markdown_table(table)
+    assert "exact match ours / base |" in text.splitlines()[0]
     assert text.splitlines()[2].startswith("| all | 2 | 50.0% / 50.0% |")
     assert "| javascript | 0 | – / 100.0% |" in text
+    three = slices(outcomes + [_outcome("baseline_cut", "mid_line", "ab", ms=5)])
+    text = markdown_table(three)
+    assert "exact match ours / base / cut |" in text.splitlines()[0]
+    assert text.splitlines()[2].startswith("| all | 2 | 50.0% / 50.0% / 100.0% |")
 
 
 def test_baseline_cut_and_budget() -> None:
@@ -244,10 +249,42 @@ def test_dump_case_shows_cursor_line_expected_and_both_answers() -> None:
     source = "def f(x):\n    return x + 1\n"
     start = source.index("x + 1")
     case = Case("0000-python-mid_line-f.py:2", "python", "mid_line", "f.py", 1, start, start + 5, source)
-    row = {"ours": {"text": "x + 1", "similarity": 1.0}, "baseline": {"text": "", "similarity": 0.0}}
+    row = {"ours": {"text": "x + 1", "similarity": 1.0}, "baseline": {"text": "x + 1\n\nprint", "similarity": 0.5},
+           "baseline_cut": {"text": "", "similarity": 0.0}}
     text = dump_case(case, row)
     assert "cursor line: '    return '" in text
-    assert "expected: 'x + 1'" in text and "ours    : 'x + 1'  ES 1.00" in text and "naive   : ''  ES 0.00" in text
+    assert "expected: 'x + 1'" in text and "ours    : 'x + 1'  ES 1.00" in text
+    assert "naive   : 'x + 1\\n\\nprint'  ES 0.50" in text and "naive cut: ''  ES 0.00" in text
+
+
+def test_baseline_answers_raw_and_cut_from_one_generation() -> None:
+    """The raw answer is the whole generation (no post-processing); the cut one keeps the
+    target's line count and is timed when those lines were complete."""
+    from bench.baseline import NaiveBaseline
+    from distill_lsp.engine.types import GenerationRequest
+
+    class Backend:
+        def __init__(self) -> None:
+            self.requests: list[GenerationRequest] = []
+
+        def encode(self, text: str) -> list[int]:
+            return list(range(len(text)))
+
+        def generate(self, request: GenerationRequest):  # type: ignore[no-untyped-def]
+            self.requests.append(request)
+            text = ""
+            for piece in ["x + 1", "\n", "\n", "print(", "f(2))"]:
+                text += piece
+                assert request.stop_when is not None and not request.stop_when(text)
+            return type("Result", (), {"text": text})()
+
+    baseline = NaiveBaseline.__new__(NaiveBaseline)
+    baseline.backend, baseline.budget = Backend(), 4
+    baseline.settings, baseline.profile = type("S", (), {"max_new_tokens": 48})(), None
+    answer = baseline.complete("def f(x):\n    return ", 1)
+    assert answer.raw == "x + 1\n\nprint(f(2))" and answer.cut == "x + 1"
+    assert 0 <= answer.cut_ms <= answer.raw_ms
+    assert baseline.backend.requests[0].prompt_ids == [17, 18, 19, 20]  # the last `budget` tokens
 
 
 def test_replay_applies_the_stop_rule_to_recorded_steps() -> None:
@@ -258,3 +295,63 @@ def test_replay_applies_the_stop_rule_to_recorded_steps() -> None:
     assert apply_stop_rule(steps, lambda t: t.count("\n") >= 1) == (" a\n", StopReason.STOP_RULE)
     assert apply_stop_rule(steps, lambda t: False) == (" a\nb\n", StopReason.LENGTH)
     assert apply_stop_rule(Steps([], StopReason.EOS), lambda t: True) == ("", StopReason.EOS)
+
+
+class StreamingBackend:
+    """Writes the next scripted answer a character at a time (one character, one token),
+    calling the request's stop rule after each, as the engine does; honours `avoid_first`."""
+
+    avoids_first_tokens = True
+
+    def __init__(self, answers: list[str]) -> None:
+        self.answers, self.calls = answers, 0
+        self.info = type("Info", (), {"special_tokens": (), "model_type": "llama", "context_length": 2048})()
+
+    def encode(self, text: str) -> list[int]:
+        return [ord(c) for c in text]
+
+    def count_tokens(self, text: str) -> int:
+        return len(text)
+
+    def generate(self, request):  # type: ignore[no-untyped-def]
+        from distill_lsp.engine.types import GenerationResult, StopReason
+
+        self.calls += 1
+        answer = next(a for a in self.answers if not a or ord(a[0]) not in request.avoid_first)
+        text, reason = "", StopReason.LENGTH
+        for char in answer[:request.max_new_tokens]:
+            text += char
+            if request.stop_when is not None and request.stop_when(text):
+                reason = StopReason.STOP_RULE
+                break
+        return GenerationResult(text=text, new_tokens=len(text), prompt_tokens=len(request.prompt_ids),
+                                stop_reason=reason, token_ids=tuple(ord(c) for c in text))
+
+
+def test_record_and_replay_answer_as_the_pipeline_does_with_further_tries() -> None:
+    """A recording holds the tries the pipeline makes; replaying it gives the pipeline's
+    answer, and a recording reused (`--reuse`) generates nothing that it already holds."""
+    from bench.replay import record_case, replay_case
+    from distill_lsp.completion import pipeline
+    from distill_lsp.completion.pipeline import CompletionConfig
+    from distill_lsp.engine.types import CancelToken
+    from distill_lsp.profiles import BUILTIN_PROFILES
+
+    source = "def total(xs):\n    return sum(xs)\n"
+    start = source.index("sum(xs)")
+    case = Case("0000-python-mid_line-t.py:2", "python", "mid_line", "t.py", 1, start, start + 7, source)
+    answers = ["]] (\nmore", ")) (\n", "sum(xs)\nnext"]
+    for retries, expected in [(0, ""), (1, ""), (2, "sum(xs)")]:
+        config = CompletionConfig(profile=BUILTIN_PROFILES["greedy"], max_new_tokens=16, retries=retries)
+        from bench.replay import snapshot
+
+        live = pipeline.run(snapshot(case, 0), StreamingBackend(answers), CancelToken(), config)
+        backend = StreamingBackend(answers)
+        row = record_case(case, 0, backend, config)
+        assert backend.calls == retries + 1 and len(row["tries"]) == retries
+        replayed = replay_case(case, 0, row, backend, config)
+        assert replayed.text == live.text == expected and replayed.tries == live.tries == retries + 1
+        again = StreamingBackend(answers)
+        assert record_case(case, 0, again, config, earlier=row) == row and again.calls == 0
+    older = {key: value for key, value in row.items() if key not in ("first", "tries")}
+    assert replay_case(case, 0, older, backend, config).note == "stale"  # a try the recording lacks

@@ -184,3 +184,21 @@ def test_prefix_cache_is_per_key(model, tokenizer) -> None:
     first = [backend.generate(GenerationRequest(ids, GREEDY, 4, cache_key=k)).reused_tokens for k in ("x", "y", "x")]
     assert first[0] == 0 and first[1] == 0 and first[2] > 0
     assert backend.generate(GenerationRequest(ids, GREEDY, 4, cache_key="")).reused_tokens == 0
+
+
+def test_avoid_first_changes_only_the_first_choice(model, tokenizer) -> None:
+    """A second try (`avoid_first`) starts with the best token not avoided, then decodes as
+    usual; the kept cache is the same either way."""
+    backend = _backend(model, tokenizer, prefix_cache_mb=64)
+    backend.eos_ids = []
+    ids = backend.encode(SOURCE)
+    first = backend.generate(GenerationRequest(ids, GREEDY, 6, cache_key="k"))
+    second = backend.generate(GenerationRequest(ids, GREEDY, 6, cache_key="k", avoid_first=first.token_ids[:1]))
+    assert backend.avoids_first_tokens
+    assert second.token_ids[0] != first.token_ids[0] and second.reused_tokens > 0
+    with torch.inference_mode():
+        logits = model(input_ids=torch.tensor([ids])).logits[0, -1]
+    ranked = logits.argsort(descending=True).tolist()
+    assert first.token_ids[0] == ranked[0] and second.token_ids[0] == ranked[1]
+    again = backend.generate(GenerationRequest(ids, GREEDY, 6, cache_key="k"))
+    assert again.token_ids == first.token_ids

@@ -126,3 +126,65 @@ def test_finish_shows_a_cut_python_block_closed_only_when_the_gate_rejects_it_wh
     assert shown == "return ''.join([\n        str(item),\n        repr(item),\n    ])"
     _, shown = _finish("x = 1\n    return ''.join([\n        str(item),", snap, mode, "    ", 4)
     assert shown == "x = 1"  # a complete line the model wrote wins over closing its brackets
+
+
+class ScriptedBackend:
+    """Answers each try with the next scripted text; the first token is the text's first
+    character's code, so `avoid_first` is checked against what earlier tries started with."""
+
+    avoids_first_tokens = True
+
+    def __init__(self, answers: list[str], reason: StopReason = StopReason.STOP_RULE) -> None:
+        self.answers, self.reason, self.requests = list(answers), reason, []
+        self.info = type("Info", (), {"special_tokens": (), "model_type": "llama", "context_length": 2048})()
+
+    def encode(self, text: str) -> list[int]:
+        return [ord(c) for c in text]
+
+    def count_tokens(self, text: str) -> int:
+        return len(text)
+
+    def generate(self, request):  # type: ignore[no-untyped-def]
+        from distill_lsp.engine.types import GenerationResult
+
+        text = self.answers[len(self.requests)]
+        self.requests.append(request)
+        assert not text or ord(text[0]) not in request.avoid_first
+        return GenerationResult(text=text, new_tokens=len(text), prompt_tokens=len(request.prompt_ids),
+                                stop_reason=self.reason, token_ids=tuple(ord(c) for c in text))
+
+
+def _run(backend, doc: str, retries: int):  # type: ignore[no-untyped-def]
+    from distill_lsp.completion.pipeline import CompletionConfig, run
+    from distill_lsp.engine.types import CancelToken
+    from distill_lsp.profiles import BUILTIN_PROFILES
+
+    config = CompletionConfig(profile=BUILTIN_PROFILES["greedy"], max_new_tokens=16, retries=retries)
+    return run(_snap("python", doc), backend, CancelToken(), config)
+
+
+def test_an_answer_post_processing_throws_away_gets_another_try_with_another_first_token() -> None:
+    doc = "def total(xs):\n    return <|>\n"
+    backend = ScriptedBackend(["]]] (\n", "sum(xs)\n"])
+    s = _run(backend, doc, retries=1)
+    assert s.text == "sum(xs)" and s.tries == 2
+    assert [r.avoid_first for r in backend.requests] == [(), (ord("]"),)]
+    assert backend.requests[1].cache_key == backend.requests[0].cache_key  # the prompt's cache is reused
+
+    backend = ScriptedBackend(["]]] (\n", ")) (\n", "len(xs)\n"])
+    s = _run(backend, doc, retries=2)
+    assert s.text == "len(xs)" and s.tries == 3
+    assert backend.requests[2].avoid_first == (ord("]"), ord(")"))
+
+
+def test_no_other_try_when_off_or_answered_or_nothing_was_written() -> None:
+    doc = "def total(xs):\n    return <|>\n"
+    for backend, retries in [(ScriptedBackend(["]]] (\n", "sum(xs)\n"]), 0),  # off
+                             (ScriptedBackend(["sum(xs)\n", "len(xs)\n"]), 1),  # a good first answer
+                             (ScriptedBackend(["", "sum(xs)\n"], StopReason.EOS), 1),  # the model chose nothing
+                             (ScriptedBackend(["]]] (", "sum(xs)\n"], StopReason.CANCELLED), 1)]:  # cancelled
+        s = _run(backend, doc, retries)
+        assert len(backend.requests) == 1 and s.tries == 1
+    backend = ScriptedBackend(["]]] (\n", "sum(xs)\n"])
+    backend.avoids_first_tokens = False  # e.g. an HTTP backend: a second try would repeat the first
+    assert _run(backend, doc, retries=1).text == "" and len(backend.requests) == 1

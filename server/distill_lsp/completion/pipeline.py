@@ -82,6 +82,8 @@ class CompletionConfig:
     context_tokens: int = 0
     shares: ContextShares = ContextShares()
     seed: int | None = None
+    retries: int = 0
+    """Further tries when post-processing leaves nothing (see `run`)."""
 
 
 @dataclass
@@ -101,6 +103,8 @@ class Suggestion:
     """The profile the generation used (`auto:precise` etc. when `auto` chose it)."""
     ungated: str = ""
     """The postprocessed suggestion before the syntax gate cut it (for the sweep's syntax-error rate)."""
+    tries: int = 1
+    """Generations this answer took (more than one when post-processing threw answers away)."""
 
     notice: str = ""
     """A one-time message from the engine for the user (e.g. it fell back to the CPU)."""
@@ -247,13 +251,22 @@ def plan(snap: Snapshot, backend: Backend, config: CompletionConfig) -> Plan | S
 
 
 def request_for(p: Plan, config: CompletionConfig, token: CancelToken | None = None,
-                request_id: str = "") -> GenerationRequest:
-    """The engine request that carries out plan `p`."""
+                request_id: str = "", avoid_first: tuple[int, ...] = ()) -> GenerationRequest:
+    """The engine request that carries out plan `p` (`avoid_first`: see `run`)."""
     return GenerationRequest(
         prompt_ids=p.ids, profile=p.profile, max_new_tokens=config.max_new_tokens,
         stop_when=stop_rule(p.mode, p.removed, config.max_lines, p.line_prefix), seed=config.seed,
         cancel=token or CancelToken(), request_id=request_id, cache_key=p.cache_key, prompt_text=p.prompt,
+        avoid_first=avoid_first,
     )
+
+
+def worth_another_try(suggestion: Suggestion, result: GenerationResult, backend: Any) -> bool:
+    """Post-processing threw away an answer the model did write (not one cut short by a
+    cancel, nor a model that chose to write nothing), on a backend that can start the
+    next try differently."""
+    return (not suggestion.text and not result.stopped_early and bool(result.token_ids)
+            and bool(result.text.strip()) and getattr(backend, "avoids_first_tokens", False))
 
 
 def finish(p: Plan, snap: Snapshot, result: GenerationResult, config: CompletionConfig,
@@ -288,8 +301,21 @@ def run(snap: Snapshot, backend: Backend, token: CancelToken, config: Completion
         return p
     result = backend.generate(request_for(p, config, token, request_id))
     suggestion = finish(p, snap, result, config, request_id)
-    suggestion.timings = {"context_ms": p.context_s * 1000, "ttft_ms": result.time_to_first_token_s * 1000,
-                          "generate_ms": result.total_s * 1000,
+    first, avoided, generate_s = result, (), result.total_s
+    for attempt in range(config.retries):
+        if not worth_another_try(suggestion, result, backend):
+            break
+        # the same prompt (its key/value cache is reused), a different first token: the model's
+        # next choice where its first one led nowhere that parses
+        avoided = (*avoided, result.token_ids[0])
+        logger.debug("%s: post-processing left nothing; try %d avoids first tokens %s", request_id,
+                     attempt + 2, avoided)
+        result = backend.generate(request_for(p, config, token, request_id, avoided))
+        suggestion = finish(p, snap, result, config, request_id)
+        generate_s += result.total_s
+        suggestion.tries = attempt + 2
+    suggestion.timings = {"context_ms": p.context_s * 1000, "ttft_ms": first.time_to_first_token_s * 1000,
+                          "generate_ms": generate_s * 1000,
                           "total_ms": (time.perf_counter() - started) * 1000}
     return suggestion
 

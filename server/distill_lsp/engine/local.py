@@ -22,7 +22,7 @@ from . import fastpath
 from .fastpath import FastDecoder
 from .kvcache import PrefixStore
 from .loader import LoadedModel
-from .memory import pin_mmap_threshold, release_freed_memory
+from .memory import release_freed_memory
 from .quant import quantize_model
 from .sampling import Sampler
 from .types import EngineOutOfMemory, GenerationRequest, GenerationResult, ModelInfo, StopReason
@@ -65,6 +65,9 @@ def shorter(max_new_tokens: int) -> int:
 class LocalBackend:
     """Owns one loaded model; `generate` blocks and must run on the engine worker."""
 
+    avoids_first_tokens = True
+    """`GenerationRequest.avoid_first` is honoured."""
+
     def __init__(self, loaded: LoadedModel, threads: int = 0, *, quantize: str = "none",
                  prefix_cache_mb: int = 256) -> None:
         import torch
@@ -75,7 +78,6 @@ class LocalBackend:
         self._fell_back = False
         if threads > 0:
             torch.set_num_threads(threads)
-        pin_mmap_threshold()
         started = time.perf_counter()
         self.quantization = quantize_model(self.model, quantize, loaded.info.device)
         self.info: ModelInfo = dataclasses.replace(
@@ -179,6 +181,9 @@ class LocalBackend:
                     logits = self._run(pending, cache, fed, request)
                     if logits is None:
                         break  # cancelled during the prompt
+                    if not new_ids and request.avoid_first:
+                        logits = logits.clone()
+                        logits[list(request.avoid_first)] = float("-inf")
                     token = sampler.pick(logits)
                     first_token_at = first_token_at or time.perf_counter()
                     new_ids.append(token)

@@ -1,5 +1,10 @@
-"""Handing freed memory back to the system (glibc): the engine's tensors change size from
-request to request, and without this a long-running server's heap only grows."""
+"""The C heap (glibc): handing freed memory back to the system, and its figures for
+`distill.status`. The engine's tensors change size from request to request; trimming
+now and then keeps a long-running server's heap from only growing.
+
+glibc's own mmap threshold is left dynamic: pinning it at 128 KiB (so that every large
+tensor came from a fresh mmap) cost twice the wall time on a 1,400-token prompt (sys time
+11.8 s vs 0.06 s in the same run) for 1.4 points less memory growth in the soak."""
 
 from __future__ import annotations
 
@@ -7,8 +12,6 @@ import ctypes
 import ctypes.util
 from functools import cache
 from typing import Any
-
-M_MMAP_THRESHOLD = -3
 
 
 class _MallInfo2(ctypes.Structure):
@@ -25,14 +28,6 @@ def _libc() -> Any:
     except OSError:
         return None
     return libc if libc is not None and hasattr(libc, "malloc_trim") else None
-
-
-def pin_mmap_threshold(threshold: int = 1 << 17) -> None:
-    """Allocations from `threshold` bytes up come from mmap and go back to the system when
-    freed (glibc otherwise raises its threshold after the first large free, and tensors of
-    ever-changing sizes, like key/value caches, then fragment the heap for good)."""
-    if (libc := _libc()) is not None:
-        libc.mallopt(M_MMAP_THRESHOLD, threshold)
 
 
 def release_freed_memory() -> None:

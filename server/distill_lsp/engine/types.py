@@ -87,6 +87,10 @@ class GenerationRequest:
     messages: tuple[Mapping[str, str], ...] = ()
     """Chat messages the prompt was rendered from; a backend that applies the chat
     template itself (OpenAI-compatible `/v1/chat/completions`) sends these instead."""
+    avoid_first: tuple[int, ...] = ()
+    """Token ids the first generated token must not be: a second try after an answer that
+    post-processing threw away starts differently. Backends that can do this say so with
+    `avoids_first_tokens = True`; others ignore it."""
 
 
 @dataclass

@@ -56,7 +56,8 @@ async def suggest(ls: DistillLanguageServer, uri: str, position: types.Position,
     config = CompletionConfig(profile=profile,
                               max_new_tokens=profile.max_new_tokens or ls.settings.max_new_tokens,
                               max_lines=ls.settings.max_lines,
-                              context_tokens=ls.settings.context_tokens)
+                              context_tokens=ls.settings.context_tokens,
+                              retries=ls.settings.retries)
     token = CancelToken()
 
     def work(backend: object, tok: CancelToken) -> Suggestion | None:
@@ -95,7 +96,7 @@ def _log(ls: DistillLanguageServer, request_id: str, config: CompletionConfig, s
     t = s.timings
     line = (f"{request_id}: profile={s.profile or config.profile.name} prompt_tokens={s.prompt_tokens} reused={s.reused_tokens} "
             f"new_tokens={s.new_tokens} context_ms={t.get('context_ms', 0):.0f} "
-            f"ttft_ms={t.get('ttft_ms', 0):.0f} total_ms={t.get('total_ms', 0):.0f} {s.reason or 'ok'}")
+            f"ttft_ms={t.get('ttft_ms', 0):.0f} total_ms={t.get('total_ms', 0):.0f} tries={s.tries} {s.reason or 'ok'}")
     logger.debug("%s", line)
     if ls.protocol.trace != types.TraceValue.Off:
         ls.log_trace(types.LogTraceParams(message=line))

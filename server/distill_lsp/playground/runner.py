@@ -78,7 +78,8 @@ class PlaygroundRunner:
         for fields in profiles:
             profile, problems = profile_from_fields(fields)
             config = CompletionConfig(profile=profile, max_new_tokens=profile.max_new_tokens
-                                      or self.settings.max_new_tokens, max_lines=self.settings.max_lines, seed=seed)
+                                      or self.settings.max_new_tokens, max_lines=self.settings.max_lines, seed=seed,
+                                      retries=self.settings.retries)
             s = await self._on_engine(lambda b, t, c=config: pipeline.run(snap, b, t, c, "playground"))
             answers.append({"name": profile.name, "profile": s.profile or profile.name, "describe": profile.describe(),
                             "text": s.text, "reason": s.reason, "mode": s.mode, "problems": problems,
