@@ -59,6 +59,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--timeout", type=float, default=120.0, help="seconds per request, and for the model to load")
     p.add_argument("--python-lib", type=Path, help="stdlib directory (default: this interpreter's)")
     p.add_argument("--npm-package", default=NPM_PACKAGE, help="npm package spec installed into bench/.npm")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
+                   help="another server setting, e.g. --set retries=0 (repeatable)")
     p.add_argument("--verbose", action="store_true", help="the server's log on stderr")
     return p.parse_args(argv)
 
@@ -71,6 +73,9 @@ def server_options(args: argparse.Namespace) -> dict[str, Any]:
         options["model"] = args.model
     if args.device:
         options["device"] = args.device
+    for item in args.set:
+        key, _, value = item.partition("=")
+        options[key] = json.loads(value)
     return options
 
 

@@ -166,6 +166,13 @@ def test_postprocess_crlf_output() -> None:
         ("typescript", "function f() {\n  <|>\n}\n", "const a = 1;\n  const b = ;", "const a = 1;"),
         ("rust", "fn main() {\n    <|>\n}\n", "let s = \"日本\";\n    println!(\"{}\", s);", "let s = \"日本\";\n    println!(\"{}\", s);"),
         ("rust", "fn main() {\n    <|>\n}\n", "let s = 😀 ];", ""),
+        # the document is broken at the cursor (its header was cut out, so the `}` below is an
+        # error): a header that mends that and makes an error of its own keeps the count, and
+        # is still rejected; a valid one is taken
+        ("javascript", "/** Sorts. */\n<|>\n  return sortBy(array, value);\n}\n",
+         "var _.sortBy = function(array, value) {", ""),
+        ("javascript", "/** Sorts. */\n<|>\n  return sortBy(array, value);\n}\n",
+         "function sorted(array, value) {", "function sorted(array, value) {"),
     ],
 )
 def test_syntax_gate(lang, doc, candidate, expected) -> None:

@@ -283,6 +283,17 @@ def _count_errors(node: Node) -> int:
     return own + sum(_count_errors(child) for child in node.children)
 
 
+def _error_within(node: Node, start: int, end: int) -> bool:
+    """An ERROR/MISSING node lying wholly in bytes [start, end) (a MISSING one at `start`
+    counts; at `end` it belongs to the text after)."""
+    if not node.has_error or node.end_byte < start or node.start_byte > end:
+        return False
+    if (node.is_error or node.is_missing) and start <= node.start_byte and node.end_byte <= end \
+            and (node.start_byte < end or node.start_byte == start):
+        return True
+    return any(_error_within(child, start, end) for child in node.children)
+
+
 def _parse_with(parser: Parser, base: Tree, text: str, offset: int, inserted: str) -> Tree:
     tree = base.copy()
     start_byte = byte_offset(text, offset)
@@ -306,18 +317,23 @@ def gate_window(text: str, offset: int, chars: int = GATE_WINDOW_CHARS) -> tuple
 
 def syntax_gate(text: str, offset: int, candidate: str, lang: LanguageSpec) -> str:
     """The longest run of the candidate's first lines that, inserted at `offset`, adds no
-    ERROR/MISSING node to the document's parse ("" when even the first line does)."""
+    ERROR/MISSING node to the document's parse and has none within its own text ("" when
+    even the first line fails). The second rule matters where the document is already
+    broken at the cursor: a candidate that mends that error and makes one of its own
+    keeps the count the same."""
     text, offset = gate_window(text, offset)
     parser = lang.parser()
     base = parser.parse(encode(text))
     allowed = _count_errors(base.root_node)
+    start = byte_offset(text, offset)
     lines = candidate.split("\n")[:MAX_GATE_LINES]
     for k in range(len(lines), 0, -1):
         part = "\n".join(lines[:k])
         if not part.strip():
             break
         tree = _parse_with(parser, base, text, offset, part)
-        if _count_errors(tree.root_node) <= allowed:
+        if _count_errors(tree.root_node) <= allowed \
+                and not _error_within(tree.root_node, start, start + len(encode(part))):
             return part
     logger.debug("syntax gate rejected the whole candidate")
     return ""
