@@ -66,7 +66,9 @@ def load_backend(settings: Settings) -> Any:
 
 def sample_setting(case: SweepCase, backend: Any, setting: Setting, samples: int, seed: int,
                    max_new_tokens: int, max_lines: int, progress: Any = None) -> SettingResult:
-    """`samples` runs of the pipeline; sample i has seed `seed + i` in every setting."""
+    """`samples` runs of the pipeline; sample i has seed `seed + i` in every setting. No
+    further tries (`retries` 0): a sweep compares what each profile writes first, and a
+    second try's forced first token would blur that."""
     snap = case.snapshot()
     answers, ungated, used = [], [], []
     for i in range(samples):
