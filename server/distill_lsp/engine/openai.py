@@ -294,27 +294,38 @@ class OpenAIBackend:
         joiner = ThinkJoiner() if chat else None
         if not body["model"]:  # the endpoint was down at start: ask it now which model it serves
             body["model"] = await self._discover_model()
-        async with self._client.stream("POST", url, json=body, headers=self._headers()) as response:
-            if response.status_code >= 400:
-                raise _Failure(await _http_error(response, self.config.api_key_env))
-            async for piece, finish in _pieces(response.aiter_lines(), joiner):
-                if piece and progress.first_at is None:
-                    progress.first_at = time.perf_counter()
-                    first.reschedule(None)
-                progress.text += piece
-                progress.chunks += bool(piece)
-                progress.finish = finish or progress.finish
-                if request.cancel.cancelled:
-                    return
-                if piece and request.stop_when is not None and request.stop_when(progress.text):
-                    progress.stopped_by_rule = True
-                    return  # leaving the block closes the connection: the server stops
-                if finish is not None:
-                    break
-            else:
-                if progress.finish is None:
-                    raise _Failure("the connection dropped mid-answer (the stream ended without [DONE])")
-            progress.text += joiner.close() if joiner else ""
+        response = await self._client.send(
+            self._client.build_request("POST", url, json=body, headers=self._headers()), stream=True)
+        try:
+            await self._read_stream(response, request, progress, first, joiner)
+        finally:
+            # closing an unfinished response closes its connection, so the server stops;
+            # shielded, because a cancel arriving during the close (the request cancelled
+            # just as the loop saw it) left the connection open in httpx's pool, streaming
+            await asyncio.shield(response.aclose())
+
+    async def _read_stream(self, response: Any, request: GenerationRequest, progress: _Progress,
+                           first: asyncio.Timeout, joiner: ThinkJoiner | None) -> None:
+        if response.status_code >= 400:
+            raise _Failure(await _http_error(response, self.config.api_key_env))
+        async for piece, finish in _pieces(response.aiter_lines(), joiner):
+            if piece and progress.first_at is None:
+                progress.first_at = time.perf_counter()
+                first.reschedule(None)
+            progress.text += piece
+            progress.chunks += bool(piece)
+            progress.finish = finish or progress.finish
+            if request.cancel.cancelled:
+                return
+            if piece and request.stop_when is not None and request.stop_when(progress.text):
+                progress.stopped_by_rule = True
+                return  # the caller closes the response, and with it the connection: the server stops
+            if finish is not None:
+                break
+        else:
+            if progress.finish is None:
+                raise _Failure("the connection dropped mid-answer (the stream ended without [DONE])")
+        progress.text += joiner.close() if joiner else ""
 
     def _headers(self) -> dict[str, str]:
         name = self.config.api_key_env
