@@ -14,6 +14,7 @@ from bench.metrics import (Outcome, edit_similarity, exact_match, levenshtein, m
                            percentile, slices, summarize)
 from bench.session import insertion, utf16_offset, utf16_position
 from bench.sources import SourceFile
+from tests.fixtures.scripted_backend import ScriptedBackend
 
 PY = '''"""Module docstring
 spanning lines."""
@@ -297,41 +298,10 @@ def test_replay_applies_the_stop_rule_to_recorded_steps() -> None:
     assert apply_stop_rule(Steps([], StopReason.EOS), lambda t: True) == ("", StopReason.EOS)
 
 
-class StreamingBackend:
-    """Writes the next scripted answer a character at a time (one character, one token),
-    calling the request's stop rule after each, as the engine does; honours `avoid_first`."""
-
-    avoids_first_tokens = True
-
-    def __init__(self, answers: list[str]) -> None:
-        self.answers, self.calls = answers, 0
-        self.info = type("Info", (), {"special_tokens": (), "model_type": "llama", "context_length": 2048})()
-
-    def encode(self, text: str) -> list[int]:
-        return [ord(c) for c in text]
-
-    def count_tokens(self, text: str) -> int:
-        return len(text)
-
-    def generate(self, request):  # type: ignore[no-untyped-def]
-        from distill_lsp.engine.types import GenerationResult, StopReason
-
-        self.calls += 1
-        answer = next(a for a in self.answers if not a or ord(a[0]) not in request.avoid_first)
-        text, reason = "", StopReason.LENGTH
-        for char in answer[:request.max_new_tokens]:
-            text += char
-            if request.stop_when is not None and request.stop_when(text):
-                reason = StopReason.STOP_RULE
-                break
-        return GenerationResult(text=text, new_tokens=len(text), prompt_tokens=len(request.prompt_ids),
-                                stop_reason=reason, token_ids=tuple(ord(c) for c in text))
-
-
 def test_record_and_replay_answer_as_the_pipeline_does_with_further_tries() -> None:
     """A recording holds the tries the pipeline makes; replaying it gives the pipeline's
     answer, and a recording reused (`--reuse`) generates nothing that it already holds."""
-    from bench.replay import record_case, replay_case
+    from bench.replay import record_case, replay_case, snapshot
     from distill_lsp.completion import pipeline
     from distill_lsp.completion.pipeline import CompletionConfig
     from distill_lsp.engine.types import CancelToken
@@ -343,15 +313,13 @@ def test_record_and_replay_answer_as_the_pipeline_does_with_further_tries() -> N
     answers = ["]] (\nmore", ")) (\n", "sum(xs)\nnext"]
     for retries, expected in [(0, ""), (1, ""), (2, "sum(xs)")]:
         config = CompletionConfig(profile=BUILTIN_PROFILES["greedy"], max_new_tokens=16, retries=retries)
-        from bench.replay import snapshot
-
-        live = pipeline.run(snapshot(case, 0), StreamingBackend(answers), CancelToken(), config)
-        backend = StreamingBackend(answers)
+        live = pipeline.run(snapshot(case, 0), ScriptedBackend(answers), CancelToken(), config)
+        backend = ScriptedBackend(answers)
         row = record_case(case, 0, backend, config)
         assert backend.calls == retries + 1 and len(row["tries"]) == retries
         replayed = replay_case(case, 0, row, backend, config)
         assert replayed.text == live.text == expected and replayed.tries == live.tries == retries + 1
-        again = StreamingBackend(answers)
+        again = ScriptedBackend(answers)
         assert record_case(case, 0, again, config, earlier=row) == row and again.calls == 0
     older = {key: value for key, value in row.items() if key not in ("first", "tries")}
     assert replay_case(case, 0, older, backend, config).note == "stale"  # a try the recording lacks

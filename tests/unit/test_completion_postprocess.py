@@ -203,14 +203,18 @@ def test_cut_at_block_end_does_not_cut_inside_brackets() -> None:
     assert cut_at_block_end("a = 1\n    b = 2\n    c = 3", multi("    "), max_lines=2) == "a = 1\n    b = 2"
 
 
-def test_block_cut_by_the_line_cap_inside_brackets_survives_the_gate() -> None:
-    """The cap used to cut this after three lines, inside `([`: the gate then rejected all of it."""
-    doc = "def words(items):\n    <|>\n\n\nprint(words([]))\n"
-    raw = "return ''.join([\n        str(item)\n        for item in items\n    ])\n    print('never')"
-    spec = detect_language("python", None)
+def _at_cursor(lang: str, doc: str):  # type: ignore[no-untyped-def]
+    """(language, text, cursor offset, mode) of `doc`, whose cursor is marked `<|>`."""
+    spec = detect_language(lang, None)
     offset = doc.index("<|>")
     text = doc.replace("<|>", "")
-    mode = decide_mode(text, offset, spec)
+    return spec, text, offset, decide_mode(text, offset, spec)
+
+
+def test_block_cut_by_the_line_cap_inside_brackets_survives_the_gate() -> None:
+    """The cap used to cut this after three lines, inside `([`: the gate then rejected all of it."""
+    raw = "return ''.join([\n        str(item)\n        for item in items\n    ])\n    print('never')"
+    spec, text, offset, mode = _at_cursor("python", "def words(items):\n    <|>\n\n\nprint(words([]))\n")
     shown = postprocess(raw, prefix=text[:offset], suffix=text[offset:], mode=mode, indent_unit="    ", max_lines=3)
     assert syntax_gate(text, offset, shown, spec) == "return ''.join([\n        str(item)\n        for item in items\n    ])"
 
@@ -223,12 +227,8 @@ def test_strip_suffix_lines_keeps_a_closer_at_another_depth() -> None:
 
 
 def test_postprocess_keeps_a_closed_js_block_before_the_enclosing_brace() -> None:
-    doc = "function f(a) {\n  if (a) {\n    <|>\n  }\n  return a;\n}\n"
     raw = "if (typeof a !== 'undefined') {\n      run(a);\n    }"
-    spec = detect_language("javascript", None)
-    offset = doc.index("<|>")
-    text = doc.replace("<|>", "")
-    mode = decide_mode(text, offset, spec)
+    spec, text, offset, mode = _at_cursor("javascript", "function f(a) {\n  if (a) {\n    <|>\n  }\n  return a;\n}\n")
     shown = postprocess(raw, prefix=text[:offset], suffix=text[offset:], mode=mode, indent_unit="  ")
     assert shown == raw
     assert syntax_gate(text, offset, shown, spec) == raw

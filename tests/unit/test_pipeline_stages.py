@@ -9,6 +9,7 @@ from distill_lsp.completion.pipeline import (drop_partial_line, prompt_budget, r
                                              template_for)
 from distill_lsp.completion.rules import SINGLE_LINE, Mode, ModeKind
 from distill_lsp.engine.types import StopReason
+from tests.fixtures.scripted_backend import ScriptedBackend
 
 
 @pytest.mark.parametrize("prompt, kept, removed", [
@@ -128,32 +129,6 @@ def test_finish_shows_a_cut_python_block_closed_only_when_the_gate_rejects_it_wh
     assert shown == "x = 1"  # a complete line the model wrote wins over closing its brackets
 
 
-class ScriptedBackend:
-    """Answers each try with the next scripted text; the first token is the text's first
-    character's code, so `avoid_first` is checked against what earlier tries started with."""
-
-    avoids_first_tokens = True
-
-    def __init__(self, answers: list[str], reason: StopReason = StopReason.STOP_RULE) -> None:
-        self.answers, self.reason, self.requests = list(answers), reason, []
-        self.info = type("Info", (), {"special_tokens": (), "model_type": "llama", "context_length": 2048})()
-
-    def encode(self, text: str) -> list[int]:
-        return [ord(c) for c in text]
-
-    def count_tokens(self, text: str) -> int:
-        return len(text)
-
-    def generate(self, request):  # type: ignore[no-untyped-def]
-        from distill_lsp.engine.types import GenerationResult
-
-        text = self.answers[len(self.requests)]
-        self.requests.append(request)
-        assert not text or ord(text[0]) not in request.avoid_first
-        return GenerationResult(text=text, new_tokens=len(text), prompt_tokens=len(request.prompt_ids),
-                                stop_reason=self.reason, token_ids=tuple(ord(c) for c in text))
-
-
 def _run(backend, doc: str, retries: int):  # type: ignore[no-untyped-def]
     from distill_lsp.completion.pipeline import CompletionConfig, run
     from distill_lsp.engine.types import CancelToken
@@ -181,8 +156,8 @@ def test_no_other_try_when_off_or_answered_or_nothing_was_written() -> None:
     doc = "def total(xs):\n    return <|>\n"
     for backend, retries in [(ScriptedBackend(["]]] (\n", "sum(xs)\n"]), 0),  # off
                              (ScriptedBackend(["sum(xs)\n", "len(xs)\n"]), 1),  # a good first answer
-                             (ScriptedBackend(["", "sum(xs)\n"], StopReason.EOS), 1),  # the model chose nothing
-                             (ScriptedBackend(["]]] (", "sum(xs)\n"], StopReason.CANCELLED), 1)]:  # cancelled
+                             (ScriptedBackend(["", "sum(xs)\n"], end=StopReason.EOS), 1),  # the model chose nothing
+                             (ScriptedBackend(["]]] (", "sum(xs)\n"], end=StopReason.CANCELLED), 1)]:  # cancelled
         s = _run(backend, doc, retries)
         assert len(backend.requests) == 1 and s.tries == 1
     backend = ScriptedBackend(["]]] (\n", "sum(xs)\n"])
