@@ -80,7 +80,7 @@ def _memory(device: str) -> dict[str, float]:
         pass
     out |= heap_figures()
     out["pythonBlocks"] = sys.getallocatedblocks()
-    out["threads"] = threading.active_count()
+    out["pythonThreads"] = threading.active_count()
     if tracemalloc.is_tracing():  # the server was started with PYTHONTRACEMALLOC set
         out["pythonAllocationGrowth"] = _allocation_growth()  # type: ignore[assignment]
     if device.startswith("cuda"):
