@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,16 @@ from typing import Any
 from lsprotocol import types
 
 SERVER_CMD = [sys.executable, "-m", "distill_lsp", "serve", "--log-level", "debug"]
+
+
+def stop_process(proc: subprocess.Popen, timeout: float = 15) -> None:
+    """End a server a test started: SIGTERM, then SIGKILL if it is still there after `timeout` s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
 
 
 def capabilities(*, progress: bool = True, inline: bool = True) -> types.ClientCapabilities:

@@ -15,7 +15,7 @@ import time
 import pytest
 
 from tests.fixtures.lsp_wire import ROOT, frame, notification, request
-from tests.fixtures.real_server import did_open, inline, shutdown, start_real_server
+from tests.fixtures.real_server import did_open, inline, start_real_server
 
 ADD = "def add(a, b):\n    return "
 OPTIONS = {"profile": "greedy", "maxNewTokens": 4, "contextTokens": 256}

@@ -31,7 +31,8 @@ from distill_lsp.engine.types import CancelToken, GenerationRequest, StopReason
 from distill_lsp.profiles import BUILTIN_PROFILES
 from tests.e2e.test_code_actions import GOOD_PY, actions_params, by_kind, start
 from tests.fixtures.fake_openai import free_port
-from tests.helpers import SERVER_CMD, UNFINISHED_PY, end_of, inline_params, open_doc, plain, wait_ready
+from tests.helpers import (SERVER_CMD, UNFINISHED_PY, end_of, inline_params, open_doc, plain, stop_process,
+                           wait_ready)
 
 N_CTX = 2048
 
@@ -65,12 +66,7 @@ def llama_server() -> Iterator[str]:
             time.sleep(0.5)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        stop_process(proc)
         log.close()
 
 

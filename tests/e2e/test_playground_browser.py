@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import stop_process
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -64,8 +66,7 @@ def playground():
         assert status["state"] == "ready", status
         yield url
     finally:
-        proc.terminate()
-        proc.wait(20)
+        stop_process(proc, 20)
 
 
 @pytest.fixture(scope="module")

@@ -23,6 +23,7 @@ import pytest
 
 from tests.fixtures.fake_openai import free_port
 from tests.fixtures.lsp_wire import frame, notification, request
+from tests.helpers import stop_process
 
 URI = "file:///team/main.py"  # the same URI in every window: sessions must not mix their documents
 DOCS = {
@@ -95,8 +96,7 @@ def tcp_server():
         threading.Thread(target=proc.stderr.read, daemon=True).start()  # keep the pipe from filling up
         yield port, proc
     finally:
-        proc.terminate()
-        proc.wait(15)
+        stop_process(proc)
 
 
 async def test_three_windows_share_one_model_and_a_disconnect_disturbs_no_one(tcp_server) -> None:

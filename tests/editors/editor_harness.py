@@ -32,6 +32,8 @@ from typing import Any
 
 import pytest
 
+from tests.helpers import stop_process
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 EDITORS = REPO / "editors"
@@ -198,9 +200,4 @@ def tcp_server(server: ServerUnderTest, log_dir: Path) -> Iterator[int]:
             time.sleep(0.1)
         yield port
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, 10)
