@@ -111,3 +111,5 @@ async def test_status_reports_the_running_servers_profiles_model_and_caches(clie
     memory = status["memory"]
     assert memory["heapInUseMiB"] > 0 and memory["mmapMiB"] > 0 and memory["pythonBlocks"] > 0
     assert "pythonAllocationGrowth" not in memory  # only when the server runs under tracemalloc
+    shared = status["sharedEngine"]
+    assert shared["loads"] == 1 and shared["sessions"] == 1 and shared["parameterBytes"] > 0

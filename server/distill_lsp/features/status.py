@@ -1,6 +1,8 @@
 """`workspace/executeCommand distill.status`: what this running server is doing: the
 model and how it runs, the active profile of each feature, the engine's queue and
-prefix cache, and memory. `doctor` answers the same questions before a server runs."""
+prefix cache, memory, and the engine every session shares (`sharedEngine`, the same
+answer as the `distill/engineStatus` request). `doctor` answers the same questions
+before a server runs."""
 
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ import sys
 import threading
 import tracemalloc
 from typing import TYPE_CHECKING, Any, cast
+
+from .engine_status import engine_status
 
 if TYPE_CHECKING:
     from ..server import DistillLanguageServer
@@ -52,6 +56,7 @@ def server_status(ls: DistillLanguageServer) -> dict[str, Any]:
             "hits": prefix.hits, "misses": prefix.misses},
         "debounceMs": settings.debounce_ms,
         "memory": _memory(info.device if info is not None else "cpu"),
+        "sharedEngine": engine_status(ls),
     }
 
 
