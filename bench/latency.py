@@ -1,27 +1,30 @@
 """Latency of the engine on the bundled model, every figure side by side in one run.
 
-    python -m bench.latency [--prompts 4] [--tokens 64] [--keystrokes 40] [--skip-start]
+    python -m bench.latency [--isa native|avx2|avx512] [--prompts 4] [--tokens 64] [--skip-start]
 
-1. Decode, in this process: a plain float32 ``model.generate`` vs the server's backend
-   (our decode loop, default settings: weight-only quantization and the lean decode
-   step) on the same prompts and lengths, greedy; tokens/s, their ratio, and how often
-   the backend's tokens agree with the float32 reference (first 64 tokens, position by
-   position, and teacher-forced next-token agreement).
-2. A real stdio LSP session (``distill-lsp serve``): a cold request vs the same request
+``--isa`` re-runs the whole benchmark as if on that class of CPU (`bench.isa`); the class
+is printed at the top either way.
+
+1. Engine speed, in this process (`bench.engine_speed`): plain PyTorch fp32, ours with
+   its default settings, and llama.cpp on the same GGUF: cold prompts of 300 and 1,500
+   tokens, greedy decoding, agreement with fp32.
+2. End to end, real LSP sessions with default settings on real files: ours (the model in
+   the server) vs the same server with ``backend: openai`` against llama-cpp-python's
+   server (`e2e_section`), every request on a document of its own.
+3. A real stdio LSP session (``distill-lsp serve``): a cold request vs the same request
    after a one-character edit (the server's prompt time from its trace, and round
    trips); then a typing simulation: a 40-character line typed at 30 ms a keystroke, an
    automatic request per keystroke, the previous one cancelled as editors do; the
    latency of the answers the user would see, the final answer vs a cold request, and
    stale answers (an answer for a document version the user has already left). Run for
    each debounce setting given (``--debounce 0,60``).
-3. First start (empty converted-model cache) vs cached start, and the server's peak RSS.
+4. First start (empty converted-model cache) vs cached start, and the server's peak RSS.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import copy
 import json
 import os
 import re
@@ -39,81 +42,9 @@ sys.path.insert(0, str(ROOT / "server"))
 
 from distill_lsp.headless import close_session, open_session  # noqa: E402
 
-PROMPT_FILES = ("json/decoder.py", "textwrap.py", "argparse.py", "csv.py", "heapq.py", "shlex.py")
+from bench import engine_speed, isa, llama_cpp  # noqa: E402
+
 TRACE = re.compile(r"prompt_tokens=(\d+) reused=(\d+) new_tokens=(\d+) context_ms=(\d+) ttft_ms=(\d+) total_ms=(\d+)")
-
-
-def stdlib_prompts(n: int, tokenizer: Any, length: int = 300) -> list[list[int]]:
-    """`n` prompts of `length` tokens cut from standard-library sources (real code)."""
-    lib = Path(os.__file__).parent
-    prompts = []
-    for name in PROMPT_FILES[:n]:
-        ids = tokenizer((lib / name).read_text()).input_ids
-        start = min(len(ids) - length, 2000)
-        prompts.append(ids[start:start + length])
-    return prompts
-
-
-def decode_section(n_prompts: int, tokens: int, threads: int) -> dict[str, Any]:
-    import torch
-
-    from distill_lsp.engine.loader import load_model
-    from distill_lsp.engine.local import LocalBackend
-    from distill_lsp.engine.resolve import resolve_model
-    from distill_lsp.engine.types import GenerationRequest
-    from distill_lsp.profiles import SamplingProfile
-    from distill_lsp.settings import Settings
-
-    torch.set_num_threads(threads)
-    loaded = load_model(resolve_model("auto", "cpu"), device="cpu", cache_dir=Settings().resolved_cache_dir())
-    reference = loaded.model
-    ours = LocalBackend(dataclass_copy(loaded, copy.deepcopy(reference)), threads=threads,
-                        quantize=Settings().quantize)
-    ours.eos_ids = []  # the same length on both sides
-    greedy = SamplingProfile("greedy", do_sample=False, repetition_penalty=1.0)
-    rows = []
-    for ids in stdlib_prompts(n_prompts, loaded.tokenizer):
-        x = torch.tensor([ids])
-        with torch.inference_mode():
-            t0 = time.perf_counter()
-            reference.generate(input_ids=x, attention_mask=torch.ones_like(x), max_new_tokens=1, do_sample=False)
-            t1 = time.perf_counter()
-            out = reference.generate(input_ids=x, attention_mask=torch.ones_like(x), max_new_tokens=tokens,
-                                     min_new_tokens=tokens, do_sample=False)
-            t2 = time.perf_counter()
-        ref_ids = out[0, len(ids):].tolist()
-        plain_tps = (tokens - 1) / max(1e-9, (t2 - t1) - (t1 - t0))
-        result = ours.generate(GenerationRequest(list(ids), greedy, tokens))
-        ours_tps = (result.new_tokens - 1) / max(1e-9, result.total_s - result.time_to_first_token_s)
-        agree = sum(a == b for a, b in zip(result.token_ids, ref_ids)) / tokens
-        with torch.inference_mode():
-            full = torch.tensor([ids + ref_ids])
-            want = reference(input_ids=full).logits[0, len(ids) - 1:-1].argmax(-1)
-            got = ours.model(input_ids=full).logits[0, len(ids) - 1:-1].argmax(-1)
-        forced = float((want == got).float().mean())
-        rows.append({"plain_tps": plain_tps, "ours_tps": ours_tps, "plain_prompt_s": t1 - t0,
-                     "ours_prompt_s": result.time_to_first_token_s, "agree64": agree, "forced": forced})
-    return {"quantization": ours.info.quantization, "rows": rows}
-
-
-def dataclass_copy(loaded: Any, model: Any) -> Any:
-    import dataclasses
-
-    return dataclasses.replace(loaded, model=model)
-
-
-def print_decode(d: dict[str, Any]) -> None:
-    rows = d["rows"]
-    print(f"\n## Decode on the bundled model (in process; ours: {d['quantization']})\n")
-    print("| prompt | plain fp32 generate tok/s | ours tok/s | ratio | prompt s plain / ours | agree first 64 | teacher-forced |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
-    for i, r in enumerate(rows):
-        print(f"| {PROMPT_FILES[i]} | {r['plain_tps']:.1f} | {r['ours_tps']:.1f} | {r['ours_tps'] / r['plain_tps']:.2f}x "
-              f"| {r['plain_prompt_s']:.2f} / {r['ours_prompt_s']:.2f} | {r['agree64']:.0%} | {r['forced']:.1%} |")
-    plain = statistics.mean(r["plain_tps"] for r in rows)
-    ours = statistics.mean(r["ours_tps"] for r in rows)
-    print(f"| **mean** | {plain:.1f} | {ours:.1f} | **{ours / plain:.2f}x** | | "
-          f"**{statistics.mean(r['agree64'] for r in rows):.0%}** | {statistics.mean(r['forced'] for r in rows):.1%} |")
 
 
 # ---- LSP session -------------------------------------------------------------------------
@@ -227,7 +158,7 @@ async def typing_section(client: Any, keystrokes: int, interval_s: float, tag: s
 
 async def lsp_section(args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    options = {"profile": "greedy", "maxNewTokens": args.lsp_tokens, "threads": args.threads}
+    options = {"maxNewTokens": args.lsp_tokens, "threads": args.threads}
     for debounce in args.debounce:
         client = await open_session({**options, "debounceMs": debounce}, verbose=False, timeout=600)
         client.protocol.notify(types.SET_TRACE, types.SetTraceParams(types.TraceValue.Messages))
@@ -315,30 +246,73 @@ def print_start(s: dict[str, float]) -> None:
     print(f"\nfirst / cached: {s['first'] / s['cached']:.1f}x")
 
 
+async def e2e_section(args: argparse.Namespace) -> dict[str, list[float]]:
+    """The same real-file requests through two servers with default settings: the model in
+    the server, and `backend: openai` against llama-cpp-python's server (same GGUF, threads)."""
+    from bench.cases import generate_cases
+    from bench.session import ask
+    from bench.sources import sources_for
+
+    cases = generate_cases({"python": sources_for("python")}, args.e2e_cases, seed=1)
+    out: dict[str, list[float]] = {}
+    with llama_cpp.server(args.threads) as url:
+        systems = {"ours": {"threads": args.threads},
+                   "llama.cpp": {"backend": "openai", "endpoint": url, "tokenizer": "bundled"}}
+        for name, options in systems.items():
+            client = await open_session(options, verbose=False, timeout=600)
+            try:
+                out[name] = [(await ask(client, case, i, True, 120.0))[1] for i, case in enumerate(cases)]
+            finally:
+                await close_session(client)
+    return out
+
+
+def print_e2e(d: dict[str, list[float]]) -> None:
+    print("\n## End to end: real LSP sessions, default settings, a fresh document per request (real files)\n")
+    print("| server | requests | p50 ms | p95 ms |")
+    print("| --- | --- | --- | --- |")
+    for name, values in d.items():
+        print(f"| {name} | {len(values)} | {pct(values, .5):.0f} | {pct(values, .95):.0f} |")
+    print(f"\nours / llama.cpp-backed, p50: **{pct(d['ours'], .5) / pct(d['llama.cpp'], .5):.2f}x**")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--prompts", type=int, default=6)
+    parser.add_argument("--isa", default="native", choices=sorted(isa.CLASSES),
+                        help="run as if on this class of CPU (default: the CPU as it is)")
+    parser.add_argument("--prompts", type=int, default=4)
     parser.add_argument("--tokens", type=int, default=64)
     parser.add_argument("--threads", type=int, default=0, help="torch threads in this process (0: physical cores)")
     parser.add_argument("--lsp-tokens", type=int, default=24, help="maxNewTokens of the LSP requests")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--keystrokes", type=int, default=40)
     parser.add_argument("--debounce", default="0,60", help="debounceMs values for the typing simulation")
-    parser.add_argument("--skip-decode", action="store_true")
+    parser.add_argument("--e2e-cases", type=int, default=12, help="real-file requests of the end-to-end section")
+    parser.add_argument("--skip-engine", action="store_true")
+    parser.add_argument("--skip-e2e", action="store_true")
+    parser.add_argument("--skip-typing", action="store_true")
     parser.add_argument("--skip-start", action="store_true")
     parser.add_argument("--json", help="also write the raw figures here")
     args = parser.parse_args()
+    code = isa.rerun_as(args.isa, "bench.latency", sys.argv[1:])
+    if code is not None:
+        raise SystemExit(code)
+    print(isa.describe())
     args.debounce = [int(x) for x in args.debounce.split(",")]
     if not args.threads:
         from distill_lsp.engine.factory import physical_cores
 
         args.threads = physical_cores()
     figures: dict[str, Any] = {}
-    if not args.skip_decode:
-        figures["decode"] = decode_section(args.prompts, args.tokens, args.threads)
-        print_decode(figures["decode"])
-    figures["lsp"] = asyncio.run(lsp_section(args))
-    print_lsp(figures["lsp"], args.debounce)
+    if not args.skip_engine:
+        figures["engine"] = engine_speed.measure(args.prompts, args.tokens, args.threads)
+        engine_speed.print_table(figures["engine"])
+    if not args.skip_e2e:
+        figures["e2e"] = asyncio.run(e2e_section(args))
+        print_e2e(figures["e2e"])
+    if not args.skip_typing:
+        figures["lsp"] = asyncio.run(lsp_section(args))
+        print_lsp(figures["lsp"], args.debounce)
     if not args.skip_start:
         figures["start"] = asyncio.run(start_section(args.threads))
         print_start(figures["start"])

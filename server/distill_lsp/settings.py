@@ -42,6 +42,7 @@ class Settings:
     threads: int = 0
     cache_dir: str = ""
     quantize: str = "auto"
+    kernels: str = "auto"
     prefix_cache_mb: int = 256
     debounce_ms: int = DEFAULT_DEBOUNCE_MS
     reasoning_tokens: int = 512
@@ -107,6 +108,15 @@ def _is_env_name(v: Any) -> bool:
     return isinstance(v, str) and (v == "" or v.replace("_", "a").isalnum() and not v[0].isdigit())
 
 
+KERNEL_PATHS = ("dense-fp32", "dense-bf16", "int8-bf16", "int8-fp32", "int4-bf16", "int4-fp32")
+"""`engine.quant.PATHS`, named here so that settings load without torch."""
+
+
+def _is_kernels(v: Any) -> bool:
+    parts = [p.strip() for p in v.split(",")] if isinstance(v, str) else []
+    return v == "auto" or (1 <= len(parts) <= 2 and all(p in KERNEL_PATHS for p in parts))
+
+
 def _is_url(v: Any) -> bool:
     return isinstance(v, str) and (v.strip() == "" or v.strip().startswith(("http://", "https://")))
 
@@ -153,6 +163,11 @@ OPTIONS: tuple[Option, ...] = (
            "Weight-only quantization on the CPU: auto (int4 where lossless, e.g. from a 4-bit GGUF, else int8; "
            "none on a GPU), int8, int4 or none.",
            _one_of("auto", "none", "int8", "int4"), "auto, none, int8 or int4", env="DISTILL_LSP_QUANTIZE"),
+    Option("kernels", "kernels",
+           "CPU kernels: auto (the fastest that keeps the float model's next-token choices, measured once per "
+           "CPU, torch version, model and threads) or `PROMPT,DECODE` paths: dense-fp32, dense-bf16, "
+           "int8-bf16, int8-fp32, int4-bf16, int4-fp32 (the int paths need `quantize` other than none).",
+           _is_kernels, "auto or PROMPT,DECODE kernel paths", env="DISTILL_LSP_KERNELS"),
     Option("prefixCacheMB", "prefix_cache_mb",
            "Memory for the key/value caches kept between requests (prefix reuse), in MiB (0: off).",
            _is_int(0, 65536), "an integer in [0, 65536]"),

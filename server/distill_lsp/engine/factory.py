@@ -18,7 +18,7 @@ def model_key(settings: Settings) -> tuple[Any, ...]:
         return ("openai", settings.endpoint, settings.remote_model, settings.api_key_env, settings.tokenizer,
                 settings.cache_dir, settings.connect_timeout, settings.first_token_timeout, settings.total_timeout)
     return (settings.model, settings.device, settings.dtype, settings.device_map,
-            settings.cache_dir, settings.threads, settings.quantize, settings.prefix_cache_mb)
+            settings.cache_dir, settings.threads, settings.quantize, settings.kernels, settings.prefix_cache_mb)
 
 
 def make_backend_factory(settings: Settings) -> Callable[[], Any]:
@@ -35,7 +35,8 @@ def make_backend_factory(settings: Settings) -> Callable[[], Any]:
         loaded = load_model(spec, device=settings.device, dtype=settings.dtype,
                             device_map=settings.device_map, cache_dir=settings.resolved_cache_dir())
         return LocalBackend(loaded, threads=settings.threads or physical_cores(),
-                            quantize=settings.quantize, prefix_cache_mb=settings.prefix_cache_mb)
+                            quantize=settings.quantize, prefix_cache_mb=settings.prefix_cache_mb,
+                            kernels=settings.kernels, cache_dir=settings.resolved_cache_dir())
 
     return build
 

@@ -15,6 +15,7 @@ import os
 import re
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from ..profiles import SamplingProfile
@@ -23,6 +24,7 @@ from .fastpath import FastDecoder
 from .kvcache import PrefixStore
 from .loader import LoadedModel
 from .memory import release_freed_memory
+from .kernels import agreement_ids, choose_kernels
 from .quant import quantize_model
 from .sampling import Sampler
 from .types import EngineOutOfMemory, GenerationRequest, GenerationResult, ModelInfo, StopReason
@@ -69,7 +71,7 @@ class LocalBackend:
     """`GenerationRequest.avoid_first` is honoured."""
 
     def __init__(self, loaded: LoadedModel, threads: int = 0, *, quantize: str = "none",
-                 prefix_cache_mb: int = 256) -> None:
+                 prefix_cache_mb: int = 256, kernels: str = "auto", cache_dir: Path | None = None) -> None:
         import torch
 
         self.model = loaded.model
@@ -80,8 +82,13 @@ class LocalBackend:
             torch.set_num_threads(threads)
         started = time.perf_counter()
         self.quantization = quantize_model(self.model, quantize, loaded.info.device)
+        self.kernels = None
+        if loaded.info.device.startswith("cpu"):
+            self.kernels = choose_kernels(self.model, agreement_ids(self.tokenizer), forced=kernels,
+                                          cache_dir=cache_dir, cache_key=f"{loaded.info.path}|{self.quantization.mode}")
         self.info: ModelInfo = dataclasses.replace(
             loaded.info, quantization=self.quantization.describe(),
+            kernels=self.kernels.as_dict() if self.kernels is not None else {},
             load_s=loaded.info.load_s + time.perf_counter() - started)
         self.eos_ids = self._end_token_ids()
         self.prefix = PrefixStore(prefix_cache_mb * 2**20)

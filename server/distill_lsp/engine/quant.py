@@ -1,16 +1,27 @@
-"""Weight-only quantization for decoding on a CPU.
+"""Linear layers that can run several ways on a CPU ("paths"), and weight-only quantization.
 
-Decoding one token reads every weight once, so on a CPU its speed is set by the bytes of
-weights, not by arithmetic. These layers keep the weights as int4 (groups of 32 with a
-scale and an offset each) or int8 (one scale per output row) and multiply with torch's
-packed kernels, while activations stay in floating point; that is what keeps the output
-close to the float model (quantizing activations too, as dynamic int8 does, is not).
+Which path is fastest depends on the CPU: a dense bf16 matmul is fast only where bf16 is
+native (AVX-512 bf16, AMX), the packed int8/int4 kernels only take their fast route with
+bf16 activations, and decoding (one row, bound by the bytes of weights read) favours
+other kernels than a prompt (many rows, bound by arithmetic). So every linear layer
+becomes a `KernelLinear` that holds what each candidate path needs; `engine.kernels`
+measures the candidates on the machine, picks one path for prompt rows and one for
+decoding rows, and `KernelLinear.keep` drops the rest. Nothing is rebuilt in a forward.
+
+Paths:
+- ``dense-fp32``: the float32 weights (the model as loaded);
+- ``dense-bf16``: a bf16 copy (offered only where bf16 is native);
+- ``int8-bf16`` / ``int8-fp32``: torch's weight-only packed int8 kernel (a scale per
+  output row), with bf16 or float32 activations;
+- ``int4-bf16`` / ``int4-fp32``: the packed int4 kernel (groups of 32 with a scale and an
+  offset each); layers without int4 weights run these on their int8 ones.
 
 A model dequantized from a 4-bit GGUF (the bundled SmolLM2 is Q4_1: groups of 32, a scale
-and a minimum each) goes back to int4 without any loss: ``quantize_model`` checks each
-layer's reconstruction error and uses int4 only where it is (near) exact in ``auto``
-mode, int8 elsewhere. The output head, usually tied to the embeddings and stored at
-higher precision, gets int8.
+and a minimum each) goes back to int4 without any loss: ``auto`` offers int4 only where a
+layer's reconstruction is (near) exact, and int8 everywhere (on a CPU without fast int4
+kernels, int8 decodes faster). The output head keeps its float
+weights (usually tied to the embeddings) and recomputes its top `RESCORE_TOP` logits
+from them whenever it runs on another path.
 """
 
 from __future__ import annotations
@@ -30,128 +41,159 @@ GROUP = 32
 EXACT_INT4 = 1e-3
 """Relative reconstruction error under which int4 counts as lossless (a 4-bit source)."""
 RESCORE_TOP = 64
-"""Logits the output head recomputes exactly (see `RescoredHead`)."""
+"""Logits the output head recomputes exactly when it runs on a quantized or bf16 path."""
 DENSE_ROWS = 32
-"""Inputs with more rows than this (prompt processing) use a dequantized dense matmul:
-the packed kernels are tuned for decoding, a few rows at a time. The dense matmul's rows
-are padded to a multiple of this: the bf16 matmul library keeps compiled kernels and
-buffers per shape, and a prompt's rows take any count, which grew a long-running
-server's memory by hundreds of KiB per new count and layer shape (`bench/soak.py`)."""
+"""Inputs with more rows than this are prompt rows (they take the prompt path). The dense
+bf16 matmul's rows are padded to a multiple of this: the bf16 matmul library keeps
+compiled kernels and buffers per shape, and a prompt's rows take any count, which grew a
+long-running server's memory by hundreds of KiB per new count and layer shape."""
+
+DENSE_FP32, DENSE_BF16 = "dense-fp32", "dense-bf16"
+INT8_BF16, INT8_FP32, INT4_BF16, INT4_FP32 = "int8-bf16", "int8-fp32", "int4-bf16", "int4-fp32"
+PATHS = (DENSE_FP32, DENSE_BF16, INT8_BF16, INT8_FP32, INT4_BF16, INT4_FP32)
+_ACTIVATIONS = {"bf16": torch.bfloat16, "fp32": torch.float32}
 
 
 class QuantizationError(ValueError):
-    """A quantization mode that does not exist or cannot apply."""
+    """A quantization mode or kernel path that does not exist or cannot apply."""
 
 
-COMPUTE = torch.bfloat16
-"""The packed kernels' fast paths take bf16 activations (their float32 paths are several
-times slower than a dense float32 matmul); the layers cast in and out, so the rest of
-the model (norms, attention, residuals) keeps its own dtype."""
+class KernelLinear(nn.Module):
+    """``y = x @ w.T + b``, run on `prompt_path` for prompt rows and `decode_path` for the
+    few rows of decoding; `force` makes every row take one path (for measuring). A layer
+    without int4 weights runs the int4 paths on its int8 ones."""
 
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None, *, int8: bool = False,
+                 int4: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None, rescore: bool = False) -> None:
+        super().__init__()
+        self.out_features, self.in_features = weight.shape
+        self.rescore = rescore
+        self.top = min(RESCORE_TOP, self.out_features)
+        # the float weights stay registered as they were (a head's are tied to the embeddings)
+        self.weight: torch.Tensor | None = weight
+        self.bias = None if bias is None else nn.Parameter(bias.detach().float(), requires_grad=False)
+        self.bf16: torch.Tensor | None = None
+        self.codes: dict[str, torch.Tensor] = {}
+        """Packed weights by format: "int8" [n, k] int8 codes, "int4" torch's packed layout."""
+        self.scales: dict[tuple[str, torch.dtype], torch.Tensor] = {}
+        """Scales (int8) or scales and zeros (int4) by format and activation dtype."""
+        if int8:
+            self._pack_int8(weight.detach().float())
+        if int4 is not None:
+            self._pack_int4(int4)
+        self.prompt_path = self.decode_path = DENSE_FP32
+        self.force: str | None = None
 
-class _WeightOnlyLinear(nn.Module):
-    """Shared forward: decoding rows go through the packed kernel (`_packed_mm`), prompt
-    rows through a dense bf16 matmul on the rebuilt weights (`dequantized`)."""
+    # -- building ------------------------------------------------------------------------------
 
-    bias: nn.Parameter | None
-    out_features: int
+    def _pack_int8(self, w: torch.Tensor) -> None:
+        scale = (w.abs().amax(dim=1) / 127.0).clamp(min=1e-10)
+        self.codes["int8"] = torch.round(w / scale[:, None]).clamp(-127, 127).to(torch.int8)
+        self.scales["int8", torch.float32] = scale
 
-    def dequantized(self) -> torch.Tensor:
-        raise NotImplementedError
+    def _pack_int4(self, groups: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> None:
+        q, scale, minimum = groups
+        q = q.reshape(self.out_features, self.in_features)
+        self.codes["int4"] = torch.ops.aten._convert_weight_to_int4pack_for_cpu(q.to(torch.int32), 1)
+        zero = minimum + 8 * scale  # the kernel computes (q - 8) * scale + zero
+        self.scales["int4", torch.float32] = torch.stack([scale, zero], dim=-1).transpose(0, 1).contiguous()
 
-    def _packed_mm(self, rows: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
+    def _format(self, path: str) -> tuple[str, torch.dtype]:
+        """The packed format and activation dtype `path` runs on in this layer."""
+        kind, act = path.split("-")
+        if kind == "int4" and "int4" not in self.codes:
+            kind = "int8"
+        return kind, _ACTIVATIONS[act]
+
+    def available(self, bf16_native: bool = True) -> tuple[str, ...]:
+        """The paths this layer can run (dense-bf16 only where bf16 is native)."""
+        paths = [DENSE_FP32] if self.weight is not None else []
+        if (bf16_native and self.weight is not None) or self.bf16 is not None:
+            paths.append(DENSE_BF16)
+        if "int8" in self.codes:
+            paths += [INT8_BF16, INT8_FP32]
+        if "int8" in self.codes or "int4" in self.codes:
+            paths += [INT4_BF16, INT4_FP32]
+        return tuple(paths)
+
+    def prepare(self, path: str) -> None:
+        """Build what `path` needs (a bf16 copy, bf16 scales) once, before it runs."""
+        if path == DENSE_BF16 and self.bf16 is None:
+            if self.weight is None:
+                raise QuantizationError("dense-bf16 needs the float weights, which were dropped")
+            self.bf16 = self.weight.detach().to(torch.bfloat16)
+        elif path not in (DENSE_FP32, DENSE_BF16):
+            kind, dtype = self._format(path)
+            if (kind, dtype) in self.scales:
+                return
+            if (kind, torch.float32) not in self.scales:
+                raise QuantizationError(f"{path} needs {kind} weights; this layer has none (or dropped them)")
+            self.scales[kind, dtype] = self.scales[kind, torch.float32].to(dtype)
+
+    def use(self, prompt: str, decode: str) -> None:
+        for path in {prompt, decode}:
+            self.prepare(path)
+        self.prompt_path, self.decode_path, self.force = prompt, decode, None
+
+    def keep(self) -> None:
+        """Drop every representation the two chosen paths do not use."""
+        used = {self.prompt_path, self.decode_path}
+        if DENSE_BF16 not in used:
+            self.bf16 = None
+        formats = {self._format(p) for p in used if p not in (DENSE_FP32, DENSE_BF16)}
+        self.codes = {kind: codes for kind, codes in self.codes.items() if any(kind == f[0] for f in formats)}
+        self.scales = {key: scales for key, scales in self.scales.items() if key in formats}
+        if DENSE_FP32 not in used and not self.rescore:
+            self.weight = None
+
+    def nbytes(self) -> int:
+        """Bytes of weights this layer keeps (a head's float weights are the embeddings: not counted)."""
+        tensors = [*self.codes.values(), *self.scales.values()]
+        if self.bf16 is not None:
+            tensors.append(self.bf16)
+        if self.weight is not None and not self.rescore:
+            tensors.append(self.weight)
+        return sum(t.numel() * t.element_size() for t in tensors)
+
+    # -- running -------------------------------------------------------------------------------
+
+    def run(self, rows: torch.Tensor, path: str) -> torch.Tensor:
+        """`rows` [r, in] through `path`, in float32, without the bias."""
+        if path == DENSE_FP32:
+            return nn.functional.linear(rows, self.weight)  # type: ignore[arg-type]
+        if path == DENSE_BF16:
+            count = rows.shape[0]
+            padded = -(-count // DENSE_ROWS) * DENSE_ROWS if count > DENSE_ROWS else count
+            x = rows.to(torch.bfloat16)
+            if padded != count:
+                x = nn.functional.pad(x, (0, 0, 0, padded - count))
+            return nn.functional.linear(x, self.bf16)[:count].float()
+        kind, dtype = self._format(path)
+        x = rows.to(dtype).contiguous()
+        if kind == "int8":
+            y = torch.ops.aten._weight_int8pack_mm(x, self.codes["int8"], self.scales[kind, dtype])
+        else:
+            y = torch.ops.aten._weight_int4pack_mm_for_cpu(x, self.codes["int4"], GROUP, self.scales[kind, dtype])
+        return y.float()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shape = x.shape
-        flat = x.reshape(-1, shape[-1]).to(COMPUTE)
-        rows = flat.shape[0]
-        if rows > DENSE_ROWS:
-            padded = -(-rows // DENSE_ROWS) * DENSE_ROWS
-            if padded != rows:
-                flat = nn.functional.pad(flat, (0, 0, 0, padded - rows))
-            y = nn.functional.linear(flat, self.dequantized())[:rows]
-        else:
-            y = self._packed_mm(flat.contiguous())
-        y = y.to(x.dtype)
+        rows = x.reshape(-1, shape[-1]).float()
+        path = self.force or (self.prompt_path if rows.shape[0] > DENSE_ROWS else self.decode_path)
+        y = self.run(rows, path)
+        if self.rescore and path != DENSE_FP32:
+            y = self._rescored(y, rows)
         if self.bias is not None:
             y = y + self.bias
-        return y.reshape(*shape[:-1], self.out_features)
+        return y.reshape(*shape[:-1], self.out_features).to(x.dtype)
 
-
-class Int8WeightLinear(_WeightOnlyLinear):
-    """``y = x @ (q * scale).T + b`` with int8 ``q`` per output row."""
-
-    def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None) -> None:
-        super().__init__()
-        w = weight.detach().float()
-        scale = (w.abs().amax(dim=1) / 127.0).clamp(min=1e-10)
-        self.register_buffer("qweight", torch.round(w / scale[:, None]).clamp(-127, 127).to(torch.int8))
-        self.register_buffer("scale", scale.to(COMPUTE))
-        self.bias = None if bias is None else nn.Parameter(bias.detach(), requires_grad=False)
-        self.in_features, self.out_features = w.shape[1], w.shape[0]
-
-    def dequantized(self) -> torch.Tensor:
-        return self.qweight.to(COMPUTE) * self.scale[:, None]
-
-    def _packed_mm(self, rows: torch.Tensor) -> torch.Tensor:
-        return torch.ops.aten._weight_int8pack_mm(rows, self.qweight, self.scale)
-
-
-class Int4WeightLinear(_WeightOnlyLinear):
-    """``y = x @ w.T + b`` with ``w = q * scale + minimum`` per group of 32 inputs, q in 0..15."""
-
-    def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None, group: int = GROUP,
-                 groups: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None) -> None:
-        super().__init__()
-        w = weight.detach().float()
-        n, k = w.shape
-        q, scale, minimum = groups if groups is not None else int4_groups(w, group)
-        q = q.reshape(n, k)
-        packed = torch.ops.aten._convert_weight_to_int4pack_for_cpu(q.to(torch.int32), 1)
-        zero = minimum + 8 * scale  # the kernel computes (q - 8) * scale + zero
-        self.register_buffer("packed", packed)
-        self.register_buffer("scales_zeros", torch.stack([scale, zero], dim=-1).transpose(0, 1).contiguous().to(COMPUTE))
-        # for prompt processing (many rows): a dense bf16 matmul on the weights rebuilt from q
-        self.register_buffer("q", q.to(torch.uint8))
-        self.register_buffer("scale", scale.to(COMPUTE))
-        self.register_buffer("minimum", minimum.to(COMPUTE))
-        self.bias = None if bias is None else nn.Parameter(bias.detach(), requires_grad=False)
-        self.group, self.in_features, self.out_features = group, k, n
-
-    def dequantized(self) -> torch.Tensor:
-        n, k, g = self.out_features, self.in_features, self.group
-        w = self.q.reshape(n, k // g, g).to(COMPUTE) * self.scale[..., None] + self.minimum[..., None]
-        return w.reshape(n, k)
-
-    def _packed_mm(self, rows: torch.Tensor) -> torch.Tensor:
-        return torch.ops.aten._weight_int4pack_mm_for_cpu(rows, self.packed, self.group, self.scales_zeros)
-
-
-class RescoredHead(nn.Module):
-    """The output head: int8 logits for the whole vocabulary, then the `top` highest
-    recomputed exactly from the float weights. Greedy decoding picks from the exact
-    values (the float model's choice unless its best token falls outside the int8 top
-    `top`), and sampling sees exact values where its probability mass is. The float
-    weights are usually the tied input embeddings, kept anyway for the lookups."""
-
-    def __init__(self, weight: nn.Parameter, bias: torch.Tensor | None, top: int = RESCORE_TOP) -> None:
-        super().__init__()
-        self.approx = Int8WeightLinear(weight, bias)
-        self.reference = weight  # registered as a parameter: tied to the embeddings when they are
-        self.reference_bias = None if bias is None else nn.Parameter(bias.detach(), requires_grad=False)
-        self.top = min(top, weight.shape[0])
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        logits = self.approx(x)
-        flat = logits.reshape(-1, logits.shape[-1])
-        rows = x.reshape(-1, x.shape[-1]).to(self.reference.dtype)
-        index = flat.topk(self.top, dim=-1).indices
-        exact = torch.einsum("rkd,rd->rk", self.reference[index], rows)
-        if self.reference_bias is not None:
-            exact = exact + self.reference_bias[index]
-        flat.scatter_(1, index, exact.to(flat.dtype))
-        return flat.reshape(logits.shape)
+    def _rescored(self, approx: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        """The `top` highest approximate logits recomputed from the float weights: greedy
+        decoding picks the float model's token unless it falls outside that top, and
+        sampling sees exact values where its probability mass is."""
+        index = approx.topk(self.top, dim=-1).indices
+        exact = torch.einsum("rkd,rd->rk", self.weight[index], rows)  # type: ignore[index]
+        return approx.scatter(1, index, exact)
 
 
 def int4_groups(w: torch.Tensor, group: int = GROUP) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -179,16 +221,13 @@ class QuantSummary:
     mode: str
     int4_layers: int = 0
     int8_layers: int = 0
-    float_layers: int = 0
     bytes_before: int = 0
-    bytes_after: int = 0
     notes: list[str] = field(default_factory=list)
 
     def describe(self) -> str:
         if self.mode == "none":
             return "none"
-        return (f"{self.mode}: {self.int4_layers} int4 + {self.int8_layers} int8 layers, "
-                f"{self.bytes_before / 2**20:.0f} -> {self.bytes_after / 2**20:.0f} MiB of linear weights")
+        return f"{self.mode}: {self.int4_layers} int4 + {self.int8_layers} int8 layers"
 
 
 def resolve_mode(mode: str, device: str) -> str:
@@ -201,58 +240,57 @@ def resolve_mode(mode: str, device: str) -> str:
     return mode
 
 
+def kernel_layers(model: nn.Module) -> list[KernelLinear]:
+    return [m for m in model.modules() if isinstance(m, KernelLinear)]
+
+
 def quantize_model(model: nn.Module, mode: str, device: str = "cpu") -> QuantSummary:
-    """Replace the model's linear layers in place; `auto` picks int4 where it is lossless."""
+    """Make every linear layer a `KernelLinear`, packed as `mode` says (`auto`: int4 where
+    lossless, else int8). All layers start on dense-fp32; `engine.kernels` chooses their
+    paths. `none` (and any GPU) leaves the model as loaded: plain float, no choice to make."""
     mode = resolve_mode(mode, device)
     summary = QuantSummary(mode)
     if mode == "none":
         return summary
     head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
-    for parent_name, parent in list(model.named_modules()):
-        for name, child in list(parent.named_children()):
-            if not isinstance(child, nn.Linear):
-                continue
-            replacement = _quantize_layer(child, mode, is_head=child is head, summary=summary)
-            setattr(parent, name, replacement)
+    with torch.no_grad():
+        for parent in list(model.modules()):
+            for name, child in list(parent.named_children()):
+                if isinstance(child, nn.Linear):
+                    setattr(parent, name, _kernel_layer(child, mode, is_head=child is head, summary=summary))
     _detach_from_file(model)
     release_freed_memory()
     logger.info("weight-only quantization %s", summary.describe())
     return summary
 
 
-def _detach_from_file(model: nn.Module) -> None:
-    """Copy the float tensors that stay (embeddings, norms) into memory of their own: they
-    may be views of the memory-mapped checkpoint, which would keep every page of it that
-    quantization read resident for as long as the process lives."""
-    with torch.no_grad():
-        for tensor in [*model.parameters(), *model.buffers()]:
-            if tensor.is_floating_point() and tensor.device.type == "cpu":
-                tensor.data = tensor.data.clone()
-
-
-
-def _quantize_layer(layer: nn.Linear, mode: str, *, is_head: bool, summary: QuantSummary) -> nn.Module:
+def _kernel_layer(layer: nn.Linear, mode: str, *, is_head: bool, summary: QuantSummary) -> KernelLinear:
+    """int8 weights for every layer (auto, int8), int4 where lossless (auto) or always (int4);
+    the head gets int8 only (its top logits are recomputed from its float weights)."""
     w = layer.weight
     summary.bytes_before += w.numel() * w.element_size()
     n, k = w.shape
     groups = int4_groups(w.detach().float()) if not is_head and k % GROUP == 0 and mode in ("auto", "int4") else None
-    want_int4 = groups is not None and (mode == "int4" or int4_error(w, groups=groups) < EXACT_INT4)
-    if want_int4:
+    if groups is not None and not (mode == "int4" or int4_error(w, groups=groups) < EXACT_INT4):
+        groups = None
+    int8 = mode in ("auto", "int8") or groups is None
+    if groups is not None:
         try:
-            q = Int4WeightLinear(w, layer.bias, groups=groups)
+            quantized = KernelLinear(w, layer.bias, int8=int8, int4=groups)
             summary.int4_layers += 1
-            summary.bytes_after += q.packed.numel() + q.scales_zeros.numel() * q.scales_zeros.element_size()
-            summary.bytes_after += q.q.numel()
-            return q
+            return quantized
         except RuntimeError as exc:  # a shape the packed kernel does not take
             summary.notes.append(f"{n}x{k}: int4 unavailable ({exc}); int8")
-    if is_head:
-        head = RescoredHead(layer.weight, layer.bias)
-        summary.int8_layers += 1
-        summary.bytes_after += head.approx.qweight.numel() + head.approx.scale.numel() * 2
-        summary.notes.append(f"output head: int8, top {head.top} logits recomputed in float")
-        return head
-    q8 = Int8WeightLinear(w, layer.bias)
     summary.int8_layers += 1
-    summary.bytes_after += q8.qweight.numel() + q8.scale.numel() * q8.scale.element_size()
-    return q8
+    if is_head:
+        summary.notes.append(f"output head: int8, top {RESCORE_TOP} logits recomputed in float")
+    return KernelLinear(w, layer.bias, int8=True, rescore=is_head)
+
+
+def _detach_from_file(model: nn.Module) -> None:
+    """Copy the float tensors that stay into memory of their own: they may be views of the
+    memory-mapped checkpoint, which would keep every page of it that quantization read
+    resident for as long as the process lives."""
+    for tensor in [*model.parameters(), *model.buffers()]:
+        if tensor.is_floating_point() and tensor.device.type == "cpu":
+            tensor.data = tensor.data.clone()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -131,3 +132,5 @@ class ModelInfo:
     load_s: float = 0.0
     from_conversion_cache: bool = False
     quantization: str = "none"
+    kernels: dict[str, Any] = field(default_factory=dict)
+    """CPU kernel choice (`engine.kernels.KernelChoice.as_dict`); empty on a GPU or a remote backend."""

@@ -1,0 +1,140 @@
+"""Prompt and decoding speed in one process, side by side: plain PyTorch (the float32 model
+as transformers loads it: what a user runs without us), our engine with its default
+settings (the kernels it chooses on this CPU), and llama.cpp on the same GGUF file.
+
+- Cold prompts of 300 and 1,500 tokens of real code (the standard library): seconds to
+  the first token's logits, with nothing cached.
+- Greedy decoding after a 300-token prompt: tokens per second, the first token excluded.
+- Agreement with float32: teacher-forced next-token agreement over the prompts, and how
+  many of the first greedy tokens equal float32's.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import os
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+from . import llama_cpp
+
+PROMPT_FILES = ("json/decoder.py", "textwrap.py", "argparse.py", "csv.py", "heapq.py", "shlex.py")
+LENGTHS = (300, 1500)
+
+
+def stdlib_prompts(n: int, tokenizer: Any, length: int) -> list[list[int]]:
+    """`n` prompts of `length` tokens cut from standard-library sources (real code)."""
+    lib = Path(os.__file__).parent
+    prompts = []
+    for name in PROMPT_FILES[:n]:
+        ids = tokenizer((lib / name).read_text()).input_ids
+        start = max(0, min(len(ids) - length, 2000 if length <= 300 else 200))
+        prompts.append(ids[start:start + length])
+    return prompts
+
+
+def measure(n_prompts: int, tokens: int, threads: int) -> dict[str, Any]:
+    import torch
+
+    from distill_lsp.engine.loader import load_model
+    from distill_lsp.engine.local import LocalBackend
+    from distill_lsp.engine.resolve import resolve_model
+    from distill_lsp.settings import Settings
+
+    torch.set_num_threads(threads)
+    settings = Settings()
+    loaded = load_model(resolve_model("auto", "cpu"), device="cpu", cache_dir=settings.resolved_cache_dir())
+    reference = loaded.model
+    started = time.perf_counter()
+    ours = LocalBackend(dataclasses.replace(loaded, model=copy.deepcopy(reference)), threads=threads,
+                        quantize=settings.quantize, kernels=settings.kernels, cache_dir=settings.resolved_cache_dir())
+    ours_setup_s = time.perf_counter() - started
+    ours.eos_ids = []  # the same length on every side
+    llm = llama_cpp.load(threads)
+    out: dict[str, Any] = {"kernels": ours.kernels.as_dict() if ours.kernels else {},
+                           "quantization": ours.info.quantization, "ours_setup_s": ours_setup_s, "threads": threads}
+    for length in LENGTHS:
+        out[f"prompt{length}"] = [_prompt_row(reference, ours, llm, ids, i)
+                                  for i, ids in enumerate(stdlib_prompts(n_prompts, loaded.tokenizer, length))]
+    out["decode"] = [_decode_row(reference, ours, llm, ids, tokens)
+                     for ids in stdlib_prompts(n_prompts, loaded.tokenizer, 300)]
+    return out
+
+
+def _greedy(tokens: int) -> Any:
+    from distill_lsp.engine.types import GenerationRequest
+    from distill_lsp.profiles import SamplingProfile
+
+    profile = SamplingProfile("greedy", do_sample=False, repetition_penalty=1.0)
+    return lambda ids, key: GenerationRequest(list(ids), profile, tokens, cache_key=key)
+
+
+def _prompt_row(reference: Any, ours: Any, llm: Any, ids: list[int], index: int) -> dict[str, float]:
+    import torch
+
+    x = torch.tensor([ids])
+    with torch.inference_mode():
+        t0 = time.perf_counter()
+        reference(input_ids=x, logits_to_keep=1)
+        plain = time.perf_counter() - t0
+    result = ours.generate(_greedy(1)(ids, f"bench-prompt-{len(ids)}-{index}"))
+    ours.prefix.drop(f"bench-prompt-{len(ids)}-{index}")
+    return {"plain_s": plain, "ours_s": result.time_to_first_token_s, "llama_s": llama_cpp.prompt_seconds(llm, ids)}
+
+
+def _decode_row(reference: Any, ours: Any, llm: Any, ids: list[int], tokens: int) -> dict[str, float]:
+    import torch
+
+    x = torch.tensor([ids])
+    with torch.inference_mode():
+        t0 = time.perf_counter()
+        reference.generate(input_ids=x, attention_mask=torch.ones_like(x), max_new_tokens=1, do_sample=False)
+        t1 = time.perf_counter()
+        out = reference.generate(input_ids=x, attention_mask=torch.ones_like(x), max_new_tokens=tokens,
+                                 min_new_tokens=tokens, do_sample=False)
+        t2 = time.perf_counter()
+    ref_ids = out[0, len(ids):].tolist()
+    plain_tps = (tokens - 1) / max(1e-9, (t2 - t1) - (t1 - t0))
+    result = ours.generate(_greedy(tokens)(ids, "bench-decode"))
+    ours_tps = (result.new_tokens - 1) / max(1e-9, result.total_s - result.time_to_first_token_s)
+    llama_tps, llama_ids = llama_cpp.decode_tokens_per_second(llm, ids, tokens)
+    with torch.inference_mode():
+        full = torch.tensor([ids + ref_ids])
+        want = reference(input_ids=full).logits[0, len(ids) - 1:-1].argmax(-1)
+        got = ours.model(input_ids=full).logits[0, len(ids) - 1:-1].argmax(-1)
+    return {"plain_tps": plain_tps, "ours_tps": ours_tps, "llama_tps": llama_tps,
+            "ours_agree": _agree(result.token_ids, ref_ids), "llama_agree": _agree(llama_ids, ref_ids),
+            "forced": float((want == got).float().mean())}
+
+
+def _agree(got: Any, want: list[int]) -> float:
+    return sum(a == b for a, b in zip(got, want)) / max(1, len(want))
+
+
+def print_table(d: dict[str, Any]) -> None:
+    k = d["kernels"]
+    print(f"\n## Engine speed (in process, {d['threads']} threads): plain PyTorch fp32, ours, llama.cpp\n")
+    print(f"ours: {d['quantization']}; kernels prompt **{k.get('prompt')}**, decode **{k.get('decode')}** "
+          f"({k.get('source')}; probe {k.get('probe_s', 0):.2f} s; {k.get('weight_mib', 0):.0f} MiB of weights); "
+          f"set-up (quantize + choose + warm-up) {d['ours_setup_s']:.1f} s")
+    if k.get("decode_ms"):
+        print(f"measured ms, prompt ({64} rows, sampled layers): {k.get('prompt_ms')}; "
+              f"decode (1 row, all layers): {k.get('decode_ms')}; agreement: {k.get('agreement')}")
+    print("\n| figure | plain fp32 | ours | llama.cpp | ours / plain | ours / llama.cpp |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for length in LENGTHS:
+        rows = d[f"prompt{length}"]
+        plain, ours, llama = (statistics.median(r[key] for r in rows) for key in ("plain_s", "ours_s", "llama_s"))
+        print(f"| cold {length}-token prompt, s (median of {len(rows)}) | {plain:.3f} | {ours:.3f} | {llama:.3f} "
+              f"| **{ours / plain:.2f}x** | **{ours / llama:.2f}x** |")
+    rows = d["decode"]
+    plain, ours, llama = (statistics.mean(r[key] for r in rows) for key in ("plain_tps", "ours_tps", "llama_tps"))
+    print(f"| decode tok/s (mean of {len(rows)}) | {plain:.1f} | {ours:.1f} | {llama:.1f} "
+          f"| **{ours / plain:.2f}x** | **{ours / llama:.2f}x** |")
+    forced = statistics.mean(r["forced"] for r in rows)
+    print(f"| teacher-forced next-token agreement with fp32 | 100% | {forced:.1%} | | | |")
+    print(f"| first greedy tokens equal to fp32's | 100% | {statistics.mean(r['ours_agree'] for r in rows):.0%} "
+          f"| {statistics.mean(r['llama_agree'] for r in rows):.0%} | | |")
