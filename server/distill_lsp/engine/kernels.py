@@ -210,8 +210,8 @@ def _probe(model: torch.nn.Module, layers: list[KernelLinear], offered: list[str
     prompt = _prune(block, offered, min(PROMPT_ROWS, PRUNE_ROWS))
     decode = _prune(block, offered, 1)
     sampled = layers[::max(1, len(layers) // (4 * max(1, len(block))))]
-    prompt_ms = {p: _time(sampled, p, PROMPT_ROWS, repeats=3) for p in prompt}
-    decode_ms = {p: _time(layers, p, 1, repeats=3) for p in decode}
+    prompt_ms = _time(sampled, prompt, PROMPT_ROWS, rounds=3)
+    decode_ms = _time(layers, decode, 1, rounds=3)
     agreement = _Agreement(model, layers, ids)
     decode_path = next((p for p in sorted(decode_ms, key=decode_ms.__getitem__) if agreement.good(p)), DENSE_FP32)
     prompt_path = _prompt_choice({p: t for p, t in prompt_ms.items()}, decode_path, agreement)
@@ -244,33 +244,39 @@ def _one_block(layers: list[KernelLinear]) -> list[KernelLinear]:
 
 def _prune(block: list[KernelLinear], paths: list[str], rows: int) -> list[str]:
     """Paths within `PRUNE` times the best on one block (a path that raises is dropped)."""
-    times = {}
+    usable = []
     for path in paths:
         try:
-            times[path] = _time(block, path, rows, repeats=3)
+            _time(block, [path], rows, rounds=1)
+            usable.append(path)
         except (RuntimeError, QuantizationError, NotImplementedError) as exc:
             logger.info("kernel path %s unavailable: %s", path, exc)
-    if not times:
+    if not usable:
         return [DENSE_FP32]
+    times = _time(block, usable, rows, rounds=3)
     best = min(times.values())
     return [p for p, t in times.items() if t <= PRUNE * best]
 
 
-def _time(layers: Sequence[KernelLinear], path: str, rows: int, repeats: int) -> float:
-    """Milliseconds of `rows` rows through `layers` on `path` (best of `repeats`, after one warm-up)."""
+def _time(layers: Sequence[KernelLinear], paths: Sequence[str], rows: int, rounds: int) -> dict[str, float]:
+    """Milliseconds of `rows` rows through `layers` on each path: the best of `rounds`
+    rounds after a warm-up, the paths taking turns within a round, so that other work on
+    the machine slows them alike."""
     inputs = {}
     for layer in layers:
-        layer.prepare(path)
+        for path in paths:
+            layer.prepare(path)
         inputs.setdefault(layer.in_features, torch.randn(rows, layer.in_features))
-    best = float("inf")
+    best = dict.fromkeys(paths, float("inf"))
     with torch.inference_mode():
-        for attempt in range(repeats + 1):
-            t0 = time.perf_counter()
-            for layer in layers:
-                layer.run(inputs[layer.in_features], path)
-            if attempt:
-                best = min(best, time.perf_counter() - t0)
-    return best * 1000
+        for attempt in range(rounds + 1):
+            for path in paths:
+                t0 = time.perf_counter()
+                for layer in layers:
+                    layer.run(inputs[layer.in_features], path)
+                if attempt:
+                    best[path] = min(best[path], (time.perf_counter() - t0) * 1000)
+    return best
 
 
 class _Agreement:
