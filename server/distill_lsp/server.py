@@ -24,6 +24,7 @@ from .context.trees import TreeCache
 from .engine.factory import model_key, make_backend_factory
 from .engine.types import EngineError
 from .engine.worker import Engine, EngineState
+from .features.accepts import SuggestionStats
 from .protocol import DistillProtocol
 from .settings import Settings, apply_options, resolve
 
@@ -52,6 +53,8 @@ class DistillLanguageServer(LanguageServer):
         self.trees = TreeCache()
         """Parse trees and text of the open documents, kept in step with didChange."""
         self.typed_ahead = TypedAheadCache()
+        self.suggestion_stats = SuggestionStats()
+        """Inline suggestions shown and accepted in this session (`features/accepts.py`)."""
         self.context_memory: dict[str, ContextMemory] = {}
         """Per document, what its last prompt's context chose (kept steady while typing)."""
 
@@ -163,6 +166,8 @@ class DistillLanguageServer(LanguageServer):
             workspace.remove_text_document(uri)
         self.trees = TreeCache()
         self.typed_ahead = TypedAheadCache()
+        self.suggestion_stats = SuggestionStats()
+        """Inline suggestions shown and accepted in this session (`features/accepts.py`)."""
         self.context_memory = {}
         logger.info("session %s ended: %d engine jobs cancelled, its documents and caches freed",
                     self.session_id, cancelled)

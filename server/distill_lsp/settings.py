@@ -35,6 +35,8 @@ class Settings:
     max_new_tokens: int = 48
     max_lines: int = 12
     retries: int = 1
+    min_token_probability: float = 0.0
+    min_confidence: float = 0.0
     context_tokens: int = 0
     device: str = "auto"
     dtype: str = "auto"
@@ -100,7 +102,7 @@ def _is_str(v: Any) -> bool:
     return isinstance(v, str)
 
 
-def _is_seconds(lo: float, hi: float) -> Callable[[Any], bool]:
+def _is_number(lo: float, hi: float) -> Callable[[Any], bool]:
     return lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and lo <= v <= hi
 
 
@@ -147,6 +149,12 @@ OPTIONS: tuple[Option, ...] = (
            "Further tries when post-processing leaves nothing of an answer (it did not parse where it would "
            "go, or only repeated the text around it); each starts with a token no earlier try started with. "
            "0: off.", _is_int(0, 3), "an integer in [0, 3]"),
+    Option("minTokenProbability", "min_token_probability",
+           "A suggestion ends before the first token the model gives less than this probability (its own "
+           "distribution, before temperature); 0: off.", _is_number(0.0, 1.0), "a number in [0, 1]"),
+    Option("minConfidence", "min_confidence",
+           "Nothing is suggested when the model's confidence in the first line (the geometric mean of its "
+           "tokens' probabilities) is lower; 0: always suggest.", _is_number(0.0, 1.0), "a number in [0, 1]"),
     Option("contextTokens", "context_tokens",
            "Prompt budget in tokens (0: from the model's context length, at most 2048).",
            _is_int(0, 131072), "an integer in [0, 131072]"),
@@ -207,12 +215,12 @@ OPTIONS: tuple[Option, ...] = (
            "id in the local cache, a directory or a `.gguf`); empty: `remoteModel` from the local cache, else "
            "an estimate of one token per 3 characters.", _is_str, "a string", env="DISTILL_LSP_TOKENIZER"),
     Option("connectTimeout", "connect_timeout", "backend `openai`: seconds to connect to the endpoint.",
-           _is_seconds(0.1, 600), "seconds in [0.1, 600]"),
+           _is_number(0.1, 600), "seconds in [0.1, 600]"),
     Option("firstTokenTimeout", "first_token_timeout",
            "backend `openai`: seconds from sending a request to its first generated text.",
-           _is_seconds(0.1, 3600), "seconds in [0.1, 3600]"),
+           _is_number(0.1, 3600), "seconds in [0.1, 3600]"),
     Option("totalTimeout", "total_timeout", "backend `openai`: most seconds one generation may take.",
-           _is_seconds(0.1, 3600), "seconds in [0.1, 3600]"),
+           _is_number(0.1, 3600), "seconds in [0.1, 3600]"),
 )
 
 _BY_KEY = {o.key: o for o in OPTIONS}

@@ -202,3 +202,20 @@ def test_avoid_first_changes_only_the_first_choice(model, tokenizer) -> None:
     assert first.token_ids[0] == ranked[0] and second.token_ids[0] == ranked[1]
     again = backend.generate(GenerationRequest(ids, GREEDY, 6, cache_key="k"))
     assert again.token_ids == first.token_ids
+
+
+def test_token_probabilities_are_the_models_and_an_unsure_token_ends_the_generation(model, tokenizer) -> None:
+    backend = _backend(model, tokenizer, prefix_cache_mb=0)
+    backend.eos_ids = []
+    ids = backend.encode(SOURCE)
+    result = backend.generate(GenerationRequest(ids, GREEDY, 8))
+    assert len(result.token_probs) == len(result.token_ends) == 8
+    assert list(result.token_ends) == sorted(result.token_ends) and result.token_ends[-1] == len(result.text)
+    with torch.inference_mode():
+        logits = model(input_ids=torch.tensor([ids + list(result.token_ids)])).logits[0]
+    want = [float(torch.softmax(logits[len(ids) - 1 + i].float(), -1)[t]) for i, t in enumerate(result.token_ids)]
+    assert list(result.token_probs) == pytest.approx(want, rel=1e-3, abs=1e-5)
+    # a bar just above the least sure token's probability: the generation ends before it
+    k = min(range(8), key=lambda i: result.token_probs[i])
+    cut = backend.generate(GenerationRequest(ids, GREEDY, 8, min_token_probability=result.token_probs[k] * 1.001))
+    assert cut.stop_reason is StopReason.UNSURE and cut.token_ids == result.token_ids[:k]

@@ -163,3 +163,46 @@ def test_no_other_try_when_off_or_answered_or_nothing_was_written() -> None:
     backend = ScriptedBackend(["]]] (\n", "sum(xs)\n"])
     backend.avoids_first_tokens = False  # e.g. an HTTP backend: a second try would repeat the first
     assert _run(backend, doc, retries=1).text == "" and len(backend.requests) == 1
+
+
+@pytest.mark.parametrize("text, probs, ends, expected", [
+    ("abc", [0.5, 0.5, 0.5], [1, 2, 3], 0.5),
+    ("ab\ncd", [0.9, 0.9, 0.1, 0.01, 0.01], [1, 2, 3, 4, 5], 0.9 ** (2 / 3) * 0.1 ** (1 / 3)),  # to the newline
+    ("\n  ab\ncd", [0.8, 0.2, 0.2, 0.01], [1, 4, 5, 8], (0.8 * 0.2 * 0.2 * 0.01) ** (1 / 4)),  # blank start
+    ("abc", [], [], None),
+])
+def test_first_line_confidence(text, probs, ends, expected) -> None:
+    from distill_lsp.completion.pipeline import first_line_confidence
+
+    got = first_line_confidence(text, probs, ends)
+    assert got == expected if expected is None else got == pytest.approx(expected)
+
+
+def _run_config(backend, doc: str, **config):  # type: ignore[no-untyped-def]
+    from distill_lsp.completion.pipeline import CompletionConfig, run
+    from distill_lsp.engine.types import CancelToken
+    from distill_lsp.profiles import BUILTIN_PROFILES
+
+    return run(_snap("python", doc), backend, CancelToken(),
+               CompletionConfig(profile=BUILTIN_PROFILES["greedy"], max_new_tokens=16, **config))
+
+
+def test_an_unsure_first_line_is_not_shown_and_gets_no_other_try() -> None:
+    doc = "def total(xs):\n    return <|>\n"
+    answer = "sum(xs)\n"
+    probs = {answer: [0.3] * len(answer)}
+    shown = _run_config(ScriptedBackend([answer], probabilities=probs), doc, min_confidence=0.25, retries=1)
+    assert shown.text == "sum(xs)" and shown.confidence == pytest.approx(0.3)
+    backend = ScriptedBackend([answer, "len(xs)\n"], probabilities=probs)
+    silent = _run_config(backend, doc, min_confidence=0.35, retries=1)
+    assert silent.text == "" and silent.reason == "first line below minConfidence"
+    assert len(backend.requests) == 1  # staying silent is the answer, not a reason to try again
+
+
+def test_generation_ends_before_an_unsure_token() -> None:
+    doc = "def total(xs):\n    return <|>\n"
+    answer = "sum(xs) + extra\n"
+    backend = ScriptedBackend([answer], probabilities={answer: [0.9] * 7 + [0.05] + [0.9] * 8})
+    s = _run_config(backend, doc, min_token_probability=0.1)
+    assert backend.requests[0].min_token_probability == 0.1
+    assert s.text == "sum(xs)" and s.confidence == pytest.approx(0.9)

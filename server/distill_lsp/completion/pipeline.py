@@ -8,6 +8,7 @@ parse tree, from `context/` and the sibling modules of this package.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from .templates import PromptTemplate, select_template
 logger = logging.getLogger(__name__)
 
 MAX_PROMPT_TOKENS = 2048
+UNSURE = "first line below minConfidence"
 MAX_LINES = 12
 REASONING_TOKENS = ("<think>", "</think>")
 
@@ -84,6 +86,10 @@ class CompletionConfig:
     seed: int | None = None
     retries: int = 0
     """Further tries when post-processing leaves nothing (see `run`)."""
+    min_token_probability: float = 0.0
+    """Generation stops before a token the model gives less than this probability."""
+    min_confidence: float = 0.0
+    """Nothing is shown when the first line's confidence (`first_line_confidence`) is lower."""
 
 
 @dataclass
@@ -105,6 +111,8 @@ class Suggestion:
     """The postprocessed suggestion before the syntax gate cut it (for the sweep's syntax-error rate)."""
     tries: int = 1
     """Generations this answer took (more than one when post-processing threw answers away)."""
+    confidence: float | None = None
+    """The model's confidence in the first line (`first_line_confidence`); None when unknown."""
 
     notice: str = ""
     """A one-time message from the engine for the user (e.g. it fell back to the CPU)."""
@@ -199,9 +207,22 @@ def stop_rule(mode: Mode, removed: str, max_lines: int = MAX_LINES, line_prefix:
     return stop
 
 
+def first_line_confidence(text: str, probs: Sequence[float], ends: Sequence[int]) -> float | None:
+    """The geometric mean of the probabilities of the tokens that wrote the first line with
+    code in `text` (the blank lines before it and its newline included): how sure the
+    model was of what it would show first. None without probabilities."""
+    if not probs or len(probs) != len(ends):
+        return None
+    body = len(text) - len(text.lstrip())
+    newline = text.find("\n", body)
+    end = len(text) if newline < 0 else newline
+    logs = [math.log(max(p, 1e-12)) for p, start in zip(probs, (0, *ends)) if start <= end]
+    return math.exp(sum(logs) / len(logs)) if logs else None
+
+
 def drop_partial_line(text: str, reason: StopReason, mode: Mode) -> str:
-    """A block cut by the token limit ends in a half line: drop it."""
-    if reason is StopReason.LENGTH and not mode.single_line and "\n" in text:
+    """A block cut by the token limit (or an unsure token) ends in a half line: drop it."""
+    if reason in (StopReason.LENGTH, StopReason.UNSURE) and not mode.single_line and "\n" in text:
         return text[: text.rfind("\n")]
     return text
 
@@ -257,7 +278,7 @@ def request_for(p: Plan, config: CompletionConfig, token: CancelToken | None = N
         prompt_ids=p.ids, profile=p.profile, max_new_tokens=config.max_new_tokens,
         stop_when=stop_rule(p.mode, p.removed, config.max_lines, p.line_prefix), seed=config.seed,
         cancel=token or CancelToken(), request_id=request_id, cache_key=p.cache_key, prompt_text=p.prompt,
-        avoid_first=avoid_first,
+        avoid_first=avoid_first, min_token_probability=config.min_token_probability,
     )
 
 
@@ -265,7 +286,8 @@ def worth_another_try(suggestion: Suggestion, result: GenerationResult, backend:
     """Post-processing threw away an answer the model did write (not one cut short by a
     cancel, nor a model that chose to write nothing), on a backend that can start the
     next try differently."""
-    return (not suggestion.text and not result.stopped_early and bool(result.token_ids)
+    return (not suggestion.text and not result.stopped_early and suggestion.reason != UNSURE
+            and bool(result.token_ids)
             and bool(result.text.strip()) and getattr(backend, "avoids_first_tokens", False))
 
 
@@ -277,9 +299,18 @@ def finish(p: Plan, snap: Snapshot, result: GenerationResult, config: Completion
                  p.template.name, p.profile.name, raw)
     ungated, text = ("", "") if result.stopped_early else _finish(raw, snap, p.mode, p.indent_unit,
                                                                     config.max_lines)
+    confidence = first_line_confidence(result.text, result.token_probs, result.token_ends)
+    unsure = bool(text) and confidence is not None and confidence < config.min_confidence
+    if unsure:
+        reason = UNSURE
+    elif result.stopped_early:
+        reason = result.stop_reason.value
+    else:
+        reason = "" if text else "nothing left after postprocessing"
     return Suggestion(
-        text=text,
-        reason=result.stop_reason.value if result.stopped_early else ("" if text else "nothing left after postprocessing"),
+        text="" if unsure else text,
+        confidence=confidence,
+        reason=reason,
         prompt_tokens=result.prompt_tokens,
         reused_tokens=result.reused_tokens,
         memory=p.memory,

@@ -179,6 +179,7 @@ class LocalBackend:
         cache, fed = reuse.cache, prompt[:reuse.reused]
         sampler = Sampler(request.profile, prompt, self.model.device)
         new_ids: list[int] = []
+        steps = _Steps()
         first_token_at: float | None = None
         reason: StopReason | None = None
         pending = prompt[reuse.reused:]
@@ -188,13 +189,20 @@ class LocalBackend:
                     logits = self._run(pending, cache, fed, request)
                     if logits is None:
                         break  # cancelled during the prompt
+                    model_logits = logits
                     if not new_ids and request.avoid_first:
                         logits = logits.clone()
                         logits[list(request.avoid_first)] = float("-inf")
                     token = sampler.pick(logits)
                     first_token_at = first_token_at or time.perf_counter()
+                    probability = float(torch.softmax(model_logits.float(), dim=-1)[token])
+                    if probability < request.min_token_probability:
+                        reason = StopReason.UNSURE
+                        break
                     new_ids.append(token)
-                    reason = self._stop(request, token, new_ids, max_new_tokens)
+                    text = self.tokenizer.decode(new_ids, skip_special_tokens=True)
+                    steps.add(probability, len(text))
+                    reason = self._stop(request, token, new_ids, max_new_tokens, text)
                     pending = [token]
         except BaseException:
             self.prefix.drop(request.cache_key)  # the cache may be half-written
@@ -216,6 +224,8 @@ class LocalBackend:
             total_s=ended - started,
             token_ids=tuple(new_ids),
             reused_tokens=reuse.reused,
+            token_probs=tuple(steps.probs),
+            token_ends=tuple(steps.ends),
         )
 
     def _run(self, tokens: list[int], cache: Any, fed: list[int], request: GenerationRequest) -> Any:
@@ -240,15 +250,27 @@ class LocalBackend:
             logits = out.logits[0, -1]
         return logits
 
-    def _stop(self, request: GenerationRequest, token: int, new_ids: list[int], limit: int) -> StopReason | None:
+    def _stop(self, request: GenerationRequest, token: int, new_ids: list[int], limit: int,
+              text: str) -> StopReason | None:
         if token in self.eos_ids:
             return StopReason.EOS
         if request.cancel.cancelled:
             return request.cancel.reason or StopReason.CANCELLED
         if len(new_ids) >= limit:
             return StopReason.LENGTH
-        if request.stop_when is not None and request.stop_when(
-                self.tokenizer.decode(new_ids, skip_special_tokens=True)):
+        if request.stop_when is not None and request.stop_when(text):
             return StopReason.STOP_RULE
         return None
+
+
+@dataclasses.dataclass
+class _Steps:
+    """Per generated token: the model's probability of it, and where it ends in the text."""
+
+    probs: list[float] = dataclasses.field(default_factory=list)
+    ends: list[int] = dataclasses.field(default_factory=list)
+
+    def add(self, probability: float, end: int) -> None:
+        self.probs.append(probability)
+        self.ends.append(end)
 

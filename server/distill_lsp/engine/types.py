@@ -47,6 +47,8 @@ class StopReason(str, Enum):
     STOP_RULE = "stop_rule"
     CANCELLED = "cancelled"
     SUPERSEDED = "superseded"
+    UNSURE = "unsure"
+    """The model gave the next token less than `GenerationRequest.min_token_probability`."""
 
 
 class CancelToken:
@@ -88,6 +90,9 @@ class GenerationRequest:
     messages: tuple[Mapping[str, str], ...] = ()
     """Chat messages the prompt was rendered from; a backend that applies the chat
     template itself (OpenAI-compatible `/v1/chat/completions`) sends these instead."""
+    min_token_probability: float = 0.0
+    """Stop before a token the model gives less than this probability (its own
+    distribution, before temperature and top-p): the rest would be a guess."""
     avoid_first: tuple[int, ...] = ()
     """Token ids the first generated token must not be: a second try after an answer that
     post-processing threw away starts differently. Backends that can do this say so with
@@ -107,6 +112,11 @@ class GenerationResult:
     """The generated tokens (for agreement measurements)."""
     reused_tokens: int = 0
     """Prompt tokens whose keys and values came from the previous request's cache."""
+    token_probs: tuple[float, ...] = ()
+    """The model's probability of each generated token (before temperature and top-p);
+    empty where the backend does not know them."""
+    token_ends: tuple[int, ...] = ()
+    """Where each generated token ends in `text` (characters), aligned with `token_probs`."""
     notice: str = ""
     """A one-time message for the user (e.g. the model fell back to the CPU)."""
 

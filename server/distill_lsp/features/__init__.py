@@ -9,8 +9,9 @@ if TYPE_CHECKING:
 
 
 def register_all(server: DistillLanguageServer) -> None:
-    from . import code_actions, completion, documents, engine_status, inline_completion, lifecycle, profiles, status
+    from . import (accepts, code_actions, completion, documents, engine_status, inline_completion, lifecycle, profiles,
+                   status)
 
-    for module in (lifecycle, documents, inline_completion, completion, code_actions, profiles, engine_status,
-                   status):
+    for module in (lifecycle, documents, inline_completion, accepts, completion, code_actions, profiles,
+                   engine_status, status):
         module.register(server)

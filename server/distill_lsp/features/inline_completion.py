@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
+from .accepts import accept_command
 from .suggest import suggest
 
 if TYPE_CHECKING:
@@ -20,5 +21,10 @@ def register(server: DistillLanguageServer) -> None:
         answer = await suggest(ls, params.text_document.uri, params.position, automatic)
         if answer is None:
             return types.InlineCompletionList(items=[])
-        item = types.InlineCompletionItem(insert_text=answer.suggestion.text, range=answer.range)
+        suggestion, lang = answer.suggestion, answer.snapshot.lang
+        item_id = f"{ls.session_id}-{ls.next_request_id()}"
+        ls.suggestion_stats.shown(item_id, suggestion.profile or ls.settings.profile, lang.name if lang else "text",
+                                  suggestion.text)
+        item = types.InlineCompletionItem(insert_text=suggestion.text, range=answer.range,
+                                          command=accept_command(item_id, suggestion.confidence))
         return types.InlineCompletionList(items=[item])

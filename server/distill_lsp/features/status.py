@@ -55,6 +55,7 @@ def server_status(ls: DistillLanguageServer) -> dict[str, Any]:
             "entries": len(prefix), "mib": round(prefix.nbytes() / 2**20, 1), "budgetMiB": settings.prefix_cache_mb,
             "hits": prefix.hits, "misses": prefix.misses},
         "debounceMs": settings.debounce_ms,
+        "suggestions": ls.suggestion_stats.as_dict(),
         "memory": _memory(info.device if info is not None else "cpu"),
         "sharedEngine": engine_status(ls),
     }

@@ -57,7 +57,9 @@ async def suggest(ls: DistillLanguageServer, uri: str, position: types.Position,
                               max_new_tokens=profile.max_new_tokens or ls.settings.max_new_tokens,
                               max_lines=ls.settings.max_lines,
                               context_tokens=ls.settings.context_tokens,
-                              retries=ls.settings.retries)
+                              retries=ls.settings.retries,
+                              min_token_probability=ls.settings.min_token_probability,
+                              min_confidence=ls.settings.min_confidence)
     token = CancelToken()
 
     def work(backend: object, tok: CancelToken) -> Suggestion | None:
