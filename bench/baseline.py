@@ -9,7 +9,8 @@ Two answers come from one generation:
   change those lines, so its latency is taken when they were complete, as if the server
   stopped there.
 - `raw`: the whole generation, up to the end-of-text token or the token limit, with no
-  post-processing at all; its latency is the whole generation's."""
+  post-processing at all; its latency is the whole generation's. Asked not to keep it
+  (`whole=False`), the generation stops once the shown answer is complete."""
 
 from __future__ import annotations
 
@@ -40,7 +41,8 @@ def enough_lines(lines: int) -> Callable[[str], bool]:
 class NaiveAnswer:
     shown: str
     shown_ms: float
-    raw: str
+    raw: str | None
+    """None when the generation stopped at the shown answer."""
     raw_ms: float
 
 
@@ -61,8 +63,9 @@ class NaiveServer:
     def model_name(self) -> str:
         return str(self.info.name)
 
-    def complete(self, prefix: str, lines: int) -> NaiveAnswer:
-        """The answers for a cursor after `prefix` whose target has `lines` lines."""
+    def complete(self, prefix: str, lines: int, whole: bool = True) -> NaiveAnswer:
+        """The answers for a cursor after `prefix` whose target has `lines` lines; without
+        `whole`, only the shown one."""
         started = time.perf_counter()
         inputs = self.tokenizer(prefix[-PROMPT_CHARS:], return_tensors="pt").to(self.model.device)
         prompt_length = inputs.input_ids.shape[1]
@@ -76,16 +79,17 @@ class NaiveServer:
 
             if not shown_at and enough_lines(lines)(decoded(input_ids[0])):
                 shown_at.append(time.perf_counter())
-            return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+            stop = bool(shown_at) and not whole
+            return torch.full((input_ids.shape[0],), stop, dtype=torch.bool, device=input_ids.device)
 
         output = self.generate(inputs, note_shown)
         ended = time.perf_counter()
         raw = decoded(output[0])
         return NaiveAnswer(shown=cut_lines(raw, lines), shown_ms=((shown_at or [ended])[0] - started) * 1000,
-                           raw=raw, raw_ms=(ended - started) * 1000)
+                           raw=raw if whole else None, raw_ms=(ended - started) * 1000)
 
     def generate(self, inputs: Any, on_step: Callable[..., Any]) -> Any:
-        """Greedy `generate` to the end-of-text token or the token limit; `on_step` sees every step."""
+        """Greedy `generate` to the end-of-text token, the token limit or `on_step`'s stop."""
         import torch
         from transformers import StoppingCriteriaList
 

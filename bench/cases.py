@@ -11,8 +11,10 @@ comment or a string, as tree-sitter sees it):
 - ``block``: the line before is a block opener (the language's: ``:`` for Python, ``{`` for
   the C family, Go, Rust, JavaScript and TypeScript) and the cursor stands after the first
   body line's indentation; the target is the block body up to its dedent or closing brace,
-  capped at `max_block_lines` lines and never ending inside a construct that continues on
-  deeper-indented lines.
+  capped at `max_block_lines` lines and never ending inside a construct that goes on below
+  (deeper-indented lines, a closing bracket at the body's indentation, the rest of a string).
+
+No target ends inside a string or comment that goes on to the next line.
 
 The document given to the system under test is the source with the target cut out; what
 follows the target (the newline, the rest of the file) stays, as it would in an editor.
@@ -118,7 +120,7 @@ def line_kinds(text: str, language: str) -> tuple[list[bool], list[bool]]:
     continued = [False] * len(lines)
     for (r0, c0), (r1, c1) in _non_code_ranges(text, language):
         for row in range(r0, min(r1, len(lines) - 1) + 1):
-            if lines[row].strip() and (r0, c0) <= first[row] < (r1, c1):
+            if (r0, c0) <= first[row] < (r1, c1):
                 code[row] = False
                 continued[row] = row > r0
     return code, continued

@@ -37,11 +37,11 @@ from distill_lsp.headless import close_session, open_session  # noqa: E402
 from distill_lsp.settings import env_layer, resolve  # noqa: E402
 
 from bench.baseline import NaiveServer  # noqa: E402
-from bench.cases import HALVES, MAX_BLOCK_LINES, Case, cases_by_half  # noqa: E402
+from bench.cases import HALVES, MAX_BLOCK_LINES, Case, CaseError, cases_by_half  # noqa: E402
 from bench.metrics import (RAW_NOTE, Outcome, coverage, coverage_table, edit_similarity, exact_match,  # noqa: E402
                            kinds_of, languages_of, markdown_table, slices)
 from bench.session import ask  # noqa: E402
-from bench.sources import LANGUAGES, pinned, sources_for  # noqa: E402
+from bench.sources import LANGUAGES, SourceError, pinned, sources_for  # noqa: E402
 
 logger = logging.getLogger("bench.quality")
 
@@ -64,6 +64,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "maxNewTokens), e.g. --set maxLines=4 (repeatable; default: none, the server's defaults)")
     p.add_argument("--max-block-lines", type=int, default=MAX_BLOCK_LINES,
                    help="longest block target cut (cases only; the server is not told)")
+    p.add_argument("--no-naive-raw", dest="naive_raw", action="store_false",
+                   help="stop the naive server once its shown answer is complete, with no raw column (faster)")
     p.add_argument("--trigger", choices=("automatic", "invoked"), default="automatic",
                    help="inline completion trigger kind sent to the server (default automatic, as ghost text)")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds per request, and for the model to load")
@@ -125,15 +127,15 @@ async def run(cases: list[Case], args: argparse.Namespace) -> dict[str, Any]:
         await _warm_up(client, naive, args)
         rows, outcomes, started = [], [], time.perf_counter()
         for index, case in enumerate(cases):
-            row, trio = await _one_case(client, naive, case, index, args)
+            row, found = await _one_case(client, naive, case, index, args)
             rows.append(row)
-            outcomes += trio
-            _progress(index, len(cases), case, trio)
+            outcomes += found
+            _progress(index, len(cases), case, found)
         seconds = time.perf_counter() - started
     finally:
         await close_session(client)
     config = {"cases": len(cases), "seed": args.seed, "halves": halves_of(args), "options": options,
-              "max_new_tokens": settings.max_new_tokens, "trigger": args.trigger,
+              "max_new_tokens": settings.max_new_tokens, "naive_raw": args.naive_raw, "trigger": args.trigger,
               "max_block_lines": args.max_block_lines, "python": platform.python_version(),
               "sources": {lang: pinned(lang) for lang in sorted({c.language for c in cases})},
               "model": status.get("model"), "device": status.get("device"), "machine": machine()}
@@ -174,13 +176,14 @@ async def _one_case(client: Any, naive: NaiveServer, case: Case, index: int,
         ours, ours_ms, error = "", args.timeout * 1000, "timeout"
     except Exception as exc:  # a JSON-RPC error answer: counted, and the run goes on
         ours, ours_ms, error = "", 0.0, f"{type(exc).__name__}: {exc}"
-    answer = await asyncio.to_thread(naive.complete, case.prefix, case.target_lines)
-    trio = [Outcome("ours", case.language, case.kind, ours, case.target, ours_ms, confidence, case.half),
-            Outcome("naive", case.language, case.kind, answer.shown, case.target, answer.shown_ms, half=case.half),
-            Outcome("naive_raw", case.language, case.kind, answer.raw, case.target, answer.raw_ms, half=case.half)]
-    row = {**case.describe(), "ours": _scored(trio[0], error), "naive": _scored(trio[1], ""),
-           "naive_raw": _scored(trio[2], "")}
-    return row, trio
+    answer = await asyncio.to_thread(naive.complete, case.prefix, case.target_lines, args.naive_raw)
+    found = [Outcome("ours", case.language, case.kind, ours, case.target, ours_ms, confidence, case.half),
+             Outcome("naive", case.language, case.kind, answer.shown, case.target, answer.shown_ms, half=case.half)]
+    if answer.raw is not None:
+        found.append(Outcome("naive_raw", case.language, case.kind, answer.raw, case.target, answer.raw_ms,
+                             half=case.half))
+    row = {**case.describe(), **{o.system: _scored(o, error if o.system == "ours" else "") for o in found}}
+    return row, found
 
 
 def _scored(outcome: Outcome, error: str) -> dict[str, Any]:
@@ -192,11 +195,11 @@ def _scored(outcome: Outcome, error: str) -> dict[str, Any]:
     return {**scored, "error": error} if error else scored
 
 
-def _progress(index: int, total: int, case: Case, trio: list[Outcome]) -> None:
-    ours, naive, raw = trio
+def _progress(index: int, total: int, case: Case, found: list[Outcome]) -> None:
+    ours, naive, *raw = found
     print(f"[{index + 1:4d}/{total}] {case.id:<52} ours {ours.similarity:.2f} {ours.latency_ms:6.0f} ms"
-          f" | naive {naive.similarity:.2f} {naive.latency_ms:6.0f} ms | raw {raw.similarity:.2f}",
-          file=sys.stderr, flush=True)
+          f" | naive {naive.similarity:.2f} {naive.latency_ms:6.0f} ms"
+          + "".join(f" | raw {r.similarity:.2f}" for r in raw), file=sys.stderr, flush=True)
 
 
 def render(report: dict[str, Any]) -> str:
@@ -219,7 +222,8 @@ def render(report: dict[str, Any]) -> str:
             out += ["### by language", "", markdown_table(part["slices"], part["languages"]), ""]
         if "coverage" in part:
             out += ["### coverage against precision (ours)", "", coverage_table(part["coverage"]), ""]
-    out.append(RAW_NOTE)
+    if any("naive_raw" in row for part in report["halves"].values() for row in part["slices"].values()):
+        out.append(RAW_NOTE)
     return "\n".join(out)
 
 
@@ -237,15 +241,16 @@ def dump_case(case: Case, row: dict[str, Any]) -> str:
     """One case for a reader: where the cursor is, what was cut, what each system answered."""
     line = case.document[case.document.rfind("\n", 0, case.start) + 1:case.start]
     after = case.document[case.start:].split("\n", 2)[:2]
-    ours, naive, raw = row["ours"], row["naive"], row["naive_raw"]
+    ours, naive = row["ours"], row["naive"]
     error = f"  error: {ours['error']}" if ours.get("error") else ""
     sure = f"  confidence {ours['confidence']:.2f}" if "confidence" in ours else ""
+    raw = row.get("naive_raw")
     return (f"===== {case.id} ({case.kind}, {case.half or 'no'} half)\n"
             f"cursor line: {line!r}  then {after!r}\n"
             f"expected : {case.target!r}\n"
             f"ours     : {ours['text']!r}  ES {ours['similarity']:.2f}{sure}{error}\n"
             f"naive    : {naive['text']!r}  ES {naive['similarity']:.2f}\n"
-            f"naive raw: {raw['text']!r}  ES {raw['similarity']:.2f}\n")
+            + (f"naive raw: {raw['text']!r}  ES {raw['similarity']:.2f}\n" if raw else ""))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -253,7 +258,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(name)s: %(message)s")
     logging.getLogger("bench").setLevel(logging.INFO)
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "server"), os.environ.get("PYTHONPATH")]))
-    cases = load_cases(args)
+    try:
+        cases = load_cases(args)
+    except (SourceError, CaseError) as exc:
+        raise SystemExit(f"bench.quality: {exc}") from exc
     report = asyncio.run(run(cases, args))
     print("\n" + render(report))
     if args.dump:

@@ -266,6 +266,12 @@ def test_line_start_and_mid_line_slots_in_the_new_languages() -> None:
     assert "fn" not in " ".join(t for t in _targets("rust", "line_start") if t.startswith("//"))
 
 
+def test_no_target_ends_inside_a_string_that_goes_on_below() -> None:
+    text = 'import os\nx = 1\nhelp = """one\n\ntwo"""\ny = 2\n'
+    rows = {slot.line for found in slots(text, "python").values() for slot in found}
+    assert rows == {1, 5}  # not `help = """one`, though the line after it is blank
+
+
 def test_a_language_without_a_grammar_is_a_case_error() -> None:
     with pytest.raises(CaseError):
         code_lines("x", "cobol")

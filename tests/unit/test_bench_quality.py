@@ -198,6 +198,8 @@ def test_dump_case_shows_cursor_line_expected_and_every_answer() -> None:
     assert "cursor line: '    return '" in text
     assert "expected : 'x + 1'" in text and "ours     : 'x + 1'  ES 1.00  confidence 0.83" in text
     assert "naive    : 'x + 1'  ES 1.00" in text and "naive raw: 'x + 1\\n\\nprint'  ES 0.50" in text
+    del row["naive_raw"]
+    assert "naive raw" not in dump_case(case, row)
 
 
 class _Tokenizer:
@@ -218,12 +220,13 @@ class _Tokenizer:
 
 
 class _Model:
-    """Writes `reply` one character a step, calling the stopping criteria after each."""
+    """Writes `reply` one character a step, calling the stopping criteria after each and
+    ending when they say so."""
 
     device = "cpu"
 
     def __init__(self, reply: str) -> None:
-        self.reply, self.calls = reply, []
+        self.reply, self.calls, self.steps = reply, [], 0
 
     def generate(self, input_ids, attention_mask, max_new_tokens, do_sample, pad_token_id,  # type: ignore[no-untyped-def]
                  stopping_criteria):
@@ -234,7 +237,9 @@ class _Model:
         ids = input_ids
         for char in self.reply[:max_new_tokens]:
             ids = torch.cat([ids, torch.tensor([[ord(char)]])], dim=1)
-            assert not bool(stopping_criteria(ids, None)[0])  # the shown answer never stops the generation
+            self.steps += 1
+            if bool(stopping_criteria(ids, None)[0]):
+                break
         return ids
 
 
@@ -255,6 +260,14 @@ def test_naive_server_shows_the_first_line_and_keeps_the_whole_generation_raw() 
     call = naive.model.calls[0]
     assert "".join(chr(int(i)) for i in call["prompt"][0]) == prefix[-1500:]  # the last 1,500 characters
     assert call["max_new_tokens"] == 48 and call["do_sample"] is False and call["pad"] == 0
+    assert naive.model.steps == len("x + 1\n\nprint(f(2))")  # the shown answer did not stop the generation
+
+
+def test_naive_server_without_the_raw_answer_stops_at_the_shown_one() -> None:
+    naive = _naive("x + 1\n\nprint(f(2))")
+    answer = naive.complete("def f(x):\n    return ", 1, whole=False)
+    assert answer.shown == "x + 1" and answer.raw is None
+    assert naive.model.steps == len("x + 1\n")
 
 
 def test_naive_server_cuts_a_block_to_the_targets_lines_within_the_token_limit() -> None:
