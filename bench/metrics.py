@@ -2,7 +2,10 @@
 
 Both texts are compared after stripping trailing whitespace (of every line and of the
 whole). Exact match: equal after that. Edit similarity: 1 - Levenshtein distance / the
-longer length. Empty: nothing but whitespace was suggested. Latency: p50 and p95 in ms.
+longer length. Empty: nothing but whitespace was suggested (an abstention counts as empty).
+Edit similarity among answered: over the non-empty suggestions only. Latency: p50 and p95
+in ms. Coverage against precision: at each confidence threshold, the share of holes
+answered (non-empty, confidence at least the threshold) and the scores among those.
 """
 
 from __future__ import annotations
@@ -12,8 +15,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-SYSTEMS = ("ours", "baseline", "baseline_cut")
-"""distill-lsp; the naive baseline (raw generation); the same cut to the target's line count."""
+SYSTEMS = ("ours", "naive", "naive_raw")
+"""distill-lsp; the naive server's shown answer; its whole generation (see `bench.baseline`)."""
+LABELS = {"ours": "ours", "naive": "naive", "naive_raw": "naive raw"}
+RAW_NOTE = "naive raw: the naive server's whole generation, no post-processing (not what an editor would show)"
+THRESHOLDS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
 
 
 def normalize(text: str) -> str:
@@ -64,6 +70,9 @@ class Outcome:
     prediction: str
     target: str
     latency_ms: float
+    confidence: float | None = None
+    """The server's confidence in the suggestion, when it gives one."""
+    half: str = ""
 
     @property
     def exact(self) -> bool:
@@ -81,29 +90,57 @@ class Outcome:
 def summarize(outcomes: Iterable[Outcome]) -> dict[str, dict[str, float]]:
     """Metrics of one system over one slice of cases."""
     rows = list(outcomes)
-    n = len(rows)
     latencies = [o.latency_ms for o in rows]
     return {
-        "n": n,
-        "exact_match": sum(o.exact for o in rows) / n if n else math.nan,
-        "edit_similarity": sum(o.similarity for o in rows) / n if n else math.nan,
-        "empty_rate": sum(o.empty for o in rows) / n if n else math.nan,
+        "n": len(rows),
+        "exact_match": _mean([o.exact for o in rows]),
+        "edit_similarity": _mean([o.similarity for o in rows]),
+        "empty_rate": _mean([o.empty for o in rows]),
+        "answered_similarity": _mean([o.similarity for o in rows if not o.empty]),
         "p50_ms": percentile(latencies, 50),
         "p95_ms": percentile(latencies, 95),
     }
 
 
+def _mean(values: Sequence[float]) -> float:
+    return sum(values) / len(values) if values else math.nan
+
+
+def coverage(pairs: Sequence[tuple[Outcome, Outcome]],
+             thresholds: Sequence[float] = THRESHOLDS) -> list[dict[str, float]]:
+    """Per threshold, over (ours, naive) pairs of one hole each: the share of holes ours
+    answers (non-empty, confidence at least the threshold; a suggestion without a confidence
+    counts as 0), ours' exact match and edit similarity among those, and the naive server's
+    edit similarity on the same holes."""
+    rows = []
+    for threshold in thresholds:
+        answered = [(o, n) for o, n in pairs if not o.empty and (o.confidence or 0.0) >= threshold]
+        rows.append({"threshold": threshold, "n": len(answered),
+                     "answered": len(answered) / len(pairs) if pairs else math.nan,
+                     "exact_match": _mean([o.exact for o, _ in answered]),
+                     "edit_similarity": _mean([o.similarity for o, _ in answered]),
+                     "naive_similarity": _mean([n.similarity for _, n in answered])})
+    return rows
+
+
 def slices(outcomes: Sequence[Outcome]) -> dict[str, dict[str, dict[str, float]]]:
     """{slice: {system: metrics}} for all cases, each kind and (when several) each language."""
-    names = ["all"] + sorted({o.kind for o in outcomes}, key=_kind_order)
-    languages = sorted({o.language for o in outcomes})
-    if len(languages) > 1:
-        names += languages
+    names = ["all"] + kinds_of(outcomes) + languages_of(outcomes)
     table: dict[str, dict[str, dict[str, float]]] = {}
     for name in names:
         chosen = [o for o in outcomes if name in ("all", o.kind, o.language)]
         table[name] = {s: summarize(o for o in chosen if o.system == s) for s in _systems(outcomes)}
     return table
+
+
+def kinds_of(outcomes: Sequence[Outcome]) -> list[str]:
+    return sorted({o.kind for o in outcomes}, key=_kind_order)
+
+
+def languages_of(outcomes: Sequence[Outcome]) -> list[str]:
+    """The languages present, when there are several (one is the same slice as `all`)."""
+    languages = sorted({o.language for o in outcomes})
+    return languages if len(languages) > 1 else []
 
 
 def _kind_order(kind: str) -> tuple[int, str]:
@@ -117,24 +154,28 @@ def _systems(outcomes: Sequence[Outcome]) -> list[str]:
     return [s for s in SYSTEMS if s in present] + sorted(present - set(SYSTEMS))
 
 
-def markdown_table(table: dict[str, dict[str, dict[str, Any]]]) -> str:
-    """The systems side by side, one row per slice; each cell reads `ours / baseline [/ cut]`."""
-    systems = [s for s in SYSTEMS if any(s in row for row in table.values())] or ["ours", "baseline"]
-    names = " / ".join({"ours": "ours", "baseline": "base", "baseline_cut": "cut"}[s] for s in systems)
-    header = (f"| slice | n | exact match {names} | edit sim. {names} | empty {names} "
-              f"| p50 ms {names} | p95 ms {names} |")
-    rows = [header, "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
-    for name, by_system in table.items():
-        sides = [by_system.get(s, {}) for s in systems]
-        n = int(next((side["n"] for side in sides if "n" in side), 0))
-        cells = [_cells(sides, key, "{:.1%}") for key in ("exact_match", "edit_similarity", "empty_rate")]
-        cells += [_cells(sides, key, "{:.0f}") for key in ("p50_ms", "p95_ms")]
-        rows.append(f"| {name} | {n} | " + " | ".join(cells) + " |")
+def markdown_table(table: dict[str, dict[str, dict[str, Any]]], names: Sequence[str] | None = None) -> str:
+    """One row per slice (those in `names`, default all) and system: quality, then latency."""
+    rows = ["| slice | system | n | exact match | edit sim. | edit sim. answered | empty | p50 ms | p95 ms |",
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for name in names if names is not None else list(table):
+        for system, m in table[name].items():
+            rows.append(f"| {name} | {LABELS.get(system, system)} | {m['n']} | {_fmt(m['exact_match'], '{:.1%}')} "
+                        f"| {_fmt(m['edit_similarity'], '{:.1%}')} | {_fmt(m['answered_similarity'], '{:.1%}')} "
+                        f"| {_fmt(m['empty_rate'], '{:.1%}')} | {_fmt(m['p50_ms'], '{:.0f}')} "
+                        f"| {_fmt(m['p95_ms'], '{:.0f}')} |")
     return "\n".join(rows)
 
 
-def _cells(sides: list[dict[str, Any]], key: str, pattern: str) -> str:
-    return " / ".join(_fmt(side.get(key), pattern) for side in sides)
+def coverage_table(rows: Sequence[dict[str, float]]) -> str:
+    """`coverage` as markdown."""
+    lines = ["| confidence at least | answered | exact match among answered | edit sim. among answered "
+             "| naive edit sim. on those holes |", "| ---: | ---: | ---: | ---: | ---: |"]
+    for row in rows:
+        lines.append(f"| {row['threshold']:.2f} | {_fmt(row['answered'], '{:.1%}')} "
+                     f"| {_fmt(row['exact_match'], '{:.1%}')} | {_fmt(row['edit_similarity'], '{:.1%}')} "
+                     f"| {_fmt(row['naive_similarity'], '{:.1%}')} |")
+    return "\n".join(lines)
 
 
 def _fmt(value: Any, pattern: str) -> str:

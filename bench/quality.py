@@ -1,13 +1,15 @@
-"""Hole-cutting quality benchmark: distill-lsp over a real LSP session vs a naive baseline.
+"""Hole-cutting quality benchmark: what a user of distill-lsp gets, against a naive server.
 
-Cases are cut, seeded, into the Python standard library and an npm package (see
-`bench.cases`). For each case the server (`python -m distill_lsp serve`, this checkout)
-gets the document with the hole and a `textDocument/inlineCompletion` request at the
-cursor; the naive baseline (`bench.baseline`) gets the plain prefix, in this process, with
-the same model, profile and token limit. Prints a markdown table, ours vs baseline, overall,
-per kind and per language; `--json` writes it with every case.
+Cases are cut, seeded, into real code nobody here wrote, in five languages (`bench.sources`,
+`bench.cases`), split by file into a tuning half and a held-out half. For each case the
+server (`python -m distill_lsp serve`, this checkout, with its default settings unless
+`--set` or `--profile` say otherwise) gets the document with the hole and a
+`textDocument/inlineCompletion` request at the cursor. The naive server (`bench.baseline`)
+runs plain transformers `generate` on the same model, in this process. Prints, per half,
+markdown tables by mode and by language (quality beside latency) and, when the server
+gives confidences, coverage against precision; `--json` writes it with every case.
 
-    PYTHONPATH=server python -m bench.quality --cases 300 --seed 0 --json bench-out.json
+    PYTHONPATH=server python -m bench.quality --cases 300 --half both --seed 0 --json bench-out.json
 """
 
 from __future__ import annotations
@@ -27,62 +29,87 @@ import logging  # noqa: E402
 import math  # noqa: E402
 import os  # noqa: E402
 import platform  # noqa: E402
+import subprocess  # noqa: E402
 import time  # noqa: E402
 from typing import Any  # noqa: E402
 
 from distill_lsp.headless import close_session, open_session  # noqa: E402
 from distill_lsp.settings import env_layer, resolve  # noqa: E402
 
-from bench.baseline import NaiveBaseline  # noqa: E402
-from bench.cases import MAX_BLOCK_LINES, Case, generate_cases  # noqa: E402
-from bench.metrics import Outcome, edit_similarity, exact_match, markdown_table, slices  # noqa: E402
+from bench.baseline import NaiveServer  # noqa: E402
+from bench.cases import HALVES, MAX_BLOCK_LINES, Case, CaseError, cases_by_half  # noqa: E402
+from bench.metrics import (RAW_NOTE, Outcome, coverage, coverage_table, edit_similarity, exact_match,  # noqa: E402
+                           kinds_of, languages_of, markdown_table, slices)
 from bench.session import ask  # noqa: E402
-from bench.sources import NPM_PACKAGE, sources_for  # noqa: E402
+from bench.sources import LANGUAGES, SourceError, pinned, sources_for  # noqa: E402
 
 logger = logging.getLogger("bench.quality")
+
+HALF_TITLES = {"tuning": "tuning half", "heldout": "held-out half"}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench.quality", description=__doc__.split("\n\n")[0])
-    p.add_argument("--cases", type=int, default=300, help="number of cases (default 300)")
+    p.add_argument("--cases", type=int, default=300, help="number of cases, shared out between the halves run "
+                                                          "(default 300)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--languages", default="python,javascript", help="comma-separated: python, javascript")
+    p.add_argument("--half", choices=(*HALVES, "both"), default="both",
+                   help="which half of the files to cut cases from (default both, reported apart)")
+    p.add_argument("--languages", default=",".join(LANGUAGES), help=f"comma-separated (default {','.join(LANGUAGES)})")
     p.add_argument("--json", type=Path, help="write the summary and every case here")
-    p.add_argument("--dump", type=Path, help="write every case readably here: cursor line, expected, ours, naive")
-    p.add_argument("--max-new-tokens", type=int, default=64)
-    p.add_argument("--profile", default="greedy")
-    p.add_argument("--model", help="model setting for both systems (default: the server's `auto`)")
-    p.add_argument("--device", help="device setting for both systems")
-    p.add_argument("--max-block-lines", type=int, default=MAX_BLOCK_LINES)
+    p.add_argument("--dump", type=Path, help="write every case readably here: cursor line, expected, each answer")
+    p.add_argument("--profile", help="the server's profile setting (default: not sent, the server's default)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
+                   help="a server setting, also for the naive server where it applies (model, device, "
+                        "maxNewTokens), e.g. --set maxLines=4 (repeatable; default: none, the server's defaults)")
+    p.add_argument("--max-block-lines", type=int, default=MAX_BLOCK_LINES,
+                   help="longest block target cut (cases only; the server is not told)")
+    p.add_argument("--no-naive-raw", dest="naive_raw", action="store_false",
+                   help="stop the naive server once its shown answer is complete, with no raw column (faster)")
     p.add_argument("--trigger", choices=("automatic", "invoked"), default="automatic",
                    help="inline completion trigger kind sent to the server (default automatic, as ghost text)")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds per request, and for the model to load")
-    p.add_argument("--python-lib", type=Path, help="stdlib directory (default: this interpreter's)")
-    p.add_argument("--npm-package", default=NPM_PACKAGE, help="npm package spec installed into bench/.npm")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
-                   help="another server setting, e.g. --set retries=0 (repeatable)")
     p.add_argument("--verbose", action="store_true", help="the server's log on stderr")
     return p.parse_args(argv)
 
 
 def server_options(args: argparse.Namespace) -> dict[str, Any]:
-    """initializationOptions for the server; the baseline resolves the same ones."""
-    options: dict[str, Any] = {"profile": args.profile, "maxNewTokens": args.max_new_tokens,
-                               "maxLines": args.max_block_lines}
-    if args.model:
-        options["model"] = args.model
-    if args.device:
-        options["device"] = args.device
+    """initializationOptions for the server: only what was asked for; the naive server
+    resolves the same ones."""
+    options: dict[str, Any] = {"profile": args.profile} if args.profile else {}
     for item in args.set:
         key, _, value = item.partition("=")
         options[key] = json.loads(value)
     return options
 
 
+def halves_of(args: argparse.Namespace) -> tuple[str, ...]:
+    return HALVES if args.half == "both" else (args.half,)
+
+
 def load_cases(args: argparse.Namespace) -> list[Case]:
     languages = [lang.strip() for lang in args.languages.split(",") if lang.strip()]
-    files = {lang: sources_for(lang, args.python_lib, args.npm_package) for lang in languages}
-    return generate_cases(files, args.cases, args.seed, args.max_block_lines)
+    files = {lang: sources_for(lang) for lang in languages}
+    return cases_by_half(files, args.cases, args.seed, halves_of(args), args.max_block_lines)
+
+
+def machine() -> dict[str, str]:
+    """The CPU class the numbers were taken on: torch's kernel level, the variables that cap
+    it, and the processor's model name."""
+    import torch
+
+    found = {"cpu_capability": str(torch.backends.cpu.get_cpu_capability())}
+    for name in ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA"):
+        if os.environ.get(name):
+            found[name] = os.environ[name]
+    try:
+        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
+    except OSError:
+        lscpu = ""
+    model = next((line.split(":", 1)[1].strip() for line in lscpu.splitlines() if line.startswith("Model name")), "")
+    found["model_name"] = model or platform.processor() or "unknown"
+    found["cores"] = str(os.cpu_count())
+    return found
 
 
 async def run(cases: list[Case], args: argparse.Namespace) -> dict[str, Any]:
@@ -90,77 +117,114 @@ async def run(cases: list[Case], args: argparse.Namespace) -> dict[str, Any]:
     settings, problems = resolve(env_layer(), options)
     if problems:
         raise SystemExit(f"bad options: {'; '.join(problems)}")
-    loading = asyncio.create_task(asyncio.to_thread(NaiveBaseline, settings))
+    loading = asyncio.create_task(asyncio.to_thread(NaiveServer, settings))
     client = await open_session(options, args.verbose, args.timeout)
     try:
-        baseline = await loading
+        naive = await loading
         status = client.session.status.result()
-        if status.get("model") != baseline.model_name:
-            logger.warning("server model %s differs from baseline model %s", status.get("model"), baseline.model_name)
-        await _warm_up(client, baseline, cases[0].language, args)
+        if status.get("model") != naive.model_name:
+            logger.warning("server model %s differs from naive model %s", status.get("model"), naive.model_name)
+        await _warm_up(client, naive, args)
         rows, outcomes, started = [], [], time.perf_counter()
         for index, case in enumerate(cases):
-            row, trio = await _one_case(client, baseline, case, index, args)
+            row, found = await _one_case(client, naive, case, index, args)
             rows.append(row)
-            outcomes += trio
-            _progress(index, len(cases), case, trio)
+            outcomes += found
+            _progress(index, len(cases), case, found)
         seconds = time.perf_counter() - started
     finally:
         await close_session(client)
-    return {"config": _config(args, options, status), "seconds": seconds,
-            "seconds_per_case": seconds / len(cases), "errors": sum(1 for r in rows if r["ours"].get("error")),
-            "slices": slices(outcomes), "cases": rows}
+    config = {"cases": len(cases), "seed": args.seed, "halves": halves_of(args), "options": options,
+              "max_new_tokens": settings.max_new_tokens, "naive_raw": args.naive_raw, "trigger": args.trigger,
+              "max_block_lines": args.max_block_lines, "python": platform.python_version(),
+              "sources": {lang: pinned(lang) for lang in sorted({c.language for c in cases})},
+              "model": status.get("model"), "device": status.get("device"), "machine": machine()}
+    return {"config": config, "seconds": seconds, "seconds_per_case": seconds / len(cases),
+            "errors": sum(1 for r in rows if r["ours"].get("error")),
+            "halves": {half: half_report([o for o in outcomes if o.half == half]) for half in halves_of(args)},
+            "cases": rows}
 
 
-WARM_UP = {"python": "def mean(values):\n    total = sum(values)\n    return ",
-           "javascript": "function mean(values) {\n  const total = values.reduce((a, b) => a + b, 0);\n  return "}
+def half_report(outcomes: list[Outcome]) -> dict[str, Any]:
+    """One half's slices and, when the server gave any confidence, its coverage table."""
+    ours = [o for o in outcomes if o.system == "ours"]
+    naive = [o for o in outcomes if o.system == "naive"]
+    report: dict[str, Any] = {"slices": slices(outcomes), "kinds": kinds_of(outcomes),
+                              "languages": languages_of(outcomes)}
+    if any(o.confidence is not None for o in ours):
+        report["coverage"] = coverage(list(zip(ours, naive)))
+    return report
 
 
-async def _warm_up(client: Any, baseline: NaiveBaseline, language: str, args: argparse.Namespace) -> None:
+WARM_UP = "def mean(values):\n    total = sum(values)\n    return "
+
+
+async def _warm_up(client: Any, naive: NaiveServer, args: argparse.Namespace) -> None:
     """One request each on a document of its own, so first-call costs stay out of the numbers."""
-    text = WARM_UP[language]
-    case = Case("warm-up", language, "mid_line", f"/warm-up.{'py' if language == 'python' else 'js'}",
-                text.count("\n"), len(text), len(text), text)
+    case = Case("warm-up", "python", "mid_line", "/warm-up.py", WARM_UP.count("\n"), len(WARM_UP), len(WARM_UP),
+                WARM_UP)
     await ask(client, case, 9999, args.trigger == "automatic", args.timeout)
-    await asyncio.to_thread(baseline.complete, case.prefix, 1)
+    await asyncio.to_thread(naive.complete, case.prefix, 1)
 
 
-async def _one_case(client: Any, baseline: NaiveBaseline, case: Case, index: int,
+async def _one_case(client: Any, naive: NaiveServer, case: Case, index: int,
                     args: argparse.Namespace) -> tuple[dict[str, Any], list[Outcome]]:
-    error = ""
+    error, confidence = "", None
     try:
-        ours, ours_ms = await ask(client, case, index, args.trigger == "automatic", args.timeout)
+        ours, ours_ms, confidence = await ask(client, case, index, args.trigger == "automatic", args.timeout)
     except TimeoutError:
         ours, ours_ms, error = "", args.timeout * 1000, "timeout"
     except Exception as exc:  # a JSON-RPC error answer: counted, and the run goes on
         ours, ours_ms, error = "", 0.0, f"{type(exc).__name__}: {exc}"
-    base = await asyncio.to_thread(baseline.complete, case.prefix, case.target_lines)
-    trio = [Outcome("ours", case.language, case.kind, ours, case.target, ours_ms),
-            Outcome("baseline", case.language, case.kind, base.raw, case.target, base.raw_ms),
-            Outcome("baseline_cut", case.language, case.kind, base.cut, case.target, base.cut_ms)]
-    row = {**case.describe(), "ours": _scored(trio[0], error), "baseline": _scored(trio[1], ""),
-           "baseline_cut": _scored(trio[2], "")}
-    return row, trio
+    answer = await asyncio.to_thread(naive.complete, case.prefix, case.target_lines, args.naive_raw)
+    found = [Outcome("ours", case.language, case.kind, ours, case.target, ours_ms, confidence, case.half),
+             Outcome("naive", case.language, case.kind, answer.shown, case.target, answer.shown_ms, half=case.half)]
+    if answer.raw is not None:
+        found.append(Outcome("naive_raw", case.language, case.kind, answer.raw, case.target, answer.raw_ms,
+                             half=case.half))
+    row = {**case.describe(), **{o.system: _scored(o, error if o.system == "ours" else "") for o in found}}
+    return row, found
 
 
 def _scored(outcome: Outcome, error: str) -> dict[str, Any]:
-    scored = {"text": outcome.prediction, "ms": round(outcome.latency_ms, 1),
-              "exact": exact_match(outcome.prediction, outcome.target),
-              "similarity": round(edit_similarity(outcome.prediction, outcome.target), 4)}
+    scored: dict[str, Any] = {"text": outcome.prediction, "ms": round(outcome.latency_ms, 1),
+                              "exact": exact_match(outcome.prediction, outcome.target),
+                              "similarity": round(edit_similarity(outcome.prediction, outcome.target), 4)}
+    if outcome.confidence is not None:
+        scored["confidence"] = round(outcome.confidence, 4)
     return {**scored, "error": error} if error else scored
 
 
-def _progress(index: int, total: int, case: Case, trio: list[Outcome]) -> None:
-    ours, base, cut = trio
-    print(f"[{index + 1:4d}/{total}] {case.id:<48} ours {ours.similarity:.2f} {ours.latency_ms:6.0f} ms"
-          f" | base {base.similarity:.2f} {base.latency_ms:6.0f} ms | cut {cut.similarity:.2f}",
-          file=sys.stderr, flush=True)
+def _progress(index: int, total: int, case: Case, found: list[Outcome]) -> None:
+    ours, naive, *raw = found
+    print(f"[{index + 1:4d}/{total}] {case.id:<52} ours {ours.similarity:.2f} {ours.latency_ms:6.0f} ms"
+          f" | naive {naive.similarity:.2f} {naive.latency_ms:6.0f} ms"
+          + "".join(f" | raw {r.similarity:.2f}" for r in raw), file=sys.stderr, flush=True)
 
 
-def _config(args: argparse.Namespace, options: dict[str, Any], status: dict[str, Any]) -> dict[str, Any]:
-    return {"cases": args.cases, "seed": args.seed, "languages": args.languages, "options": options,
-            "trigger": args.trigger, "max_block_lines": args.max_block_lines, "npm_package": args.npm_package,
-            "python": platform.python_version(), "model": status.get("model"), "device": status.get("device")}
+def render(report: dict[str, Any]) -> str:
+    """The whole report as markdown: the machine, then per half the tables by mode and by
+    language and, when there are confidences, coverage against precision."""
+    config = report["config"]
+    cpu = config["machine"]
+    caps = "".join(f", {k}={cpu[k]}" for k in ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA") if k in cpu)
+    out = [f"CPU: {cpu['model_name']} ({cpu['cores']} cores), torch CPU capability {cpu['cpu_capability']}{caps}",
+           f"{config['model']} on {config['device']}; server options {json.dumps(config['options'])} "
+           f"(the rest its defaults), maxNewTokens {config['max_new_tokens']}; {config['cases']} cases, "
+           f"seed {config['seed']}; {report['seconds_per_case']:.2f} s per case (both systems); "
+           f"{report['errors']} errors",
+           "sources: " + "; ".join(f"{lang}: {what}" for lang, what in config["sources"].items()), ""]
+    for half, part in report["halves"].items():
+        n = part["slices"]["all"].get("ours", {}).get("n", 0)
+        out += [f"## {HALF_TITLES[half]} ({n} cases)", "", "### by mode", "",
+                markdown_table(part["slices"], ["all", *part["kinds"]]), ""]
+        if part["languages"]:
+            out += ["### by language", "", markdown_table(part["slices"], part["languages"]), ""]
+        if "coverage" in part:
+            out += ["### coverage against precision (ours)", "", coverage_table(part["coverage"]), ""]
+    if any("naive_raw" in row for part in report["halves"].values() for row in part["slices"].values()):
+        out.append(RAW_NOTE)
+    return "\n".join(out)
 
 
 def _no_nan(value: Any) -> Any:
@@ -168,7 +232,7 @@ def _no_nan(value: Any) -> Any:
         return None
     if isinstance(value, dict):
         return {k: _no_nan(v) for k, v in value.items()}
-    if isinstance(value, list):
+    if isinstance(value, (list, tuple)):
         return [_no_nan(v) for v in value]
     return value
 
@@ -177,14 +241,16 @@ def dump_case(case: Case, row: dict[str, Any]) -> str:
     """One case for a reader: where the cursor is, what was cut, what each system answered."""
     line = case.document[case.document.rfind("\n", 0, case.start) + 1:case.start]
     after = case.document[case.start:].split("\n", 2)[:2]
-    ours, base, cut = row["ours"], row["baseline"], row["baseline_cut"]
+    ours, naive = row["ours"], row["naive"]
     error = f"  error: {ours['error']}" if ours.get("error") else ""
-    return (f"===== {case.id} ({case.kind})\n"
+    sure = f"  confidence {ours['confidence']:.2f}" if "confidence" in ours else ""
+    raw = row.get("naive_raw")
+    return (f"===== {case.id} ({case.kind}, {case.half or 'no'} half)\n"
             f"cursor line: {line!r}  then {after!r}\n"
-            f"expected: {case.target!r}\n"
-            f"ours    : {ours['text']!r}  ES {ours['similarity']:.2f}{error}\n"
-            f"naive   : {base['text']!r}  ES {base['similarity']:.2f}\n"
-            f"naive cut: {cut['text']!r}  ES {cut['similarity']:.2f}\n")
+            f"expected : {case.target!r}\n"
+            f"ours     : {ours['text']!r}  ES {ours['similarity']:.2f}{sure}{error}\n"
+            f"naive    : {naive['text']!r}  ES {naive['similarity']:.2f}\n"
+            + (f"naive raw: {raw['text']!r}  ES {raw['similarity']:.2f}\n" if raw else ""))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -192,11 +258,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(name)s: %(message)s")
     logging.getLogger("bench").setLevel(logging.INFO)
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "server"), os.environ.get("PYTHONPATH")]))
-    cases = load_cases(args)
+    try:
+        cases = load_cases(args)
+    except (SourceError, CaseError) as exc:
+        raise SystemExit(f"bench.quality: {exc}") from exc
     report = asyncio.run(run(cases, args))
-    print(f"\n{report['config']['model']} on {report['config']['device']}, {len(cases)} cases, seed {args.seed}, "
-          f"{report['seconds_per_case']:.2f} s per case (both systems), {report['errors']} errors\n")
-    print(markdown_table(report["slices"]))
+    print("\n" + render(report))
     if args.dump:
         args.dump.write_text("\n".join(dump_case(c, row) for c, row in zip(cases, report["cases"])), encoding="utf-8")
     if args.json:

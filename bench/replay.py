@@ -6,11 +6,11 @@ in this process (`pipeline.plan`, the engine's `generate`, no LSP) and saves, pe
 the prompt's token ids and the text decoded after every generated token; the generation
 runs to the token limit, without the stop rule, so that `replay` can apply whatever stop
 rule the current code has (greedy decoding makes the tokens the same up to that point).
-It also saves the naive baseline's answers (raw, and cut to the target's line count).
+It also saves the naive server's answers (shown, and raw: see `bench.baseline`).
 
 `replay` plans each case again with the current code; where the prompt is still the
 recorded one it applies the stop rule to the recorded steps and `pipeline.finish`, and
-scores ours against the recorded baseline. Cases whose prompt changed are counted as
+scores ours against the recorded naive server. Cases whose prompt changed are counted as
 stale (record again). The figures are the server's as `bench.quality` would measure them
 over LSP, except latency.
 
@@ -41,10 +41,10 @@ from distill_lsp.context.languages import detect_language  # noqa: E402
 from distill_lsp.engine.types import GenerationResult, StopReason  # noqa: E402
 from distill_lsp.settings import Settings, env_layer, resolve  # noqa: E402
 
-from bench.cases import MAX_BLOCK_LINES, Case, generate_cases  # noqa: E402
-from bench.metrics import Outcome, markdown_table, slices  # noqa: E402
+from bench.cases import HALVES, MAX_BLOCK_LINES, Case, cases_by_half  # noqa: E402
+from bench.metrics import RAW_NOTE, Outcome, markdown_table, slices  # noqa: E402
 from bench.session import case_uri  # noqa: E402
-from bench.sources import NPM_PACKAGE, sources_for  # noqa: E402
+from bench.sources import LANGUAGES, sources_for  # noqa: E402
 
 logger = logging.getLogger("bench.replay")
 
@@ -211,44 +211,48 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def _cases(args: argparse.Namespace) -> list[Case]:
     languages = [lang.strip() for lang in args.languages.split(",") if lang.strip()]
-    files = {lang: sources_for(lang, None, NPM_PACKAGE) for lang in languages}
-    return generate_cases(files, args.cases, args.seed, args.max_block_lines)
+    files = {lang: sources_for(lang) for lang in languages}
+    halves = HALVES if args.half == "both" else (args.half,)
+    return cases_by_half(files, args.cases, args.seed, halves, args.max_block_lines)
 
 
-def _known_baseline(path: Path | None) -> dict[str, dict[str, str]]:
-    """case id -> the baseline's answers (raw and cut), from a `bench.quality --json` report
+def _known_naive(path: Path | None) -> dict[str, dict[str, str]]:
+    """case id -> the naive server's answers (shown and raw), from a `bench.quality --json` report
     (they do not depend on this checkout's code, so a report of the same cases saves
     generating them)."""
     if path is None:
         return {}
     report = json.loads(path.read_text(encoding="utf-8"))
-    return {row["id"]: {"raw": row["baseline"]["text"], "cut": row["baseline_cut"]["text"]}
-            for row in report["cases"] if "baseline_cut" in row}
+    return {row["id"]: {"naive": row["naive"]["text"], "naive_raw": row["naive_raw"]["text"]}
+            for row in report["cases"] if "naive_raw" in row}
 
 
 def record(args: argparse.Namespace) -> int:
-    from bench.baseline import NaiveBaseline
+    from bench.baseline import NaiveServer
+    from distill_lsp.sweep.sampling import load_backend
 
     settings = _settings(args)
-    baseline = NaiveBaseline(settings)
+    backend = load_backend(settings)
+    naive: NaiveServer | None = None
     config = config_for(settings)
-    known = _known_baseline(args.baseline_from)
+    known = _known_naive(args.naive_from)
     earlier = {}
     if args.reuse:
         earlier = {row["id"]: row for row in json.loads(args.reuse.read_text(encoding="utf-8"))["rows"]}
-        known |= {i: {"raw": row["baseline"], "cut": row["baseline_cut"]} for i, row in earlier.items()
-                  if "baseline_cut" in row and i not in known}
+        known |= {i: {"naive": row["naive"], "naive_raw": row["naive_raw"]} for i, row in earlier.items()
+                  if "naive_raw" in row and i not in known}
     rows = []
     for index, case in enumerate(_cases(args)):
-        ours = record_case(case, index, baseline.backend, config, earlier.get(case.id, {}).get("ours"))
+        ours = record_case(case, index, backend, config, earlier.get(case.id, {}).get("ours"))
         if case.id in known:
-            base = known[case.id]
+            answers = known[case.id]
         else:
-            answer = baseline.complete(case.prefix, case.target_lines)
-            base = {"raw": answer.raw, "cut": answer.cut}
-        rows.append({"id": case.id, "ours": ours, "baseline": base["raw"], "baseline_cut": base["cut"]})
+            naive = naive or NaiveServer(settings)
+            answer = naive.complete(case.prefix, case.target_lines)
+            answers = {"naive": answer.shown, "naive_raw": answer.raw}
+        rows.append({"id": case.id, "ours": ours, **answers})
         print(f"[{index + 1:4d}/{args.cases}] {case.id}", file=sys.stderr, flush=True)
-    meta = {k: getattr(args, k) for k in ("cases", "seed", "languages", "profile", "max_new_tokens",
+    meta = {k: getattr(args, k) for k in ("cases", "seed", "half", "languages", "profile", "max_new_tokens",
                                           "max_block_lines", "model", "retries")}
     args.out.write_text(json.dumps({"config": meta, "rows": rows}, ensure_ascii=False) + "\n", encoding="utf-8")
     return 0
@@ -273,18 +277,19 @@ def replay(args: argparse.Namespace) -> int:
         stale += ours.note == "stale"
         retried += ours.tries > 1
         outcomes += [Outcome("ours", case.language, case.kind, ours.text, case.target, 0.0),
-                     Outcome("baseline", case.language, case.kind, row["baseline"], case.target, 0.0),
-                     Outcome("baseline_cut", case.language, case.kind, row["baseline_cut"], case.target, 0.0)]
-        dump.append(describe(case, ours, row["baseline"], row["baseline_cut"]))
+                     Outcome("naive", case.language, case.kind, row["naive"], case.target, 0.0),
+                     Outcome("naive_raw", case.language, case.kind, row["naive_raw"], case.target, 0.0)]
+        dump.append(describe(case, ours, row["naive"], row["naive_raw"]))
     print(f"{len(data['rows'])} cases replayed, {stale} stale (prompt changed, or a try not recorded: "
           f"record again, with --reuse), {retried} answered by a further try\n")
     print(markdown_table(slices(outcomes)))
+    print(RAW_NOTE)
     if args.dump:
         args.dump.write_text("\n".join(dump), encoding="utf-8")
     return 0
 
 
-def describe(case: Case, ours: Replayed, baseline: str, cut: str) -> str:
+def describe(case: Case, ours: Replayed, naive: str, naive_raw: str) -> str:
     """One case, readable: where, what was expected, what each system answered."""
     from bench.metrics import edit_similarity
 
@@ -297,28 +302,30 @@ def describe(case: Case, ours: Replayed, baseline: str, cut: str) -> str:
             f"ours    : {ours.text!r}  ES {edit_similarity(ours.text, case.target):.2f}\n"
             f"  raw   : {ours.raw!r}\n"
             f"  ungated: {ours.ungated!r}\n"
-            f"naive   : {baseline!r}  ES {edit_similarity(baseline, case.target):.2f}\n"
-            f"naive cut: {cut!r}  ES {edit_similarity(cut, case.target):.2f}\n")
+            f"naive   : {naive!r}  ES {edit_similarity(naive, case.target):.2f}\n"
+            f"naive raw: {naive_raw!r}  ES {edit_similarity(naive_raw, case.target):.2f}\n")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench.replay", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
-    rec = sub.add_parser("record", help="generate and save the raw steps of ours and the baseline's answers")
+    rec = sub.add_parser("record", help="generate and save the raw steps of ours and the naive server's answers")
     rec.add_argument("--cases", type=int, default=90)
     rec.add_argument("--seed", type=int, default=0)
-    rec.add_argument("--languages", default="python,javascript")
+    rec.add_argument("--half", choices=(*HALVES, "both"), default="both")
+    rec.add_argument("--languages", default=",".join(LANGUAGES))
     rec.add_argument("--profile", default="greedy")
     rec.add_argument("--max-new-tokens", type=int, default=64)
     rec.add_argument("--max-block-lines", type=int, default=MAX_BLOCK_LINES)
     rec.add_argument("--model")
     rec.add_argument("--retries", type=int, help="the server's retries setting (default: its default)")
     rec.add_argument("--out", type=Path, required=True)
-    rec.add_argument("--baseline-from", type=Path, help="a bench.quality --json report of the same cases")
+    rec.add_argument("--naive-from", type=Path, help="a bench.quality --json report of the same cases")
     rec.add_argument("--reuse", type=Path, help="an earlier recording of the same cases: its generations are "
                                                 "kept where the prompt is the same, only what is new is generated")
     rep = sub.add_parser("replay", help="post-process the recorded generations with the current code")
     rep.add_argument("recording", type=Path)
+    rep.set_defaults(half="both")  # a recording from before the split into halves
     rep.add_argument("--dump", type=Path, help="write every case (expected, ours, naive) here")
     rep.add_argument("--retries", type=int, help="replay with this retries setting (default: the recording's)")
     return p.parse_args(argv)

@@ -1,5 +1,6 @@
 """Asking the real server for one case over an LSP session: open the cut document, request
-`textDocument/inlineCompletion` at the cursor, close it, and read back what would be inserted."""
+`textDocument/inlineCompletion` at the cursor, close it, and read back what would be inserted
+and, where the server gives one, the suggestion's confidence."""
 
 from __future__ import annotations
 
@@ -40,12 +41,16 @@ def utf16_offset(text: str, position: types.Position) -> int:
     return at
 
 
+def _first_item(result: Any) -> types.InlineCompletionItem | None:
+    items = result.items if isinstance(result, types.InlineCompletionList) else (result or [])
+    return items[0] if items else None
+
+
 def insertion(result: Any, text: str, offset: int) -> str:
     """What the first item would put after the cursor (an item may restate typed text before it)."""
-    items = result.items if isinstance(result, types.InlineCompletionList) else (result or [])
-    if not items:
+    item = _first_item(result)
+    if item is None:
         return ""
-    item = items[0]
     insert = item.insert_text if isinstance(item.insert_text, str) else item.insert_text.value
     if item.range is not None:
         typed = text[utf16_offset(text, item.range.start):offset]
@@ -54,13 +59,25 @@ def insertion(result: Any, text: str, offset: int) -> str:
     return insert
 
 
+def confidence(result: Any) -> float | None:
+    """The first item's confidence: its command's first argument, when that is an object with
+    a number `confidence`; None when the server gives none."""
+    item = _first_item(result)
+    if item is None or item.command is None or not item.command.arguments:
+        return None
+    argument = item.command.arguments[0]
+    value = argument.get("confidence") if isinstance(argument, dict) else None
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
 def case_uri(case: Case, index: int) -> str:
     """A path of its own per case, with the source's extension, not the real file."""
     return f"{BENCH_ROOT}/{index:04d}/{PurePosixPath(case.path).name}"
 
 
-async def ask(client: Any, case: Case, index: int, automatic: bool, timeout: float) -> tuple[str, float]:
-    """The server's suggestion for `case` and the round trip in ms."""
+async def ask(client: Any, case: Case, index: int, automatic: bool,
+              timeout: float) -> tuple[str, float, float | None]:
+    """The server's suggestion for `case`, the round trip in ms, and the confidence if given."""
     uri, text = case_uri(case, index), case.document
     client.text_document_did_open(types.DidOpenTextDocumentParams(
         types.TextDocumentItem(uri=uri, language_id=case.language, version=1, text=text)))
@@ -74,4 +91,4 @@ async def ask(client: Any, case: Case, index: int, automatic: bool, timeout: flo
     finally:
         elapsed = (time.perf_counter() - started) * 1000
         client.text_document_did_close(types.DidCloseTextDocumentParams(types.TextDocumentIdentifier(uri)))
-    return insertion(result, text, case.start), elapsed
+    return insertion(result, text, case.start), elapsed, confidence(result)

@@ -1,23 +1,38 @@
-"""Real code nobody here wrote, available offline: the Python standard library of the running
-interpreter and a JavaScript package from the npm registry installed into `bench/.npm`."""
+"""Real code nobody here wrote, available offline and pinned, one source per language:
+
+- python: the standard library of the running interpreter (its top-level modules);
+- javascript: `lodash-es` and typescript: `rxjs` (its `src/` tree), from the npm registry,
+  installed on first use under `bench/.npm/<package>@<version>`;
+- go: Debian's `golang-1.19-src` (the standard library, without `cmd/`, tests and vendored code);
+- rust: three crates' sources from Debian's `librust-*-dev` packages.
+
+Debian packages are installed by `python -m bench.sources --install` (root, apt-get); a
+missing one is a `SourceError` that names the command. `python -m bench.sources` lists
+what each language has.
+"""
 
 from __future__ import annotations
 
+import argparse
 import logging
+import platform
 import shutil
 import subprocess
+import sys
 import sysconfig
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
 BENCH_DIR = Path(__file__).resolve().parent
-NPM_PREFIX = BENCH_DIR / ".npm"
-NPM_PACKAGE = "lodash-es@4.17.21"
+NPM_ROOT = BENCH_DIR / ".npm"
+_DEBIAN_ROOTS = {"go": Path("/usr/share/go-1.19/src"), "rust": Path("/usr/share/cargo/registry")}
 
 MIN_BYTES = 1_000
 MAX_BYTES = 80_000
+GENERATED_MARKS = ("DO NOT EDIT", "@generated")
+"""Files saying this near their top were written by a program: not what a person types."""
 
 
 class SourceError(Exception):
@@ -29,46 +44,128 @@ class SourceFile:
     language: str
     path: Path
     text: str
+    relative: str
+    """The path relative to its source's root (what the tuning / held-out split hashes)."""
 
 
-def python_files(root: Path | None = None) -> list[Path]:
-    """The stdlib's top-level modules, sorted by name (deterministic for one Python version)."""
-    root = root or Path(sysconfig.get_paths()["stdlib"])
-    files = sorted(root.glob("*.py"))
-    if not files:
-        raise SourceError(f"no Python sources under {root}")
-    return files
+@dataclass(frozen=True)
+class Source:
+    """Where one language's files come from, the pinned packages that hold them, and which
+    files count: those with the language's extensions under `dirs` of `root`."""
+
+    language: str
+    registry: str
+    """`npm`, `debian` or `python` (the running interpreter)."""
+    packages: tuple[str, ...]
+    """Pinned: `name@version` for npm, `name=version` for Debian."""
+    dirs: tuple[str, ...]
+    """Folders under the root whose files are used."""
+    recursive: bool = True
+    skip_parts: frozenset[str] = field(default_factory=frozenset)
+    """Folder names whose files are left out anywhere below `dirs` (tests, vendored code)."""
+    skip_suffixes: tuple[str, ...] = ()
+
+    @property
+    def root(self) -> Path:
+        if self.registry == "npm":
+            return npm_package_dir(self.packages[0])
+        if self.registry == "debian":
+            return _DEBIAN_ROOTS[self.language]
+        return Path(sysconfig.get_paths()["stdlib"])
+
+    def install_command(self) -> list[str]:
+        if self.registry == "npm":
+            spec = self.packages[0]
+            return ["npm", "install", "--prefix", str(NPM_ROOT / spec), spec, "--no-audit", "--no-fund", "--no-save"]
+        if self.registry == "debian":
+            return ["apt-get", "install", "-y", "--no-install-recommends", *self.packages]
+        return []
 
 
-def npm_package_dir(spec: str = NPM_PACKAGE, prefix: Path = NPM_PREFIX) -> Path:
-    """The installed package's directory, installing it with npm when it is missing."""
-    name = spec.rsplit("@", 1)[0] if spec.rfind("@") > 0 else spec
-    target = prefix / "node_modules" / name
+_TEST_PARTS = frozenset({"test", "tests", "testdata", "testing", "benches", "vendor"})
+
+SOURCES: dict[str, Source] = {source.language: source for source in (
+    Source("python", "python", (), ("",), recursive=False),
+    Source("javascript", "npm", ("lodash-es@4.17.21",), ("",), recursive=False),
+    Source("typescript", "npm", ("rxjs@7.8.1",), ("src",), skip_parts=_TEST_PARTS, skip_suffixes=(".d.ts",)),
+    Source("go", "debian", ("golang-1.19-src=1.19.8-2",), ("",), skip_parts=_TEST_PARTS | {"cmd"},
+           skip_suffixes=("_test.go",)),
+    Source("rust", "debian", ("librust-regex-syntax-dev=0.6.27-1", "librust-semver-dev=1.0.14-1",
+                              "librust-memchr-dev=2.5.0-1"),
+           ("regex-syntax-0.6.27/src", "semver-1.0.14/src", "memchr-2.5.0/src"), skip_parts=_TEST_PARTS),
+)}
+LANGUAGES = tuple(SOURCES)
+SOURCES_BY_PACKAGE = {spec: source for source in SOURCES.values() if source.registry == "npm"
+                      for spec in source.packages}
+
+_MUST_CONTAIN = {"javascript": "function", "typescript": "function"}
+"""Files of these languages without this word are re-export lists, not code to complete."""
+
+
+def npm_package_dir(spec: str) -> Path:
+    """The installed package's folder, installing the pinned `spec` with npm when it is missing."""
+    name = spec.rsplit("@", 1)[0]
+    target = NPM_ROOT / spec / "node_modules" / name
     if not (target / "package.json").exists():
-        _npm_install(spec, prefix)
+        _run_install(SOURCES_BY_PACKAGE[spec])
     return target
 
 
-def _npm_install(spec: str, prefix: Path) -> None:
-    npm = shutil.which("npm")
-    if npm is None:
-        raise SourceError("npm is not installed; it is needed once to fetch the JavaScript sources")
-    logger.info("installing %s into %s", spec, prefix)
-    cmd = [npm, "install", "--prefix", str(prefix), spec, "--no-audit", "--no-fund", "--no-save"]
+def _run_install(source: Source) -> None:
+    cmd = source.install_command()
+    if shutil.which(cmd[0]) is None:
+        raise SourceError(f"`{cmd[0]}` is not installed; it is needed once to fetch the {source.language} sources")
+    logger.info("installing the %s sources: %s", source.language, " ".join(cmd))
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SourceError(f"`{' '.join(cmd)}` failed:\n{done.stderr.strip()}")
 
 
-def javascript_files(package_dir: Path) -> list[Path]:
-    files = sorted(package_dir.glob("*.js"))
-    if not files:
-        raise SourceError(f"no JavaScript sources under {package_dir}")
-    return files
+
+def install(language: str) -> None:
+    """Install the pinned packages holding `language`'s sources (Debian: needs root)."""
+    source = _source(language)
+    if source.registry == "debian":
+        _run_install(source)
+    elif source.registry == "npm":
+        npm_package_dir(source.packages[0])
 
 
-def load(language: str, paths: list[Path]) -> list[SourceFile]:
-    """Readable files of a useful size with some code in them (re-export lists are skipped)."""
+def _source(language: str) -> Source:
+    if language not in SOURCES:
+        raise SourceError(f"no sources for language {language!r} (known: {', '.join(LANGUAGES)})")
+    return SOURCES[language]
+
+
+def source_paths(language: str) -> tuple[Path, list[Path]]:
+    """The source's root and its candidate files, sorted by their path relative to the root."""
+    from distill_lsp.context.languages import detect_language
+
+    source = _source(language)
+    spec = detect_language(language, None)
+    assert spec is not None, language
+    root = source.root
+    missing = [root / d for d in source.dirs if not (root / d).is_dir()]
+    if missing:
+        raise SourceError(f"no {language} sources at {missing[0]}; install them with "
+                          f"`{' '.join(source.install_command())}` (after `apt-get update`), "
+                          f"or `python -m bench.sources --install {language}`")
+    found = []
+    for folder in source.dirs:
+        pattern = "**/*" if source.recursive else "*"
+        for path in (root / folder).glob(pattern):
+            relative = path.relative_to(root)
+            if (path.suffix in spec.extensions and path.is_file()
+                    and not path.name.endswith(source.skip_suffixes)
+                    and not source.skip_parts.intersection(relative.parts[:-1])):
+                found.append(path)
+    if not found:
+        raise SourceError(f"no {language} sources under {root}")
+    return root, sorted(found, key=lambda p: p.relative_to(root).as_posix())
+
+
+def load(language: str, root: Path, paths: list[Path]) -> list[SourceFile]:
+    """Readable files of a useful size, written by people, with some code in them."""
     kept: list[SourceFile] = []
     for path in paths:
         if not MIN_BYTES <= path.stat().st_size <= MAX_BYTES:
@@ -77,15 +174,49 @@ def load(language: str, paths: list[Path]) -> list[SourceFile]:
             text = path.read_text(encoding="utf-8")
         except UnicodeDecodeError:
             continue
-        if "\r" in text or (language == "javascript" and "function" not in text):
+        if "\r" in text or any(mark in text[:2000] for mark in GENERATED_MARKS):
             continue
-        kept.append(SourceFile(language, path, text))
+        if _MUST_CONTAIN.get(language, "") not in text:
+            continue
+        kept.append(SourceFile(language, path, text, path.relative_to(root).as_posix()))
     return kept
 
 
-def sources_for(language: str, python_root: Path | None = None, npm_spec: str = NPM_PACKAGE) -> list[SourceFile]:
-    if language == "python":
-        return load("python", python_files(python_root))
-    if language == "javascript":
-        return load("javascript", javascript_files(npm_package_dir(npm_spec)))
-    raise SourceError(f"no sources for language {language!r} (known: python, javascript)")
+def sources_for(language: str) -> list[SourceFile]:
+    """The files cases for `language` are cut from (npm packages are installed on first use)."""
+    root, paths = source_paths(language)
+    return load(language, root, paths)
+
+
+def pinned(language: str) -> str:
+    """What the language's files come from, for reports: the pinned packages or the interpreter."""
+    source = _source(language)
+    if source.registry == "python":
+        return f"Python {platform.python_version()} standard library"
+    return ", ".join(source.packages)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.sources", description=__doc__.split("\n\n")[0])
+    p.add_argument("languages", nargs="*", default=list(LANGUAGES), help=f"default: {' '.join(LANGUAGES)}")
+    p.add_argument("--install", action="store_true", help="install what is missing (Debian packages need root)")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+    failed = 0
+    for language in args.languages:
+        try:
+            if args.install:
+                try:
+                    source_paths(language)
+                except SourceError:
+                    install(language)
+            files = sources_for(language)
+            print(f"{language:<11} {len(files):4d} files  {pinned(language)}  ({_source(language).root})")
+        except SourceError as exc:
+            failed += 1
+            print(f"{language:<11} missing: {exc}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,4 +1,5 @@
-"""The quality benchmark's case generator, metrics and LSP helpers (no model, no server)."""
+"""The quality benchmark's metrics, report, naive server and LSP helpers (no model, no server;
+the cases are tested in test_bench_cases.py)."""
 
 from __future__ import annotations
 
@@ -8,151 +9,12 @@ from pathlib import Path
 import pytest
 from lsprotocol import types
 
-from bench.baseline import cut_lines, enough_lines, prompt_budget
-from bench.cases import KINDS, Case, CaseError, code_lines, generate_cases, slots
-from bench.metrics import (Outcome, edit_similarity, exact_match, levenshtein, markdown_table, normalize,
-                           percentile, slices, summarize)
-from bench.session import insertion, utf16_offset, utf16_position
-from bench.sources import SourceFile
+from bench.baseline import cut_lines, enough_lines
+from bench.cases import Case
+from bench.metrics import (Outcome, coverage, coverage_table, edit_similarity, exact_match, levenshtein,
+                           markdown_table, normalize, percentile, slices, summarize)
+from bench.session import confidence, insertion, utf16_offset, utf16_position
 from tests.fixtures.scripted_backend import ScriptedBackend
-
-PY = '''"""Module docstring
-spanning lines."""
-import os
-
-
-def walk(root):
-    # collect the files
-    found = []
-    for name in os.listdir(root):
-        if name.startswith("."):
-            continue
-        found.append(os.path.join(root,
-                                  name))
-    return found
-
-
-class Box:
-    def __init__(self, size):
-        self.size = size
-'''
-
-JS = '''/**
- * Adds two numbers.
- * @returns {number}
- */
-function add(a, b) {
-  // plain sum
-  return a + b;
-}
-
-export function clamp(value, lo, hi) {
-  if (value < lo) {
-    return lo;
-  }
-  return value > hi ? hi : value;
-}
-'''
-
-
-def _lines(text: str, mask: list[bool]) -> list[str]:
-    return [line.strip() for line, code in zip(text.split("\n"), mask) if code]
-
-
-def test_code_lines_skip_comments_docstrings_and_blanks() -> None:
-    kept = _lines(PY, code_lines(PY, "python"))
-    assert "import os" in kept and "found = []" in kept and "name))" in kept
-    assert not any(line.startswith(("#", '"""')) or line == "spanning lines.\"\"\"" for line in kept)
-    js = _lines(JS, code_lines(JS, "javascript"))
-    assert js[0] == "function add(a, b) {"
-    assert not any(line.startswith(("*", "/**", "//")) for line in js)
-
-
-def _slot_text(text: str, kind: str, language: str) -> list[tuple[str, str]]:
-    """(text before the cursor on its line, target) for each slot of `kind`, cursor at `lo`."""
-    found = []
-    for slot in slots(text, language)[kind]:
-        line_start = text.rfind("\n", 0, slot.lo) + 1
-        found.append((text[line_start:slot.lo], text[slot.lo:slot.end]))
-    return found
-
-
-def _blocks(text: str, language: str, max_lines: int) -> list[str]:
-    return [text[s.lo:s.end] for s in slots(text, language, max_lines)["block"]]
-
-
-def test_block_slots_run_to_the_dedent_within_the_cap() -> None:
-    assert _blocks(PY, "python", 4) == [
-        'if name.startswith("."):\n            continue\n        found.append(os.path.join(root,\n'
-        '                                  name))',
-        "continue", "def __init__(self, size):\n        self.size = size", "self.size = size"]
-    # walk()'s and add()'s bodies start with a comment: not block cases
-    assert _blocks(JS, "javascript", 4) == ["if (value < lo) {\n    return lo;\n  }\n  return value > hi ? hi : value;",
-                                            "return lo;"]
-
-
-def test_block_slots_never_end_inside_a_construct_continued_below() -> None:
-    # a cap of 3 lines would end on `found.append(os.path.join(root,`: backs off one line
-    assert _blocks(PY, "python", 3)[0] == 'if name.startswith("."):\n            continue'
-    assert _blocks(JS, "javascript", 3)[0] == "if (value < lo) {\n    return lo;\n  }"
-    # a cap of 1 on a body that opens a block at once: no case rather than a cut inside it
-    assert _blocks(PY, "python", 1) == ["continue", "self.size = size"]
-
-
-def test_block_targets_in_javascript_end_before_the_closing_brace() -> None:
-    targets = [t for _, t in _slot_text(JS, "block", "javascript")]
-    assert "return lo;" in targets
-    assert all(not t.rstrip().endswith("}") or t.count("{") == t.count("}") for t in targets)
-    assert all(not t.strip().startswith("}") for t in targets)
-
-
-def test_line_start_slots_sit_after_indentation_and_need_a_word() -> None:
-    found = _slot_text(JS, "line_start", "javascript")
-    assert ("  ", "return a + b;") in found
-    assert all(before.strip() == "" for before, _ in found)
-    assert all(target.strip() != "}" for _, target in found)
-
-
-def test_mid_line_slots_leave_typed_text_and_a_target() -> None:
-    for slot in slots(PY, "python")["mid_line"]:
-        line_start = PY.rfind("\n", 0, slot.lo) + 1
-        typed = PY[line_start:slot.lo].lstrip()
-        assert len(typed) >= 2
-        assert len(PY[slot.hi:slot.end].rstrip()) >= 3
-        assert "\n" not in PY[slot.lo:slot.end]
-
-
-def _files() -> dict[str, list[SourceFile]]:
-    return {"python": [SourceFile("python", Path("/src/walk.py"), PY)],
-            "javascript": [SourceFile("javascript", Path("/src/add.js"), JS)]}
-
-
-def test_generate_cases_is_seeded_balanced_and_distinct() -> None:
-    first = generate_cases(_files(), 12, seed=7)
-    again = generate_cases(_files(), 12, seed=7)
-    other = generate_cases(_files(), 12, seed=8)
-    assert [(c.path, c.start, c.end) for c in first] == [(c.path, c.start, c.end) for c in again]
-    assert [(c.path, c.start, c.end) for c in first] != [(c.path, c.start, c.end) for c in other]
-    assert [c.kind for c in first] == list(KINDS) * 4
-    assert sorted(c.language for c in first) == ["javascript"] * 6 + ["python"] * 6
-    assert len({(c.path, c.kind, c.start) for c in first}) == 12
-
-
-def test_case_document_is_the_source_with_the_hole_cut() -> None:
-    for case in generate_cases(_files(), 9, seed=1):
-        assert case.document[:case.start] + case.target + case.document[case.start:] == case.source
-        assert case.target.strip() and not case.target.endswith("\n")
-        assert case.document[case.start:].startswith("\n")  # the rest of the line went with the target
-        assert case.target_lines == case.target.count("\n") + 1
-        described = case.describe()
-        assert described["target"] == case.target and "source" not in described
-        assert case.source.split("\n")[case.line][:described["column"]] == case.prefix.rsplit("\n", 1)[-1]
-
-
-def test_generate_cases_fails_when_material_runs_out() -> None:
-    tiny = {"python": [SourceFile("python", Path("/t.py"), "x = 1\ny = 22\n")]}
-    with pytest.raises(CaseError):
-        generate_cases(tiny, 30, seed=0)
 
 
 @pytest.mark.parametrize(("a", "b", "distance"), [
@@ -178,38 +40,72 @@ def test_percentile_interpolates() -> None:
 
 
 def _outcome(system: str, kind: str, prediction: str, target: str = "ab", ms: float = 10.0,
-             language: str = "python") -> Outcome:
-    return Outcome(system, language, kind, prediction, target, ms)
+             language: str = "python", confidence: float | None = None) -> Outcome:
+    return Outcome(system, language, kind, prediction, target, ms, confidence)
 
 
 def test_summarize_and_slices() -> None:
     outcomes = [_outcome("ours", "mid_line", "ab", ms=10), _outcome("ours", "block", "  ", ms=30),
-                _outcome("baseline", "mid_line", "a", ms=20), _outcome("baseline", "block", "ab", ms=40,
-                                                                         language="javascript")]
+                _outcome("naive", "mid_line", "a", ms=20), _outcome("naive", "block", "ab", ms=40,
+                                                                   language="javascript")]
     ours = summarize(o for o in outcomes if o.system == "ours")
     assert ours["n"] == 2 and ours["exact_match"] == 0.5 and ours["empty_rate"] == 0.5
-    assert ours["edit_similarity"] == 0.5 and ours["p50_ms"] == 20
+    assert ours["edit_similarity"] == 0.5 and ours["answered_similarity"] == 1.0 and ours["p50_ms"] == 20
+    assert math.isnan(summarize([_outcome("ours", "block", "")])["answered_similarity"])
     table = slices(outcomes)
     assert list(table) == ["all", "mid_line", "block", "javascript", "python"]
-    assert table["mid_line"]["baseline"]["edit_similarity"] == 0.5
+    assert list(table["all"]) == ["ours", "naive"]
+    assert table["mid_line"]["naive"]["edit_similarity"] == 0.5
     assert table["javascript"]["ours"]["n"] == 0 and math.isnan(table["javascript"]["ours"]["exact_match"])
-    text = markdown_table(table)
-    assert "exact match ours / base |" in text.splitlines()[0]
-    assert text.splitlines()[2].startswith("| all | 2 | 50.0% / 50.0% |")
-    assert "| javascript | 0 | – / 100.0% |" in text
-    three = slices(outcomes + [_outcome("baseline_cut", "mid_line", "ab", ms=5)])
-    text = markdown_table(three)
-    assert "exact match ours / base / cut |" in text.splitlines()[0]
-    assert text.splitlines()[2].startswith("| all | 2 | 50.0% / 50.0% / 100.0% |")
 
 
-def test_baseline_cut_and_budget() -> None:
+def test_markdown_table_puts_each_system_on_its_row_with_latency_beside_quality() -> None:
+    outcomes = [_outcome("ours", "mid_line", "ab", ms=10), _outcome("ours", "block", "  ", ms=30),
+                _outcome("naive", "mid_line", "a", ms=20), _outcome("naive", "block", "ab", ms=40),
+                _outcome("naive_raw", "mid_line", "ab\nx", ms=50), _outcome("naive_raw", "block", "ab", ms=60)]
+    lines = markdown_table(slices(outcomes), ["all", "block"]).splitlines()
+    assert lines[0] == ("| slice | system | n | exact match | edit sim. | edit sim. answered | empty "
+                        "| p50 ms | p95 ms |")
+    assert lines[2] == "| all | ours | 2 | 50.0% | 50.0% | 100.0% | 50.0% | 20 | 29 |"
+    assert lines[3] == "| all | naive | 2 | 50.0% | 75.0% | 75.0% | 0.0% | 30 | 39 |"
+    assert lines[4].startswith("| all | naive raw | 2 | 50.0% |")
+    assert lines[5] == "| block | ours | 1 | 0.0% | 0.0% | – | 100.0% | 30 | 30 |"
+    assert len(lines) == 2 + 6
+
+
+def test_coverage_counts_answered_holes_at_each_threshold() -> None:
+    ours = [_outcome("ours", "mid_line", "ab", confidence=0.9), _outcome("ours", "mid_line", "ax", confidence=0.35),
+            _outcome("ours", "mid_line", "", confidence=0.8), _outcome("ours", "mid_line", "zz")]
+    naive = [_outcome("naive", "mid_line", p) for p in ("a", "ab", "ab", "ab")]
+    rows = coverage(list(zip(ours, naive)), thresholds=(0.0, 0.3, 0.5, 0.95))
+    assert [r["threshold"] for r in rows] == [0.0, 0.3, 0.5, 0.95]
+    assert [r["answered"] for r in rows] == [0.75, 0.5, 0.25, 0.0]  # the empty answer never counts
+    assert [r["n"] for r in rows] == [3, 2, 1, 0]
+    assert rows[0]["exact_match"] == pytest.approx(1 / 3) and rows[2]["exact_match"] == 1.0
+    assert rows[1]["edit_similarity"] == pytest.approx(0.75) and rows[1]["naive_similarity"] == pytest.approx(0.75)
+    assert math.isnan(rows[3]["exact_match"])
+    lines = coverage_table(rows).splitlines()
+    assert lines[0].startswith("| confidence at least | answered | exact match among answered |")
+    assert lines[3] == "| 0.30 | 50.0% | 50.0% | 75.0% | 75.0% |"
+    assert lines[5] == "| 0.95 | 0.0% | – | – | – |"
+
+
+def test_half_report_adds_coverage_only_when_the_server_gave_confidences() -> None:
+    from bench.quality import half_report
+
+    plain = [_outcome("ours", "mid_line", "ab"), _outcome("naive", "mid_line", "ab")]
+    assert "coverage" not in half_report(plain)
+    sure = [_outcome("ours", "mid_line", "ab", confidence=0.4), _outcome("naive", "mid_line", "a")]
+    report = half_report(sure)
+    assert report["coverage"][0]["answered"] == 1.0 and report["coverage"][-1]["answered"] == 0.0
+    assert report["kinds"] == ["mid_line"] and report["languages"] == []
+
+
+def test_naive_cut_lines() -> None:
     assert cut_lines("a\nb\nc", 2) == "a\nb"
     assert cut_lines("\n  x", 1) == ""
     assert cut_lines("abc", 3) == "abc"
     assert not enough_lines(2)("a\nb") and enough_lines(2)("a\nb\n") and enough_lines(1)("\n")
-    assert prompt_budget(8192, 64) == 1984
-    assert prompt_budget(100, 64) == 64
 
 
 def test_utf16_positions_round_trip() -> None:
@@ -244,48 +140,141 @@ def test_case_is_frozen_and_hides_source_from_repr() -> None:
     assert case.target == "cd" and case.document == "abef" and "abcdef" not in repr(case)
 
 
-def test_dump_case_shows_cursor_line_expected_and_both_answers() -> None:
+def test_confidence_is_read_from_the_first_items_command_when_given() -> None:
+    def result(arguments: list[object] | None) -> types.InlineCompletionList:
+        command = None if arguments is None else types.Command("accepted", "distill.accepted", arguments=arguments)
+        return types.InlineCompletionList(items=[types.InlineCompletionItem(insert_text="x", command=command)])
+
+    assert confidence(result([{"confidence": 0.42, "id": 3}])) == 0.42
+    assert confidence(result([{"confidence": 1}])) == 1.0
+    assert confidence(result(None)) is None
+    assert confidence(result([])) is None
+    assert confidence(result(["0.9"])) is None
+    assert confidence(result([{"confidence": "high"}])) is None
+    assert confidence(result([{"confidence": True}])) is None
+    assert confidence(types.InlineCompletionList(items=[])) is None
+    assert confidence(None) is None
+
+
+def test_server_options_send_only_what_was_asked() -> None:
+    from bench.quality import parse_args, server_options
+
+    assert server_options(parse_args([])) == {}
+    asked = parse_args(["--profile", "greedy", "--set", "maxLines=4", "--set", 'model="bundled"'])
+    assert server_options(asked) == {"profile": "greedy", "maxLines": 4, "model": "bundled"}
+    assert parse_args([]).half == "both" and parse_args(["--half", "heldout"]).half == "heldout"
+
+
+def test_render_prints_the_machine_then_each_half() -> None:
+    from bench.quality import half_report, render
+
+    tuning = [Outcome("ours", "go", "mid_line", "ab", "ab", 5.0, 0.7, "tuning"),
+              Outcome("naive", "go", "mid_line", "a", "ab", 6.0, None, "tuning"),
+              Outcome("naive_raw", "go", "mid_line", "a\nb", "ab", 9.0, None, "tuning")]
+    report = {"config": {"machine": {"model_name": "Some CPU", "cores": "2", "cpu_capability": "AVX2",
+                                     "ATEN_CPU_CAPABILITY": "avx2"},
+                         "model": "m", "device": "cpu", "options": {}, "max_new_tokens": 48, "cases": 1, "seed": 0,
+                         "sources": {"go": "golang-1.19-src=1.19.8-2"}},
+              "seconds_per_case": 1.5, "errors": 0, "halves": {"tuning": half_report(tuning)}}
+    text = render(report)
+    assert text.startswith("CPU: Some CPU (2 cores), torch CPU capability AVX2, ATEN_CPU_CAPABILITY=avx2\n")
+    assert "## tuning half (1 cases)" in text and "### by mode" in text and "### by language" not in text
+    assert "| mid_line | ours | 1 | 100.0% |" in text
+    assert "### coverage against precision (ours)" in text and "| 0.60 | 100.0% |" in text
+    assert "go: golang-1.19-src=1.19.8-2" in text
+    assert text.rstrip().endswith("no post-processing (not what an editor would show)")
+
+
+def test_dump_case_shows_cursor_line_expected_and_every_answer() -> None:
     from bench.quality import dump_case
 
     source = "def f(x):\n    return x + 1\n"
     start = source.index("x + 1")
-    case = Case("0000-python-mid_line-f.py:2", "python", "mid_line", "f.py", 1, start, start + 5, source)
-    row = {"ours": {"text": "x + 1", "similarity": 1.0}, "baseline": {"text": "x + 1\n\nprint", "similarity": 0.5},
-           "baseline_cut": {"text": "", "similarity": 0.0}}
+    case = Case("t0000-python-mid_line-f.py:2", "python", "mid_line", "f.py", 1, start, start + 5, source, "tuning")
+    row = {"ours": {"text": "x + 1", "similarity": 1.0, "confidence": 0.83},
+           "naive": {"text": "x + 1", "similarity": 1.0}, "naive_raw": {"text": "x + 1\n\nprint", "similarity": 0.5}}
     text = dump_case(case, row)
+    assert text.startswith("===== t0000-python-mid_line-f.py:2 (mid_line, tuning half)")
     assert "cursor line: '    return '" in text
-    assert "expected: 'x + 1'" in text and "ours    : 'x + 1'  ES 1.00" in text
-    assert "naive   : 'x + 1\\n\\nprint'  ES 0.50" in text and "naive cut: ''  ES 0.00" in text
+    assert "expected : 'x + 1'" in text and "ours     : 'x + 1'  ES 1.00  confidence 0.83" in text
+    assert "naive    : 'x + 1'  ES 1.00" in text and "naive raw: 'x + 1\\n\\nprint'  ES 0.50" in text
+    del row["naive_raw"]
+    assert "naive raw" not in dump_case(case, row)
 
 
-def test_baseline_answers_raw_and_cut_from_one_generation() -> None:
-    """The raw answer is the whole generation (no post-processing); the cut one keeps the
-    target's line count and is timed when those lines were complete."""
-    from bench.baseline import NaiveBaseline
-    from distill_lsp.engine.types import GenerationRequest
+class _Tokenizer:
+    """One token per character; ids are code points."""
 
-    class Backend:
-        def __init__(self) -> None:
-            self.requests: list[GenerationRequest] = []
+    pad_token_id = None
+    eos_token_id = 0
 
-        def encode(self, text: str) -> list[int]:
-            return list(range(len(text)))
+    def __call__(self, text: str, return_tensors: str):  # type: ignore[no-untyped-def]
+        import torch
 
-        def generate(self, request: GenerationRequest):  # type: ignore[no-untyped-def]
-            self.requests.append(request)
-            text = ""
-            for piece in ["x + 1", "\n", "\n", "print(", "f(2))"]:
-                text += piece
-                assert request.stop_when is not None and not request.stop_when(text)
-            return type("Result", (), {"text": text})()
+        ids = torch.tensor([[ord(c) for c in text]])
+        inputs = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
+        return type("Batch", (dict,), {"input_ids": ids, "to": lambda self, device: self})(inputs)
 
-    baseline = NaiveBaseline.__new__(NaiveBaseline)
-    baseline.backend, baseline.budget = Backend(), 4
-    baseline.settings, baseline.profile = type("S", (), {"max_new_tokens": 48})(), None
-    answer = baseline.complete("def f(x):\n    return ", 1)
-    assert answer.raw == "x + 1\n\nprint(f(2))" and answer.cut == "x + 1"
-    assert 0 <= answer.cut_ms <= answer.raw_ms
-    assert baseline.backend.requests[0].prompt_ids == [17, 18, 19, 20]  # the last `budget` tokens
+    def decode(self, ids, skip_special_tokens: bool) -> str:  # type: ignore[no-untyped-def]
+        return "".join(chr(int(i)) for i in ids if int(i) != 0)
+
+
+class _Model:
+    """Writes `reply` one character a step, calling the stopping criteria after each and
+    ending when they say so."""
+
+    device = "cpu"
+
+    def __init__(self, reply: str) -> None:
+        self.reply, self.calls, self.steps = reply, [], 0
+
+    def generate(self, input_ids, attention_mask, max_new_tokens, do_sample, pad_token_id,  # type: ignore[no-untyped-def]
+                 stopping_criteria):
+        import torch
+
+        self.calls.append({"prompt": input_ids, "max_new_tokens": max_new_tokens, "do_sample": do_sample,
+                           "pad": pad_token_id})
+        ids = input_ids
+        for char in self.reply[:max_new_tokens]:
+            ids = torch.cat([ids, torch.tensor([[ord(char)]])], dim=1)
+            self.steps += 1
+            if bool(stopping_criteria(ids, None)[0]):
+                break
+        return ids
+
+
+def _naive(reply: str, max_new_tokens: int = 48):  # type: ignore[no-untyped-def]
+    from bench.baseline import NaiveServer
+
+    naive = NaiveServer.__new__(NaiveServer)
+    naive.model, naive.tokenizer, naive.max_new_tokens = _Model(reply), _Tokenizer(), max_new_tokens
+    return naive
+
+
+def test_naive_server_shows_the_first_line_and_keeps_the_whole_generation_raw() -> None:
+    naive = _naive("x + 1\n\nprint(f(2))")
+    prefix = "#" * 2000 + "def f(x):\n    return "
+    answer = naive.complete(prefix, 1)
+    assert answer.shown == "x + 1" and answer.raw == "x + 1\n\nprint(f(2))"
+    assert 0 <= answer.shown_ms <= answer.raw_ms
+    call = naive.model.calls[0]
+    assert "".join(chr(int(i)) for i in call["prompt"][0]) == prefix[-1500:]  # the last 1,500 characters
+    assert call["max_new_tokens"] == 48 and call["do_sample"] is False and call["pad"] == 0
+    assert naive.model.steps == len("x + 1\n\nprint(f(2))")  # the shown answer did not stop the generation
+
+
+def test_naive_server_without_the_raw_answer_stops_at_the_shown_one() -> None:
+    naive = _naive("x + 1\n\nprint(f(2))")
+    answer = naive.complete("def f(x):\n    return ", 1, whole=False)
+    assert answer.shown == "x + 1" and answer.raw is None
+    assert naive.model.steps == len("x + 1\n")
+
+
+def test_naive_server_cuts_a_block_to_the_targets_lines_within_the_token_limit() -> None:
+    block = _naive("a = 1\n    b = 2\n    c = 3\n").complete("def f():\n    ", 2)
+    assert block.shown == "a = 1\n    b = 2"
+    short = _naive("a = 1\n    b = 2\n", max_new_tokens=4).complete("x", 2)
+    assert short.raw == short.shown == "a = "  # the token limit came first: shown when the generation ended
 
 
 def test_replay_applies_the_stop_rule_to_recorded_steps() -> None:
