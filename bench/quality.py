@@ -36,7 +36,7 @@ from typing import Any  # noqa: E402
 from distill_lsp.headless import close_session, open_session  # noqa: E402
 from distill_lsp.settings import env_layer, resolve  # noqa: E402
 
-from bench.baseline import NaiveServer  # noqa: E402
+from bench.baseline import NaiveAnswer, NaiveServer  # noqa: E402
 from bench.cases import HALVES, MAX_BLOCK_LINES, Case, CaseError, cases_by_half  # noqa: E402
 from bench.metrics import (RAW_NOTE, Outcome, coverage, coverage_table, edit_similarity, exact_match,  # noqa: E402
                            kinds_of, languages_of, markdown_table, slices)
@@ -64,6 +64,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "maxNewTokens), e.g. --set maxLines=4 (repeatable; default: none, the server's defaults)")
     p.add_argument("--max-block-lines", type=int, default=MAX_BLOCK_LINES,
                    help="longest block target cut (cases only; the server is not told)")
+    p.add_argument("--naive-from", type=Path,
+                   help="reuse the naive server's answers (and timings) of an earlier --json run of the same cases "
+                        "instead of running it again (for tuning runs; a reported run runs both side by side)")
     p.add_argument("--no-naive-raw", dest="naive_raw", action="store_false",
                    help="stop the naive server once its shown answer is complete, with no raw column (faster)")
     p.add_argument("--trigger", choices=("automatic", "invoked"), default="automatic",
@@ -117,10 +120,11 @@ async def run(cases: list[Case], args: argparse.Namespace) -> dict[str, Any]:
     settings, problems = resolve(env_layer(), options)
     if problems:
         raise SystemExit(f"bad options: {'; '.join(problems)}")
-    loading = asyncio.create_task(asyncio.to_thread(NaiveServer, settings))
+    stored = _stored_naive(args.naive_from, cases) if args.naive_from else None
+    loading = asyncio.create_task(asyncio.to_thread(NaiveServer, settings)) if stored is None else None
     client = await open_session(options, args.verbose, args.timeout)
     try:
-        naive = await loading
+        naive = await loading if loading is not None else StoredNaive(stored or {})
         status = client.session.status.result()
         if status.get("model") != naive.model_name:
             logger.warning("server model %s differs from naive model %s", status.get("model"), naive.model_name)
@@ -159,7 +163,7 @@ def half_report(outcomes: list[Outcome]) -> dict[str, Any]:
 WARM_UP = "def mean(values):\n    total = sum(values)\n    return "
 
 
-async def _warm_up(client: Any, naive: NaiveServer, args: argparse.Namespace) -> None:
+async def _warm_up(client: Any, naive: NaiveServer | StoredNaive, args: argparse.Namespace) -> None:
     """One request each on a document of its own, so first-call costs stay out of the numbers."""
     case = Case("warm-up", "python", "mid_line", "/warm-up.py", WARM_UP.count("\n"), len(WARM_UP), len(WARM_UP),
                 WARM_UP)
@@ -167,7 +171,33 @@ async def _warm_up(client: Any, naive: NaiveServer, args: argparse.Namespace) ->
     await asyncio.to_thread(naive.complete, case.prefix, 1)
 
 
-async def _one_case(client: Any, naive: NaiveServer, case: Case, index: int,
+class StoredNaive:
+    """The naive server's answers from an earlier run of the same cases (`--naive-from`)."""
+
+    model_name = "(stored)"
+
+    def __init__(self, rows: dict[str, dict[str, Any]]) -> None:
+        self.rows = rows
+
+    def answer(self, case: Case) -> NaiveAnswer:
+        row = self.rows[case.id]
+        raw = row.get("naive_raw")
+        return NaiveAnswer(row["naive"]["text"], row["naive"]["ms"], raw["text"] if raw else None,
+                           raw["ms"] if raw else 0.0)
+
+    def complete(self, prefix: str, lines: int, raw: bool = True) -> None:
+        return None
+
+
+def _stored_naive(path: Path, cases: list[Case]) -> dict[str, dict[str, Any]]:
+    rows = {row["id"]: row for row in json.loads(path.read_text(encoding="utf-8"))["cases"]}
+    missing = [c.id for c in cases if c.id not in rows or rows[c.id]["target"] != c.target]
+    if missing:
+        raise SystemExit(f"{path} lacks {len(missing)} of these cases (e.g. {missing[0]}): run without --naive-from")
+    return rows
+
+
+async def _one_case(client: Any, naive: NaiveServer | StoredNaive, case: Case, index: int,
                     args: argparse.Namespace) -> tuple[dict[str, Any], list[Outcome]]:
     error, confidence = "", None
     try:
@@ -176,7 +206,10 @@ async def _one_case(client: Any, naive: NaiveServer, case: Case, index: int,
         ours, ours_ms, error = "", args.timeout * 1000, "timeout"
     except Exception as exc:  # a JSON-RPC error answer: counted, and the run goes on
         ours, ours_ms, error = "", 0.0, f"{type(exc).__name__}: {exc}"
-    answer = await asyncio.to_thread(naive.complete, case.prefix, case.target_lines, args.naive_raw)
+    if isinstance(naive, StoredNaive):
+        answer = naive.answer(case)
+    else:
+        answer = await asyncio.to_thread(naive.complete, case.prefix, case.target_lines, args.naive_raw)
     found = [Outcome("ours", case.language, case.kind, ours, case.target, ours_ms, confidence, case.half),
              Outcome("naive", case.language, case.kind, answer.shown, case.target, answer.shown_ms, half=case.half)]
     if answer.raw is not None:
