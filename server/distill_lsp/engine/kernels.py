@@ -28,6 +28,7 @@ from typing import Any
 
 import torch
 
+from .memory import release_freed_memory
 from .quant import DENSE_FP32, PATHS, KernelLinear, QuantizationError, kernel_layers
 
 logger = logging.getLogger(__name__)
@@ -196,6 +197,7 @@ def choose_kernels(model: torch.nn.Module, agreement_ids: Sequence[int], *, forc
     for layer in layers:
         layer.use(choice.prompt, choice.decode)
         layer.keep()
+    release_freed_memory()  # the copies the other paths needed
     choice.weight_mib = sum(layer.nbytes() for layer in layers) / 2**20
     logger.info("kernels on %s: %s", cpu.describe(), choice.describe())
     return choice
