@@ -140,3 +140,29 @@ async def test_edit_during_generation_answers_empty(client: LanguageClient, tmp_
             range=types.Range(end_of(UNFINISHED_PY), end_of(UNFINISHED_PY)), text="i")]))
     result = await asyncio.wait_for(pending, 60)
     assert list(result.items) == []
+
+
+async def test_an_accepted_suggestion_is_counted_from_its_command(client: LanguageClient, tmp_path) -> None:
+    """Each item carries `distill.accepted` with its id and the model's confidence; the
+    editor runs it on accept, and distill.status counts shown and accepted (in memory)."""
+    uri = (tmp_path / "accept.py").as_uri()
+    open_doc(client, uri, UNFINISHED_PY)
+    result = await client.text_document_inline_completion_async(inline_params(uri, end_of(UNFINISHED_PY)))
+    assert len(result.items) == 1
+    command = result.items[0].command
+    assert command is not None and command.command == "distill.accepted"
+    argument = command.arguments[0]
+    assert isinstance(argument["id"], str) and 0.0 < argument["confidence"] <= 1.0
+
+    def counts(status: dict) -> tuple[int, int]:
+        rows = [r for r in status["suggestions"] if r["language"] == "python"]
+        return sum(r["shown"] for r in rows), sum(r["accepted"] for r in rows)
+
+    before = counts(await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="distill.status")))
+    await client.workspace_execute_command_async(types.ExecuteCommandParams(
+        command=command.command, arguments=command.arguments))
+    await client.workspace_execute_command_async(types.ExecuteCommandParams(  # a repeat counts once
+        command=command.command, arguments=command.arguments))
+    after = counts(await client.workspace_execute_command_async(types.ExecuteCommandParams(command="distill.status")))
+    assert after == (before[0], before[1] + 1) and after[0] >= after[1] >= 1
