@@ -36,6 +36,7 @@ from typing import Any  # noqa: E402
 from distill_lsp.headless import close_session, open_session  # noqa: E402
 from distill_lsp.settings import env_layer, resolve  # noqa: E402
 
+from bench import isa  # noqa: E402
 from bench.baseline import NaiveAnswer, NaiveServer  # noqa: E402
 from bench.cases import HALVES, MAX_BLOCK_LINES, Case, CaseError, cases_by_half  # noqa: E402
 from bench.metrics import (RAW_NOTE, Outcome, coverage, coverage_table, edit_similarity, exact_match,  # noqa: E402
@@ -64,6 +65,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "maxNewTokens), e.g. --set maxLines=4 (repeatable; default: none, the server's defaults)")
     p.add_argument("--max-block-lines", type=int, default=MAX_BLOCK_LINES,
                    help="longest block target cut (cases only; the server is not told)")
+    p.add_argument("--isa", default="native", choices=sorted(isa.CLASSES),
+                   help="run both servers as if on this class of CPU (bench.isa; default: the CPU as it is)")
     p.add_argument("--naive-from", type=Path,
                    help="reuse the naive server's answers (and timings) of an earlier --json run of the same cases "
                         "instead of running it again (for tuning runs; a reported run runs both side by side)")
@@ -102,7 +105,7 @@ def machine() -> dict[str, str]:
     import torch
 
     found = {"cpu_capability": str(torch.backends.cpu.get_cpu_capability())}
-    for name in ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA"):
+    for name in ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS"):
         if os.environ.get(name):
             found[name] = os.environ[name]
     try:
@@ -288,6 +291,9 @@ def dump_case(case: Case, row: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    code = isa.rerun_as(args.isa, "bench.quality", sys.argv[1:] if argv is None else argv)
+    if code is not None:
+        return code
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(name)s: %(message)s")
     logging.getLogger("bench").setLevel(logging.INFO)
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "server"), os.environ.get("PYTHONPATH")]))
