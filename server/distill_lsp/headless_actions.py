@@ -19,6 +19,7 @@ from .actions.edits import unified_diff
 from .context.positions import line_starts, offset_at
 from .headless import (EXTENSION_LANGUAGES, HeadlessClient, HeadlessError, close_session, open_session,
                        run_headless)
+from .uris import to_path
 
 CAPABILITIES = types.ClientCapabilities(
     window=types.WindowClientCapabilities(
@@ -116,7 +117,7 @@ async def _explain(args: argparse.Namespace, options: dict[str, Any]) -> int:
     text = read(path)
     client, result = await _run_action(args, options, "explain", line_range(text, first, last, True), path, text, [])
     shown = client.session.shown
-    markdown = Path(_file_path(shown[-1])).read_text(encoding="utf-8") if shown else (result or {}).get("markdown")
+    markdown = Path(to_path(shown[-1])).read_text(encoding="utf-8") if shown else (result or {}).get("markdown")
     print(markdown or "")
     return 0 if markdown else 3
 
@@ -137,12 +138,6 @@ async def _fix(args: argparse.Namespace, options: dict[str, Any]) -> int:
 def _command_of(item: types.Command | types.CodeAction) -> types.Command | None:
     """The command of a listed item (a CodeAction with a command reads as a Command too)."""
     return item.command if isinstance(item, types.CodeAction) else item
-
-
-def _file_path(uri: str) -> str:
-    from urllib.parse import unquote, urlparse
-
-    return unquote(urlparse(uri).path)
 
 
 def run_action_command(args: argparse.Namespace, options: dict[str, Any]) -> int:
