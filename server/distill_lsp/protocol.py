@@ -257,7 +257,8 @@ class DistillProtocol(LanguageServerProtocol):
         return JsonRPCNotification(method=method, jsonrpc="2.0", params=params)
 
     def get_message_type(self, method: str) -> type[Any] | None:
-        """lsprotocol's message type (pygls caches this per instance, which leaks sessions)."""
+        """lsprotocol's message type (pygls caches this with lru_cache on the method, which holds
+        every session's protocol alive: a fix that belongs upstream in pygls)."""
         return _message_types(method)[0]
 
     def get_result_type(self, method: str) -> type[Any] | None:

@@ -295,7 +295,8 @@ class OpenAIBackend:
         if not body["model"]:  # the endpoint was down at start: ask it now which model it serves
             body["model"] = await self._discover_model()
         response = await self._client.send(
-            self._client.build_request("POST", url, json=body, headers=self._headers()), stream=True)
+            self._client.build_request("POST", url, content=json_body(body),
+                                       headers={**self._headers(), "Content-Type": "application/json"}), stream=True)
         try:
             await self._read_stream(response, request, progress, first, joiner)
         finally:
@@ -378,6 +379,12 @@ class OpenAIBackend:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
         self._loop.close()
+
+
+def json_body(body: dict[str, Any]) -> bytes:
+    """The request as JSON with non-ASCII escaped: a lone surrogate in a document (legal in
+    LSP's JSON) goes out as ``\\ud800`` instead of failing to encode as UTF-8."""
+    return json.dumps(body).encode("ascii")
 
 
 def pick_model(listing: Any, wanted: str) -> tuple[str, int]:
