@@ -1,7 +1,8 @@
 """Many editor windows, one process: `distill-lsp serve --tcp` with the real bundled model.
 
 Three clients connect at once, each opens its own text under the same URI and gets a
-completion of it; the process holds one engine that loaded the model once; a client
+completion of it; the process holds one engine that loaded the model once, though two
+windows ask for other models (a shared server ignores that, with one message); a client
 that disconnects in the middle of a request does not disturb the other two, and its
 session is dropped from the engine.
 """
@@ -15,7 +16,7 @@ import psutil
 import pytest
 
 from tests.fixtures.lsp_wire import notification, request
-from tests.fixtures.tcp_client import URI, Client, serve_tcp
+from tests.fixtures.tcp_client import OPTIONS, URI, Client, serve_tcp
 
 DOCS = {
     "a": "def add(a, b):\n    return ",
@@ -33,8 +34,15 @@ def tcp_server():
 async def test_three_windows_share_one_model_and_a_disconnect_disturbs_no_one(tcp_server) -> None:
     port, proc = tcp_server
     clients = {name: await Client.connect(port) for name in DOCS}
-    statuses = await asyncio.gather(*(c.start(DOCS[n]) for n, c in clients.items()))
+    # windows b and c ask for other models: a shared server ignores that (and says so), so
+    # the model every window uses is loaded once and never swapped under the others
+    models = {"a": {}, "b": {"model": "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B", "device": "cuda"},
+              "c": {"model": "/models/missing.gguf", "quantize": "none"}}
+    statuses = await asyncio.gather(*(c.start(DOCS[n], {**OPTIONS, **models[n]}) for n, c in clients.items()))
     assert all(s["state"] == "ready" and "SmolLM2" in s["model"] for s in statuses), statuses
+    for name in ("b", "c"):
+        told = [m["params"]["message"] for m in clients[name].notifications if m["method"] == "window/showMessage"]
+        assert len(told) == 1 and "model" in told[0] and "ignored" in told[0], told
 
     # each window completes its own text (same URI, different documents), all at once
     answers = await asyncio.gather(*(c.complete(f"{n}1", DOCS[n]) for n, c in clients.items()))
