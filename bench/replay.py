@@ -40,6 +40,7 @@ from distill_lsp.completion.pipeline import CompletionConfig, Snapshot, Suggesti
 from distill_lsp.context.languages import detect_language  # noqa: E402
 from distill_lsp.engine.types import GenerationResult, StopReason  # noqa: E402
 from distill_lsp.settings import Settings, env_layer, resolve  # noqa: E402
+from distill_lsp.uris import to_path  # noqa: E402
 
 from bench.cases import HALVES, MAX_BLOCK_LINES, Case, cases_by_half  # noqa: E402
 from bench.metrics import RAW_NOTE, Outcome, markdown_table, slices  # noqa: E402
@@ -72,7 +73,7 @@ def snapshot(case: Case, index: int) -> Snapshot:
     lang = detect_language(case.language, uri)
     text = case.document
     tree = lang.parser().parse(text.encode("utf-8")) if lang is not None else None
-    return Snapshot(uri=uri, version=1, text=text, offset=case.start, lang=lang, tree=tree)
+    return Snapshot(uri=uri, version=1, text=text, offset=case.start, lang=lang, tree=tree, path=to_path(uri))
 
 
 def config_for(settings: Settings) -> CompletionConfig:

@@ -37,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=2087, help="TCP port (default 2087)")
     serve.add_argument("--token-file", help="a file holding the access token clients must send as "
                        "initializationOptions.token (required with a --host other than loopback)")
+    serve.add_argument("--config", help="a JSON file of settings (the README's keys), between the environment "
+                       "and the command line; with --tcp the only place, besides those two, for server-owned ones")
     serve.add_argument("--log-file", help="write logs here instead of stderr")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     _add_model_options(serve)
@@ -133,18 +135,17 @@ def _serve(args: argparse.Namespace) -> int:
 
     environment_offline()
     setup_logging(args.log_level, args.log_file)
-    layers = (env_layer(os.environ), _cli_layer(args))
-    if args.tcp:
-        try:
-            token = access_token(args.host, args.token_file)
-        except ValueError as exc:
-            print(f"distill-lsp: {exc}", file=sys.stderr)
-            return 2
+    try:
+        layers = (env_layer(os.environ), config_layer(args.config), _cli_layer(args))
+        token = access_token(args.host, args.token_file) if args.tcp else None
+    except ValueError as exc:
+        print(f"distill-lsp: {exc}", file=sys.stderr)
+        return 2
     engine = Engine()  # one model for every session (TCP serves many)
     if not args.tcp:
         return _end_process(engine, start_stdio(create_server(layers, engine), exit_process=False))
     try:
-        start_tcp(lambda: create_server(layers, engine, token), args.host, args.port)
+        start_tcp(lambda: create_server(layers, engine, token, shared=True), args.host, args.port)
     except TransportError as exc:
         print(f"distill-lsp: {exc}", file=sys.stderr)
         return _end_process(engine, 1)
@@ -152,6 +153,22 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def config_layer(path: str | None) -> dict[str, Any]:
+    """The settings object in the JSON file `path` (none: empty); ValueError when unreadable."""
+    if path is None:
+        return {}
+    import json
+
+    try:
+        with open(path, encoding="utf-8") as file:
+            layer = json.load(file)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"cannot read --config {path}: {exc}") from exc
+    if not isinstance(layer, dict):
+        raise ValueError(f"--config {path} must hold a JSON object of settings")
+    return layer
 
 
 def access_token(host: str, token_file: str | None) -> str | None:

@@ -16,9 +16,10 @@ from typing import Any, Union
 from lsprotocol import types
 
 from .actions.edits import unified_diff
-from .context.positions import line_starts, offset_at
-from .headless import (EXTENSION_LANGUAGES, HeadlessClient, HeadlessError, close_session, open_session,
-                       run_headless)
+from .context.positions import offset_at
+from .headless import (EXTENSION_LANGUAGES, HeadlessClient, HeadlessError, close_session, lsp_position,
+                       open_session, run_headless)
+from .uris import to_path
 
 CAPABILITIES = types.ClientCapabilities(
     window=types.WindowClientCapabilities(
@@ -62,13 +63,10 @@ def read(path: Path) -> str:
 
 
 def line_range(text: str, first: int, last: int, whole: bool) -> types.Range:
-    """Lines first..last (1-based) as an LSP range; `whole=False` gives a cursor at the line start."""
-    count = len(line_starts(text))
-    if last > count:
-        raise HeadlessError(f"line {last} is past the end of the file ({count} lines)")
-    end_line = text.splitlines()[last - 1] if whole and text.splitlines() else ""
-    end = types.Position(last - 1, len(end_line.encode("utf-16-le")) // 2) if whole else types.Position(first - 1, 0)
-    return types.Range(types.Position(first - 1, 0), end)
+    """Lines first..last (1-based, LSP line breaks only) as an LSP range; `whole=False` gives a
+    cursor at the line start."""
+    end = lsp_position(text, last, len(text) + 1) if whole else lsp_position(text, first, 1)
+    return types.Range(lsp_position(text, first, 1), end)
 
 
 def apply_workspace_edit(text: str, uri: str, edit: types.WorkspaceEdit) -> str:
@@ -116,7 +114,7 @@ async def _explain(args: argparse.Namespace, options: dict[str, Any]) -> int:
     text = read(path)
     client, result = await _run_action(args, options, "explain", line_range(text, first, last, True), path, text, [])
     shown = client.session.shown
-    markdown = Path(_file_path(shown[-1])).read_text(encoding="utf-8") if shown else (result or {}).get("markdown")
+    markdown = Path(to_path(shown[-1])).read_text(encoding="utf-8") if shown else (result or {}).get("markdown")
     print(markdown or "")
     return 0 if markdown else 3
 
@@ -137,12 +135,6 @@ async def _fix(args: argparse.Namespace, options: dict[str, Any]) -> int:
 def _command_of(item: types.Command | types.CodeAction) -> types.Command | None:
     """The command of a listed item (a CodeAction with a command reads as a Command too)."""
     return item.command if isinstance(item, types.CodeAction) else item
-
-
-def _file_path(uri: str) -> str:
-    from urllib.parse import unquote, urlparse
-
-    return unquote(urlparse(uri).path)
 
 
 def run_action_command(args: argparse.Namespace, options: dict[str, Any]) -> int:

@@ -14,8 +14,8 @@
   Cancelling still cancels the handler's asyncio task, so ``async def`` handlers see
   ``CancelledError``; a late result of a cancelled request is dropped.
 * ``exit`` ends the session through `on_exit` with code 0 after ``shutdown``, else 1.
-* ``didChange`` for a document that is not open, or whose version is not newer than the
-  one held, is dropped (logged); changes are applied with LSP's line breaks only.
+* document sync (didOpen / didChange / didClose) only runs the server's handlers: the
+  server keeps documents itself (`document_store.py`), pygls' workspace holds none.
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ import threading
 import uuid
 from functools import partial
 from typing import TYPE_CHECKING, Any, Callable
-from urllib.parse import unquote
 
 import attrs
 import cattrs
@@ -50,8 +49,6 @@ from pygls.exceptions import (
 from pygls.feature_manager import is_thread_function
 from pygls.protocol import JsonRPCRequestMessage, LanguageServerProtocol, _dict_to_object, lsp_method
 from pygls.protocol.json_rpc import JsonRPCNotification
-
-from .context.positions import replace_range
 
 if TYPE_CHECKING:
     from collections.abc import Generator
@@ -260,7 +257,8 @@ class DistillProtocol(LanguageServerProtocol):
         return JsonRPCNotification(method=method, jsonrpc="2.0", params=params)
 
     def get_message_type(self, method: str) -> type[Any] | None:
-        """lsprotocol's message type (pygls caches this per instance, which leaks sessions)."""
+        """lsprotocol's message type (pygls caches this with lru_cache on the method, which holds
+        every session's protocol alive: a fix that belongs upstream in pygls)."""
         return _message_types(method)[0]
 
     def get_result_type(self, method: str) -> type[Any] | None:
@@ -450,29 +448,27 @@ class DistillProtocol(LanguageServerProtocol):
             params.capabilities.general.position_encodings = None
         return (yield from super().lsp_initialize(params))
 
+    # Documents live in the server's DocumentStore (features/documents.py), not in pygls'
+    # workspace: pygls keys its copy by the unquoted URI, splits lines at \f and \u2028 as
+    # editors do not, raises KeyError for a change to an unopened document and applies a
+    # stale version (fixes that belong upstream, in pygls.workspace). So these three only
+    # run the server's handler.
+
+    @lsp_method(types.TEXT_DOCUMENT_DID_OPEN)
+    def lsp_text_document__did_open(self, params: types.DidOpenTextDocumentParams) -> Generator[Any, Any, None]:
+        yield from self._user_handler(types.TEXT_DOCUMENT_DID_OPEN, params)
+
     @lsp_method(types.TEXT_DOCUMENT_DID_CHANGE)
     def lsp_text_document__did_change(self, params: types.DidChangeTextDocumentParams) -> Generator[Any, Any, None]:
-        """Apply the changes, then run the user's handler; drop changes to a document that
-        is not open or that carry a stale version (pygls raises KeyError on the first and
-        applies the second, and splits lines at \\f and \\u2028 as editors do not)."""
-        uri, version = params.text_document.uri, params.text_document.version
-        doc = self.workspace.text_documents.get(unquote(uri))
-        if doc is None:
-            logger.info("Ignoring didChange for %s: the document is not open", uri)
-            return
-        if doc.version is not None and version <= doc.version:
-            logger.warning("Ignoring didChange for %s: version %d is not newer than %d", uri, version, doc.version)
-            return
-        text = doc.source
-        for change in params.content_changes:
-            if isinstance(change, types.TextDocumentContentChangePartial):
-                r = change.range
-                text = replace_range(text, (r.start.line, r.start.character), (r.end.line, r.end.character), change.text)
-            else:
-                text = change.text
-        self.workspace.put_text_document(types.TextDocumentItem(uri, doc.language_id or "", version, text))
-        if (user_handler := self.fm.features.get(types.TEXT_DOCUMENT_DID_CHANGE)) is not None:
-            yield user_handler, (params,), None
+        yield from self._user_handler(types.TEXT_DOCUMENT_DID_CHANGE, params)
+
+    @lsp_method(types.TEXT_DOCUMENT_DID_CLOSE)
+    def lsp_text_document__did_close(self, params: types.DidCloseTextDocumentParams) -> Generator[Any, Any, None]:
+        yield from self._user_handler(types.TEXT_DOCUMENT_DID_CLOSE, params)
+
+    def _user_handler(self, method: str, params: Any) -> Generator[Any, Any, None]:
+        if (handler := self.fm.features.get(method)) is not None:
+            yield handler, (params,), None
 
     @lsp_method(types.SHUTDOWN)
     def lsp_shutdown(self, *args: Any) -> Generator[Any, Any, None]:

@@ -8,8 +8,8 @@ import itertools
 import logging
 import uuid
 from collections.abc import Mapping
+from concurrent.futures import Future
 from typing import Any
-from urllib.parse import unquote
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
@@ -17,16 +17,12 @@ from pygls.lsp.server import LanguageServer
 from . import __version__
 from .completion.cache import TypedAheadCache
 from .completion.pipeline import Snapshot
-from .context.builder import ContextMemory
-from .context.languages import detect_language
-from .context.positions import offset_at
-from .context.trees import TreeCache
+from .document_store import DocumentStore
 from .engine.factory import model_key, make_backend_factory
-from .engine.types import EngineError
 from .engine.worker import Engine, EngineState
 from .features.accepts import SuggestionStats
 from .protocol import DistillProtocol
-from .settings import Settings, apply_options, resolve
+from .settings import Settings, apply_options, resolve, without_server_owned
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +31,7 @@ class DistillLanguageServer(LanguageServer):
     """One LSP session; the engine (and its model) may be shared between sessions."""
 
     def __init__(self, base_layers: tuple[Mapping[str, Any], ...] = (), engine: Engine | None = None,
-                 access_token: str | None = None) -> None:
+                 access_token: str | None = None, shared: bool = False) -> None:
         super().__init__("distill-lsp", __version__, protocol_cls=DistillProtocol,
                          text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
         self.session_id = uuid.uuid4().hex[:12]
@@ -45,22 +41,32 @@ class DistillLanguageServer(LanguageServer):
         """False when the engine (and its model) is shared with other sessions (TCP)."""
         self.access_token = access_token
         """When set, `initialize` must carry it as initializationOptions.token."""
+        self.shared = shared
+        """Served over TCP to clients that do not own the process: server-owned settings
+        come only from `base_layers` (command line, environment, config file)."""
         self.settings, self._startup_problems = resolve(*base_layers)
         self._loaded_key: tuple[Any, ...] | None = None
         self._load_task: asyncio.Task[None] | None = None
         self._request_ids = itertools.count(1)
         self.settings_from_client: Any = None
-        self.trees = TreeCache()
-        """Parse trees and text of the open documents, kept in step with didChange."""
+        self.documents = DocumentStore()
+        """The open documents (text, version, parse tree, context memory): the only copy."""
+        self.stale_reported: set[str] = set()
+        """Documents whose stale didChange the user has been told about."""
         self.typed_ahead = TypedAheadCache()
         self.suggestion_stats = SuggestionStats()
         """Inline suggestions shown and accepted in this session (`features/accepts.py`)."""
-        self.context_memory: dict[str, ContextMemory] = {}
-        """Per document, what its last prompt's context chose (kept steady while typing)."""
 
     # -- settings -------------------------------------------------------------------
     def update_settings(self, layer: Any, origin: str) -> Settings:
         """Apply a layer of options; one message for all its problems; reload if needed."""
+        if self.shared:
+            layer, ignored = without_server_owned(layer)
+            if ignored:
+                logger.warning("settings from %s: server-owned keys ignored: %s", origin, ", ".join(ignored))
+                self.show_message(f"distill-lsp: this server is shared, so it ignored {', '.join(ignored)} "
+                                  f"({origin}): those are set by its command line, environment or config file",
+                                  types.MessageType.Warning)
         before = self.settings
         self.settings, problems = apply_options(self.settings, layer)
         if self.settings.sampling_profile() != before.sampling_profile():
@@ -75,10 +81,11 @@ class DistillLanguageServer(LanguageServer):
         return self.settings
 
     # -- model ----------------------------------------------------------------------
-    def ensure_model(self) -> None:
-        """Start loading the configured model in the background unless it is loaded."""
+    def ensure_model(self, force: bool = False) -> None:
+        """Start loading the configured model in the background unless it is loaded or
+        loading; a failed load is tried again, and `force` reloads a loaded one."""
         key = model_key(self.settings)
-        if key == self._loaded_key:
+        if key == self._loaded_key and not force and self.engine.state is not EngineState.FAILED:
             return
         try:
             loop = asyncio.get_running_loop()
@@ -86,31 +93,31 @@ class DistillLanguageServer(LanguageServer):
             logger.debug("no running event loop; the model is not loaded")
             return
         self._loaded_key = key
-        self._load_task = loop.create_task(self._load(self.settings))
+        future = self.engine.load(make_backend_factory(self.settings), key=key, force=force)
+        self._load_task = loop.create_task(self._load(self.settings, future))
 
-    async def _load(self, settings: Settings) -> None:
+    async def _load(self, settings: Settings, future: Future) -> None:
         token = str(uuid.uuid4())
-        progress = await self._begin_progress(token, "distill-lsp", f"loading model ({settings.model})")
-        future = self.engine.load(make_backend_factory(settings), key=model_key(settings))
+        progress = await self.begin_progress(token, "distill-lsp", f"loading model ({settings.model})")
         try:
             info = await asyncio.wrap_future(future)
-        except EngineError as exc:
-            self._end_progress(progress, token, "failed")
+        except Exception as exc:  # any failure of the load (the engine marked itself failed): tell the user
+            self.end_progress(progress, token, "failed")
             logger.error("model not available: %s", exc)
             self.show_message(f"distill-lsp: {exc}", types.MessageType.Error)
             self.protocol.notify("distill/status", {"state": "failed", "error": str(exc)})
             return
-        self._end_progress(progress, token, "ready")
+        self.end_progress(progress, token, "ready")
         message = f"model {info.name} ready on {info.device} ({info.dtype}) in {info.load_s:.1f} s"
         self.window_log_message(types.LogMessageParams(types.MessageType.Info, message))
         self.protocol.notify("distill/status", {"state": "ready", "model": info.name, "modelType": info.model_type,
                                                 "device": info.device, "loadSeconds": info.load_s})
 
-    def _end_progress(self, started: bool, token: str, message: str) -> None:
+    def end_progress(self, started: bool, token: str, message: str) -> None:
         if started:
             self.work_done_progress.end(token, types.WorkDoneProgressEnd(message=message))
 
-    async def _begin_progress(self, token: str, title: str, message: str) -> bool:
+    async def begin_progress(self, token: str, title: str, message: str) -> bool:
         caps = self.client_capabilities.window
         if not (caps and caps.work_done_progress):
             return False
@@ -127,30 +134,19 @@ class DistillLanguageServer(LanguageServer):
         return self.engine.state
 
     # -- documents ------------------------------------------------------------------
-    def open_document(self, uri: str, text: str, language_id: str | None) -> None:
-        self.trees.open(uri, text, detect_language(language_id, uri))
-
     def snapshot(self, uri: str, position: types.Position, automatic: bool) -> Snapshot | None:
         """The open document at `position` (UTF-16), or None for a document that isn't open."""
-        doc = self.workspace.text_documents.get(unquote(uri))  # pygls keys documents by unquoted uri
+        doc = self.documents.get(uri)
         if doc is None:
             return None
-        text = doc.source
-        entry = self.trees.get(uri)
-        if entry is None or entry[0] != text:  # never expected: resynchronise rather than mislead
-            logger.warning("parse cache out of step with %s; re-parsing", uri)
-            self.open_document(uri, text, doc.language_id)
-            entry = self.trees.get(uri)
-        tree = entry[1] if entry else None
-        others = [(u.removeprefix("file://"), t) for u, t, _ in self.trees.documents() if u != uri]
-        return Snapshot(uri=uri, version=doc.version, text=text,
-                        offset=offset_at(text, position.line, position.character),
-                        lang=self.trees.language(uri), tree=tree, other_docs=others, automatic=automatic,
-                        memory=self.context_memory.get(uri))
+        others = [(d.path, d.text) for d in self.documents.documents() if d.key != doc.key]
+        return Snapshot(uri=doc.key, version=doc.version, text=doc.text,
+                        offset=doc.offset_at(position.line, position.character), lang=doc.lang, tree=doc.tree,
+                        other_docs=others, automatic=automatic, memory=self.documents.memory(doc.key),
+                        path=doc.path)
 
     def document_version(self, uri: str) -> int | None:
-        doc = self.workspace.text_documents.get(unquote(uri))
-        return doc.version if doc is not None else None
+        return self.documents.version(uri)
 
     def next_request_id(self) -> str:
         return f"c{next(self._request_ids)}"
@@ -158,17 +154,10 @@ class DistillLanguageServer(LanguageServer):
     def end_session(self) -> None:
         """The connection is gone: cancel this session's jobs, forget its documents and caches."""
         cancelled = self.engine.end()  # (a model load is shared: it goes on for the other sessions)
-        try:
-            workspace = self.workspace
-        except RuntimeError:  # the connection ended before `initialize`: no documents
-            workspace = None
-        for uri in list(workspace.text_documents if workspace else ()):
-            workspace.remove_text_document(uri)
-        self.trees = TreeCache()
+        self.documents.clear()
         self.typed_ahead = TypedAheadCache()
         self.suggestion_stats = SuggestionStats()
         """Inline suggestions shown and accepted in this session (`features/accepts.py`)."""
-        self.context_memory = {}
         logger.info("session %s ended: %d engine jobs cancelled, its documents and caches freed",
                     self.session_id, cancelled)
 
@@ -178,10 +167,10 @@ class DistillLanguageServer(LanguageServer):
 
 
 def create_server(base_layers: tuple[Mapping[str, Any], ...] = (), engine: Engine | None = None,
-                  access_token: str | None = None) -> DistillLanguageServer:
-    """A server with every feature registered."""
+                  access_token: str | None = None, shared: bool = False) -> DistillLanguageServer:
+    """A server with every feature registered (`shared`: one TCP session of many)."""
     from .features import register_all
 
-    server = DistillLanguageServer(base_layers, engine, access_token)
+    server = DistillLanguageServer(base_layers, engine, access_token, shared)
     register_all(server)
     return server

@@ -4,6 +4,8 @@
 Sources, later ones win: built-in defaults, environment (`DISTILL_LSP_*`), command line,
 `initializationOptions`, `workspace/didChangeConfiguration` (section ``distill``).
 A bad field is reported (one message for the whole update) and the previous value stays.
+A server shared over TCP takes the server-owned options (`Option.server_owned`) only from
+the first three sources.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ class Settings:
     kernels: str = "auto"
     prefix_cache_mb: int = 256
     debounce_ms: int = DEFAULT_DEBOUNCE_MS
+    load_wait_seconds: float = 120.0
     reasoning_tokens: int = 512
     include_reasoning: str = "collapsed"
     action_max_new_tokens: int = 512
@@ -92,6 +95,10 @@ class Option:
     allowed: str
     env: str | None = None
     parse_env: Callable[[str], Any] = str
+    server_owned: bool = False
+    """Acts on the process or the machine (the model, devices, the endpoint and its key, files
+    written): a server shared over TCP takes it only from its command line, environment or
+    config file, never from a client."""
 
 
 def _is_int(lo: int, hi: int) -> Callable[[Any], bool]:
@@ -132,7 +139,7 @@ OPTIONS: tuple[Option, ...] = (
            "Model to load: `auto`, a Hugging Face id (resolved from the local cache only), "
            "a model directory, or a `.gguf` file.",
            lambda v: isinstance(v, str) and v.strip() != "", "a non-empty string",
-           env="DISTILL_LSP_MODEL"),
+           env="DISTILL_LSP_MODEL", server_owned=True),
     Option("profile", "profile",
            "Sampling profile for completions: greedy, precise, coding, creative or a name from `profiles`.",
            _is_str, "a profile name", env="DISTILL_LSP_PROFILE"),
@@ -159,31 +166,36 @@ OPTIONS: tuple[Option, ...] = (
            "Prompt budget in tokens (0: from the model's context length, at most 2048).",
            _is_int(0, 131072), "an integer in [0, 131072]"),
     Option("device", "device", "Where the model runs: auto, cpu, cuda or cuda:N.",
-           _one_of("auto", "cpu", "cuda"), "auto, cpu, cuda or cuda:N", env="DISTILL_LSP_DEVICE"),
+           _one_of("auto", "cpu", "cuda"), "auto, cpu, cuda or cuda:N", env="DISTILL_LSP_DEVICE", server_owned=True),
     Option("dtype", "dtype", "Weights' dtype: auto (bf16/fp16 on GPU, fp32 on CPU), float32, bfloat16, float16.",
            _one_of("auto", "float32", "bfloat16", "float16"), "auto, float32, bfloat16 or float16",
-           env="DISTILL_LSP_DTYPE"),
+           env="DISTILL_LSP_DTYPE", server_owned=True),
     Option("deviceMap", "device_map", "Passed to transformers as device_map when set (e.g. `auto`).",
-           _is_str, "a string"),
+           _is_str, "a string", server_owned=True),
     Option("threads", "threads", "CPU threads for the model (0: physical cores).",
-           _is_int(0, 1024), "an integer in [0, 1024]", env="DISTILL_LSP_THREADS", parse_env=int),
+           _is_int(0, 1024), "an integer in [0, 1024]", env="DISTILL_LSP_THREADS", parse_env=int, server_owned=True),
     Option("quantize", "quantize",
            "Weight-only quantization on the CPU: auto (int4 where lossless, e.g. from a 4-bit GGUF, else int8; "
            "none on a GPU), int8, int4 or none.",
-           _one_of("auto", "none", "int8", "int4"), "auto, none, int8 or int4", env="DISTILL_LSP_QUANTIZE"),
+           _one_of("auto", "none", "int8", "int4"), "auto, none, int8 or int4", env="DISTILL_LSP_QUANTIZE",
+           server_owned=True),
     Option("kernels", "kernels",
            "CPU kernels: auto (the fastest that keeps the float model's next-token choices, measured once per "
            "CPU, torch version, model and threads) or `PROMPT,DECODE` paths: dense-fp32, dense-bf16, "
            "int8-bf16, int8-fp32, int4-bf16, int4-fp32 (the int paths need `quantize` other than none).",
-           _is_kernels, "auto or PROMPT,DECODE kernel paths", env="DISTILL_LSP_KERNELS"),
+           _is_kernels, "auto or PROMPT,DECODE kernel paths", env="DISTILL_LSP_KERNELS", server_owned=True),
     Option("prefixCacheMB", "prefix_cache_mb",
            "Memory for the key/value caches kept between requests (prefix reuse), in MiB (0: off).",
-           _is_int(0, 65536), "an integer in [0, 65536]"),
+           _is_int(0, 65536), "an integer in [0, 65536]", server_owned=True),
+    Option("loadWaitSeconds", "load_wait_seconds",
+           "Explain/Fix/Document asked for while the model is still loading wait this long for it (with "
+           "progress), then fail with a message; completions never wait (they answer empty until it is ready).",
+           _is_number(0, 3600), "seconds in [0, 3600]"),
     Option("debounceMs", "debounce_ms",
            "Automatic inline completions wait this long for the next keystroke before generating.",
            _is_int(0, 5000), "an integer in [0, 5000]"),
     Option("cacheDir", "cache_dir", "Where converted models and explanations are kept (default ~/.cache/distill-lsp).",
-           _is_str, "a path", env="DISTILL_LSP_CACHE_DIR"),
+           _is_str, "a path", env="DISTILL_LSP_CACHE_DIR", server_owned=True),
     Option("reasoningTokens", "reasoning_tokens",
            "Explain/Fix/Document: most tokens a reasoning model may think (`<think>`) before `</think>` "
            "is forced and it answers (0: answer at once).", _is_int(0, 32768), "an integer in [0, 32768]"),
@@ -199,28 +211,28 @@ OPTIONS: tuple[Option, ...] = (
     Option("backend", "backend",
            "Where generation runs: `local` (the model in this process) or `openai` (an OpenAI-compatible "
            "server: vLLM, SGLang, TGI, llama.cpp, Ollama; see `endpoint`).",
-           _one_of("local", "openai"), "local or openai", env="DISTILL_LSP_BACKEND"),
+           _one_of("local", "openai"), "local or openai", env="DISTILL_LSP_BACKEND", server_owned=True),
     Option("endpoint", "endpoint",
            "backend `openai`: the server's base URL, e.g. `http://gpu-box:8000/v1` (`/v1` is added when missing).",
-           _is_url, "an http:// or https:// URL", env="DISTILL_LSP_ENDPOINT"),
+           _is_url, "an http:// or https:// URL", env="DISTILL_LSP_ENDPOINT", server_owned=True),
     Option("remoteModel", "remote_model",
            "backend `openai`: the model name to request (empty: the first one the server lists).",
-           _is_str, "a string", env="DISTILL_LSP_REMOTE_MODEL"),
+           _is_str, "a string", env="DISTILL_LSP_REMOTE_MODEL", server_owned=True),
     Option("apiKeyEnv", "api_key_env",
            "backend `openai`: the name of the environment variable holding the API key (the key itself "
            "never goes in settings or logs).", _is_env_name, "an environment variable name",
-           env="DISTILL_LSP_API_KEY_ENV"),
+           env="DISTILL_LSP_API_KEY_ENV", server_owned=True),
     Option("tokenizer", "tokenizer",
            "backend `openai`: a local tokenizer for the prompt budget and templates (`bundled`, a Hugging Face "
            "id in the local cache, a directory or a `.gguf`); empty: `remoteModel` from the local cache, else "
-           "an estimate of one token per 3 characters.", _is_str, "a string", env="DISTILL_LSP_TOKENIZER"),
+           "an estimate of one token per 3 characters.", _is_str, "a string", env="DISTILL_LSP_TOKENIZER", server_owned=True),
     Option("connectTimeout", "connect_timeout", "backend `openai`: seconds to connect to the endpoint.",
-           _is_number(0.1, 600), "seconds in [0.1, 600]"),
+           _is_number(0.1, 600), "seconds in [0.1, 600]", server_owned=True),
     Option("firstTokenTimeout", "first_token_timeout",
            "backend `openai`: seconds from sending a request to its first generated text.",
-           _is_number(0.1, 3600), "seconds in [0.1, 3600]"),
+           _is_number(0.1, 3600), "seconds in [0.1, 3600]", server_owned=True),
     Option("totalTimeout", "total_timeout", "backend `openai`: most seconds one generation may take.",
-           _is_number(0.1, 3600), "seconds in [0.1, 3600]"),
+           _is_number(0.1, 3600), "seconds in [0.1, 3600]", server_owned=True),
 )
 
 _BY_KEY = {o.key: o for o in OPTIONS}
@@ -230,6 +242,19 @@ _PROFILE_ATTRS = ("profile", "explain_profile", "fix_profile", "document_profile
 def option_keys() -> set[str]:
     """The camelCase keys a client may send."""
     return set(_BY_KEY)
+
+
+def server_owned_keys() -> set[str]:
+    """The keys a server shared over TCP never takes from a client (see `Option.server_owned`)."""
+    return {o.key for o in OPTIONS if o.server_owned}
+
+
+def without_server_owned(raw: Any) -> tuple[Any, list[str]]:
+    """`raw` less the server-owned keys, and the keys taken out (sorted)."""
+    if not isinstance(raw, Mapping):
+        return raw, []
+    owned = server_owned_keys()
+    return {k: v for k, v in raw.items() if k not in owned}, sorted(k for k in raw if k in owned)
 
 
 def env_layer(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -312,10 +337,11 @@ def resolve(*layers: Any) -> tuple[Settings, list[str]]:
 
 def settings_table() -> str:
     """The README's settings table, made from `OPTIONS`."""
-    rows = ["| key | default | env | meaning |", "| --- | --- | --- | --- |"]
+    rows = ["| key | default | env | set by (TCP) | meaning |", "| --- | --- | --- | --- | --- |"]
     defaults = Settings()
     for opt in OPTIONS:
         default = getattr(defaults, opt.attr)
         shown = "{}" if isinstance(default, Mapping) else f"`{default!r}`" if default != "" else "(unset)"
-        rows.append(f"| `{opt.key}` | {shown} | {opt.env or ''} | {opt.doc} |")
+        owner = "server" if opt.server_owned else "client"
+        rows.append(f"| `{opt.key}` | {shown} | {opt.env or ''} | {owner} | {opt.doc} |")
     return "\n".join(rows)

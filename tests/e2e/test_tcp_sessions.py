@@ -1,7 +1,8 @@
 """Many editor windows, one process: `distill-lsp serve --tcp` with the real bundled model.
 
 Three clients connect at once, each opens its own text under the same URI and gets a
-completion of it; the process holds one engine that loaded the model once; a client
+completion of it; the process holds one engine that loaded the model once, though two
+windows ask for other models (a shared server ignores that, with one message); a client
 that disconnects in the middle of a request does not disturb the other two, and its
 session is dropped from the engine.
 """
@@ -9,101 +10,39 @@ session is dropped from the engine.
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import re
-import subprocess
-import sys
-import threading
 import time
-from typing import Any
 
 import psutil
 import pytest
 
-from tests.fixtures.fake_openai import free_port
-from tests.fixtures.lsp_wire import frame, notification, request
-from tests.helpers import stop_process
+from tests.fixtures.lsp_wire import notification, request
+from tests.fixtures.tcp_client import OPTIONS, URI, Client, serve_tcp
 
-URI = "file:///team/main.py"  # the same URI in every window: sessions must not mix their documents
 DOCS = {
     "a": "def add(a, b):\n    return ",
     "b": "def is_even(n):\n    return ",
     "c": "def greet(name):\n    return ",
 }
-OPTIONS = {"profile": "greedy", "maxNewTokens": 12, "contextTokens": 256}
-
-
-class Client:
-    """A raw LSP client over one TCP connection; notifications are kept by method."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
-        self.notifications: list[dict[str, Any]] = []
-
-    @classmethod
-    async def connect(cls, port: int) -> Client:
-        return cls(*await asyncio.open_connection("127.0.0.1", port))
-
-    async def send(self, message: dict[str, Any]) -> None:
-        self.writer.write(frame(message))
-        await self.writer.drain()
-
-    async def recv(self, timeout: float) -> dict[str, Any]:
-        header = await asyncio.wait_for(self.reader.readuntil(b"\r\n\r\n"), timeout)
-        length = int(re.fullmatch(rb"Content-Length: (\d+)\r\n\r\n", header).group(1))
-        return json.loads(await self.reader.readexactly(length))
-
-    async def call(self, msg_id: Any, method: str, params: Any = None, timeout: float = 180) -> dict[str, Any]:
-        await self.send(request(msg_id, method, params))
-        while "method" in (message := await self.recv(timeout)):
-            self.notifications.append(message)
-        assert message["id"] == msg_id, message
-        return message
-
-    async def start(self, text: str) -> dict[str, Any]:
-        """initialize, wait for the model, open `text` as URI; the distill/status params."""
-        init = {"processId": None, "rootUri": None, "capabilities": {}, "initializationOptions": OPTIONS}
-        assert "result" in await self.call("init", "initialize", init)
-        await self.send(notification("initialized", {}))
-        while not any(n["method"] == "distill/status" for n in self.notifications):
-            self.notifications.append(await self.recv(240))
-        await self.send(notification("textDocument/didOpen", {"textDocument": {
-            "uri": URI, "languageId": "python", "version": 1, "text": text}}))
-        return next(n["params"] for n in self.notifications if n["method"] == "distill/status")
-
-    async def complete(self, msg_id: Any, text: str) -> str:
-        lines = text.split("\n")
-        answer = await self.call(msg_id, "textDocument/inlineCompletion", {
-            "textDocument": {"uri": URI}, "position": {"line": len(lines) - 1, "character": len(lines[-1])},
-            "context": {"triggerKind": 1}})
-        items = (answer.get("result") or {}).get("items", [])
-        return items[0]["insertText"] if items else ""
 
 
 @pytest.fixture(scope="module")
 def tcp_server():
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "distill_lsp", "serve", "--tcp", "--port", str(port),
-                             "--log-level", "info"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            env=dict(os.environ))
-    try:
-        assert proc.stderr is not None
-        while line := proc.stderr.readline():  # the listener logs its address once it is bound
-            if b"Serving LSP over TCP" in line:
-                break
-        assert proc.poll() is None, "the TCP server exited"
-        threading.Thread(target=proc.stderr.read, daemon=True).start()  # keep the pipe from filling up
+    with serve_tcp() as (port, proc):
         yield port, proc
-    finally:
-        stop_process(proc)
 
 
 async def test_three_windows_share_one_model_and_a_disconnect_disturbs_no_one(tcp_server) -> None:
     port, proc = tcp_server
     clients = {name: await Client.connect(port) for name in DOCS}
-    statuses = await asyncio.gather(*(c.start(DOCS[n]) for n, c in clients.items()))
+    # windows b and c ask for other models: a shared server ignores that (and says so), so
+    # the model every window uses is loaded once and never swapped under the others
+    models = {"a": {}, "b": {"model": "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B", "device": "cuda"},
+              "c": {"model": "/models/missing.gguf", "quantize": "none"}}
+    statuses = await asyncio.gather(*(c.start(DOCS[n], {**OPTIONS, **models[n]}) for n, c in clients.items()))
     assert all(s["state"] == "ready" and "SmolLM2" in s["model"] for s in statuses), statuses
+    for name in ("b", "c"):
+        told = [m["params"]["message"] for m in clients[name].notifications if m["method"] == "window/showMessage"]
+        assert len(told) == 1 and "model" in told[0] and "ignored" in told[0], told
 
     # each window completes its own text (same URI, different documents), all at once
     answers = await asyncio.gather(*(c.complete(f"{n}1", DOCS[n]) for n, c in clients.items()))

@@ -69,8 +69,8 @@ RUST = (
 )
 DOCS = {"python": PYTHON, "typescript": TYPESCRIPT, "go": GO, "rust": RUST}
 OTHERS = {
-    "python": [("file:///proj/util.py", "def scale_total(total, limit):\n    return clamp(total, 0, limit)\n"),
-               ("file:///proj/readme.md", "clamp total weigh items")],
+    "python": [("/proj/util.py", "def scale_total(total, limit):\n    return clamp(total, 0, limit)\n"),
+               ("/proj/readme.md", "clamp total weigh items")],
     "typescript": [("/proj/paths.ts", "export function rootOf(config: Config): string {\n  return config.root;\n}\n")],
     "go": [("/proj/util.go", "package store\n\ntype Store struct {\n\titems map[string]Entry\n\tlog   []string\n}\n")],
     "rust": [("/proj/other.rs", "pub fn insert_all(cache: &mut Cache, key: &str) {\n    cache.insert(key, 1);\n}\n")],
@@ -164,10 +164,10 @@ def test_other_documents_ranked_and_headed_by_comment() -> None:
     text, offset = _doc("python")
     lang = detect_language("python", None)
     others = [
-        ("file:///proj/unrelated.py", "def parse_html(page):\n    return page.soup\n"),
-        ("file:///proj/util.py", "def scale_total(total, limit, items):\n    return clamp(total, 0, limit)\n"),
-        ("file:///proj/notes.md", "clamp total limit items weight"),
-        ("file:///proj/web.ts", "const clamp = (total: number, limit: number) => total;\n"),
+        ("/proj/unrelated.py", "def parse_html(page):\n    return page.soup\n"),
+        ("/proj/util.py", "def scale_total(total, limit, items):\n    return clamp(total, 0, limit)\n"),
+        ("/proj/notes.md", "clamp total limit items weight"),
+        ("/proj/web.ts", "const clamp = (total: number, limit: number) => total;\n"),
     ]
     ctx = build_context(text, offset, lang, lang.parser().parse(encode(text)), others, words, 400,
                         path="/proj/scale.py")

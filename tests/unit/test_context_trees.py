@@ -1,4 +1,5 @@
-"""TreeCache: incremental LSP edits give the same text and tree as a fresh parse."""
+"""The document store's parse trees: incremental LSP edits give the same text and tree as a
+fresh parse."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import threading
 import pytest
 from distill_lsp.context.languages import detect_language
 from distill_lsp.context.positions import encode, position_at
-from distill_lsp.context.trees import TreeCache, UnknownDocument
+from distill_lsp.document_store import DocumentStore, UnknownDocument
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -31,6 +32,29 @@ def _shape(tree) -> list[tuple[str, int, int]]:
 
 def _fresh(lang, text):
     return lang.parser().parse(encode(text))
+
+
+class TreeCache(DocumentStore):
+    """The store driven the way these tests read: one edit per version."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.versions = 0
+
+    def open(self, uri, text, lang):  # type: ignore[override]
+        return super().open(uri, text, 0, lang.name if lang else None)
+
+    def apply_change(self, uri, start, end, new):
+        self.versions += 1
+        self.change(uri, self.versions, [((start, end), new)])
+
+    def replace(self, uri, text):
+        self.versions += 1
+        self.change(uri, self.versions, [(None, text)])
+
+    def get(self, uri):  # type: ignore[override]
+        doc = super().get(uri)
+        return None if doc is None else (doc.text, doc.tree)
 
 
 @pytest.mark.parametrize("name", sorted(SOURCES))
@@ -108,10 +132,10 @@ def test_trees_handed_out_are_not_edited_later() -> None:
 
 def test_unknown_language_keeps_text_without_tree() -> None:
     cache = TreeCache()
-    cache.open("u", "hello", None)
-    cache.apply_change("u", (0, 5), (0, 5), " world")
-    assert cache.get("u") == ("hello world", None)
-    assert cache.documents() == [("u", "hello world", None)]
+    cache.open("u.txt", "hello", None)
+    cache.apply_change("u.txt", (0, 5), (0, 5), " world")
+    assert cache.get("u.txt") == ("hello world", None)
+    assert [(d.uri, d.text, d.lang) for d in cache.documents()] == [("u.txt", "hello world", None)]
 
 
 def test_unknown_document() -> None:
@@ -125,19 +149,23 @@ def test_unknown_document() -> None:
 
 
 def test_concurrent_edits_stay_consistent() -> None:
+    """Four threads type into four documents at once; the shared parsers stay consistent."""
     lang = detect_language("python", None)
-    cache = TreeCache()
-    cache.open("u", "", lang)
+    store = DocumentStore()
+    uris = [f"file:///t{i}.py" for i in range(4)]
+    for uri in uris:
+        store.open(uri, "", 0, "python")
 
-    def type_chars() -> None:
-        for _ in range(50):
-            cache.apply_change("u", (0, 0), (0, 0), "x")
+    def type_chars(uri: str) -> None:
+        for version in range(1, 51):
+            store.change(uri, version, [(((0, 0), (0, 0)), "x")])
 
-    threads = [threading.Thread(target=type_chars) for _ in range(4)]
+    threads = [threading.Thread(target=type_chars, args=(uri,)) for uri in uris]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    text, tree = cache.get("u")
-    assert text == "x" * 200
-    assert str(tree.root_node) == str(_fresh(lang, text).root_node)
+    for uri in uris:
+        doc = store.get(uri)
+        assert doc.text == "x" * 50 and doc.version == 50
+        assert str(doc.tree.root_node) == str(_fresh(lang, doc.text).root_node)

@@ -1,5 +1,6 @@
-"""didChange as the protocol applies it: LSP line breaks only, unknown documents and stale
-versions dropped, percent-encoded uris, huge documents left unparsed, the syntax gate's window."""
+"""Document sync into the server's DocumentStore: LSP line breaks only, unknown documents
+dropped, stale versions dropped and reported once, every spelling of a URI finds its
+document, huge documents left unparsed, the syntax gate's window."""
 
 from __future__ import annotations
 
@@ -9,16 +10,23 @@ import pytest
 from lsprotocol import types
 
 from distill_lsp.completion.postprocess import gate_window
-from distill_lsp.context.languages import detect_language
 from distill_lsp.context.positions import replace_range
-from distill_lsp.context.trees import MAX_PARSE_CHARS, TreeCache
-from tests.fixtures.lsp_wire import initialize, make_server, notification
+from distill_lsp.context.trees import MAX_PARSE_CHARS
+from distill_lsp.document_store import DocumentStore
+from distill_lsp.uris import document_key, file_name, to_path
+from tests.fixtures.lsp_wire import initialize, make_distill_server, notification
 
 
+@pytest.fixture
 def session():
-    server, protocol, writer = make_server()
+    server, protocol, writer = make_distill_server()
     initialize(protocol)
-    return server, protocol, writer
+    yield server, protocol, writer
+    server.engine.close()
+
+
+def shown(writer) -> list[str]:
+    return [m["params"]["message"] for m in writer.messages() if m.get("method") == types.WINDOW_SHOW_MESSAGE]
 
 
 def send(protocol, method: str, params: dict) -> None:
@@ -38,45 +46,62 @@ def change(protocol, uri: str, version: int, start, end, text: str) -> None:
 
 @pytest.mark.parametrize("eol", ["\n", "\r\n", "\r"])
 @pytest.mark.parametrize("odd", ["\x0c", "\x0b", "\x1c", "\x85", "\u2028", "\u2029"])
-def test_only_lsp_line_breaks_count(eol: str, odd: str) -> None:
-    server, protocol, _ = session()
+def test_only_lsp_line_breaks_count(session, eol: str, odd: str) -> None:
+    server, protocol, _ = session
     text = f"a{odd}b{eol}cd{eol}ef"
     open_(protocol, "file:///x.py", text)
     change(protocol, "file:///x.py", 2, (1, 1), (2, 1), "X")
-    assert server.workspace.text_documents["file:///x.py"].source == f"a{odd}b{eol}cXf"
+    assert server.documents.get("file:///x.py").text == f"a{odd}b{eol}cXf"
 
 
-def test_unopened_document_change_is_dropped_without_error() -> None:
-    server, protocol, writer = session()
+def test_unopened_document_change_is_dropped_without_error(session) -> None:
+    server, protocol, writer = session
     change(protocol, "file:///never.py", 2, (0, 0), (0, 0), "x")
-    assert "file:///never.py" not in server.workspace.text_documents
-    assert not [m for m in writer.messages() if m.get("method") == types.WINDOW_SHOW_MESSAGE]
+    assert server.documents.get("file:///never.py") is None
+    assert shown(writer) == []
 
 
-def test_stale_versions_are_dropped_newer_ones_applied() -> None:
-    server, protocol, _ = session()
+def test_stale_versions_are_dropped_and_reported_once(session) -> None:
+    server, protocol, writer = session
     open_(protocol, "file:///s.py", "abc", version=5)
     change(protocol, "file:///s.py", 5, (0, 0), (0, 0), "stale")
     change(protocol, "file:///s.py", 4, (0, 0), (0, 0), "older")
-    doc = server.workspace.text_documents["file:///s.py"]
-    assert (doc.source, doc.version) == ("abc", 5)
+    doc = server.documents.get("file:///s.py")
+    assert (doc.text, doc.version) == ("abc", 5)
+    messages = shown(writer)
+    assert len(messages) == 1 and "version 5 is not newer than 5" in messages[0], messages
     change(protocol, "file:///s.py", 6, (0, 3), (0, 3), "d")
-    doc = server.workspace.text_documents["file:///s.py"]
-    assert (doc.source, doc.version) == ("abcd", 6)
+    doc = server.documents.get("file:///s.py")
+    assert (doc.text, doc.version) == ("abcd", 6)
+    assert len(shown(writer)) == 1
 
 
-def test_percent_encoded_uri_is_found_by_the_server() -> None:
-    from distill_lsp.server import create_server
+SPELLINGS = [
+    ("file:///home/dev/proj/with%20space.py", "file:///home/dev/proj/with space.py", "/home/dev/proj/with space.py"),
+    ("file:///c%3A/Users/dev/proj/win.py", "file:///C:/Users/dev/proj/win.py", "c:/Users/dev/proj/win.py"),
+    ("file:///home/dev/caf%C3%A9/%E6%97%A5%E6%9C%AC.py", "file:///home/dev/café/日本.py", "/home/dev/café/日本.py"),
+    ("file:///battery/a%2Bb.py", "file:///battery/a+b.py", "/battery/a+b.py"),
+    ("untitled:Untitled-1", "untitled:Untitled-1", "Untitled-1"),
+]
 
-    server = create_server()
-    server.protocol.set_writer(type("W", (), {"write": lambda self, d: None, "close": lambda self: None})())
-    initialize(server.protocol)
-    uri = "file:///with%20space/a.py"
-    open_(server.protocol, uri, "x = 1\n")
-    change(server.protocol, uri, 2, (1, 0), (1, 0), "y")
-    snap = server.snapshot(uri, types.Position(1, 1), automatic=False)
-    assert snap is not None and snap.text == "x = 1\ny" and server.document_version(uri) == 2
-    server.engine.close()
+
+@pytest.mark.parametrize(("encoded", "plain", "path"), SPELLINGS)
+def test_one_key_and_one_path_for_every_spelling_of_a_uri(encoded: str, plain: str, path: str) -> None:
+    assert document_key(encoded) == document_key(plain)
+    assert to_path(encoded) == to_path(plain) == path
+    assert file_name(encoded) == path.rsplit("/", 1)[-1]
+
+
+@pytest.mark.parametrize(("encoded", "plain", "path"), SPELLINGS)
+def test_every_spelling_finds_the_document(session, encoded: str, plain: str, path: str) -> None:
+    server, protocol, _ = session
+    open_(protocol, encoded, "x = 1\n")
+    change(protocol, plain, 2, (1, 0), (1, 0), "y")
+    for uri in (encoded, plain):
+        snap = server.snapshot(uri, types.Position(1, 1), automatic=False)
+        assert snap is not None and snap.text == "x = 1\ny" and server.document_version(uri) == 2
+        assert snap.path == path
+    assert server.documents.get(plain).uri == encoded, "edits name the document as the client opened it"
 
 
 def test_replace_range_clamps() -> None:
@@ -85,12 +110,12 @@ def test_replace_range_clamps() -> None:
 
 
 def test_huge_documents_are_not_parsed() -> None:
-    cache, lang = TreeCache(), detect_language("python", "file:///big.py")
+    store = DocumentStore()
     big = "x = 1\n" * (MAX_PARSE_CHARS // 6 + 1)
-    cache.open("u", big, lang)
-    assert cache.get("u")[1] is None
-    cache.apply_change("u", (0, 0), (len(big), 0), "y = 2\n")  # shrinks: parsed again
-    assert cache.get("u")[1] is not None
+    store.open("file:///big.py", big, 1, "python")
+    assert store.get("file:///big.py").tree is None
+    store.change("file:///big.py", 2, [(((0, 0), (len(big), 0)), "y = 2\n")])  # shrinks: parsed again
+    assert store.get("file:///big.py").tree is not None
 
 
 def test_gate_window() -> None:

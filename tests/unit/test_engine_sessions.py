@@ -104,8 +104,6 @@ def test_sessions_asking_for_the_same_model_share_one_load() -> None:
 
 
 def test_a_closed_connection_frees_its_session_state() -> None:
-    from lsprotocol import types
-
     from distill_lsp.server import create_server
     from tests.fixtures.lsp_wire import initialize
 
@@ -115,12 +113,11 @@ def test_a_closed_connection_frees_its_session_state() -> None:
     other.end_session()  # ended before `initialize`: nothing to free, no error
     other = create_server(engine=engine)
     initialize(server.protocol)
-    server.workspace.put_text_document(types.TextDocumentItem("file:///a.py", "python", 1, "x = 1\n"))
-    server.open_document("file:///a.py", "x = 1\n", "python")
+    server.documents.open("file:///a.py", "x = 1\n", 1, "python")
     server.typed_ahead.remember("file:///a.py", "x = ", "1")
     assert engine.sessions == {server.session_id, other.session_id}
     server.end_session()
-    assert not server.workspace.text_documents and server.trees.get("file:///a.py") is None
+    assert server.documents.get("file:///a.py") is None and not server.documents.documents()
     assert server.typed_ahead.lookup("file:///a.py", "x = ") is None
     assert engine.sessions == {other.session_id}
     engine.close()

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from distill_lsp.engine.types import CancelToken, EngineNotReady, StopReason
+from distill_lsp.engine.types import CancelToken, EngineNotReady, JobFailed, StopReason
 from distill_lsp.engine.worker import Engine, EngineState
 
 
@@ -95,3 +95,41 @@ def test_a_failing_job_does_not_kill_the_worker(engine) -> None:
         engine.submit(bad).result(5)
     assert engine.submit(lambda b, t: "alive").result(5) == "alive"
     assert threading.active_count() >= 1
+
+
+class LibraryAbort(BaseException):
+    """A BaseException that is neither SystemExit nor KeyboardInterrupt (as some libraries raise)."""
+
+
+@pytest.mark.parametrize("raised", [SystemExit(3), KeyboardInterrupt(), LibraryAbort("abort"), GeneratorExit()],
+                         ids=lambda e: type(e).__name__)
+def test_a_job_raising_any_base_exception_fails_that_job_alone(engine, raised: BaseException) -> None:
+    def bad(b, t):
+        raise raised
+    with pytest.raises(JobFailed, match=type(raised).__name__) as caught:
+        engine.submit(bad, key="k").result(5)
+    assert caught.value.__cause__ is raised
+    assert engine.submit(lambda b, t: "alive", key="k").result(5) == "alive", "the worker went on"
+    assert engine.state is EngineState.READY
+
+
+@pytest.mark.parametrize("raised", [RuntimeError("disk"), SystemExit(1)], ids=lambda e: type(e).__name__)
+def test_a_failed_load_can_be_retried_with_the_same_key(raised: BaseException) -> None:
+    e = Engine()
+    attempts = []
+
+    def flaky():
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise raised
+        return SlowBackend()
+
+    with pytest.raises((type(raised), JobFailed)):
+        e.load(flaky, key="m").result(5)
+    assert e.state is EngineState.FAILED
+    assert e.load(flaky, key="m").result(5).name == "stand-in", "the same settings load again after a failure"
+    assert e.state is EngineState.READY and e.loads == 1
+    assert e.load(flaky, key="m").result(5) and len(attempts) == 2, "a loaded model is not loaded again"
+    e.load(flaky, key="m", force=True).result(5)
+    assert len(attempts) == 3 and e.loads == 2, "force reloads"
+    e.close()

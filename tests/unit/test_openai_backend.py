@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from distill_lsp.engine.openai import (Backoff, EndpointConfig, OpenAIBackend, ThinkJoiner, chunk_piece, is_done,
-                                       request_body, sse_payload)
+from distill_lsp.engine.openai import Backoff, EndpointConfig, OpenAIBackend
+from distill_lsp.engine.openai_wire import ThinkJoiner, chunk_piece, is_done, request_body, sse_payload
 from distill_lsp.engine.remote_tokens import estimate_tokens
 from distill_lsp.engine.types import CancelToken, EndpointUnavailable, GenerationRequest, StopReason
 from distill_lsp.profiles import BUILTIN_PROFILES

@@ -73,3 +73,42 @@ def test_section_and_env() -> None:
 def test_non_object_settings() -> None:
     s, problems = apply_options(Settings(), [1, 2])
     assert s == Settings() and problems == ["settings must be an object, got list"]
+
+
+def test_server_owned_settings_are_those_that_reload_the_model() -> None:
+    """Every setting the shared engine's model key reads is server-owned, so no TCP client can
+    make the shared model reload (or point the backend elsewhere)."""
+    from distill_lsp.engine.factory import model_key
+    from distill_lsp.settings import OPTIONS, Settings, server_owned_keys
+
+    class Reading:
+        def __init__(self, settings: Settings) -> None:
+            self.settings, self.read = settings, set()
+
+        def __getattr__(self, name: str):
+            self.read.add(name)
+            return getattr(self.settings, name)
+
+    read = set()
+    for backend in ("local", "openai"):
+        probe = Reading(Settings(backend=backend))
+        model_key(probe)  # type: ignore[arg-type]
+        read |= probe.read
+    owned_attrs = {o.attr for o in OPTIONS if o.key in server_owned_keys()}
+    assert read - owned_attrs == set(), "settings that reload the shared model but a TCP client may send"
+    assert {"model", "device", "backend", "endpoint", "api_key_env", "cache_dir", "tokenizer"} <= owned_attrs
+
+
+def test_a_shared_server_ignores_server_owned_keys_with_one_message() -> None:
+    from lsprotocol import types
+
+    from tests.fixtures.lsp_wire import make_distill_server
+
+    for shared, ignored in ((True, True), (False, False)):
+        server, _, writer = make_distill_server(base_layers=({"model": "server-model"},), shared=shared)
+        settings = server.update_settings({"model": "mine", "apiKeyEnv": "HOME", "maxNewTokens": 7}, "test")
+        shown = [m["params"]["message"] for m in writer.messages() if m.get("method") == types.WINDOW_SHOW_MESSAGE]
+        assert settings.max_new_tokens == 7, "a session's own settings apply"
+        assert (settings.model, settings.api_key_env) == (("server-model", "") if ignored else ("mine", "HOME"))
+        assert len(shown) == int(ignored) and all("apiKeyEnv, model" in m for m in shown), shown
+        server.engine.close()

@@ -27,6 +27,7 @@ from distill_lsp.actions.answer import (
 )
 from distill_lsp.actions.prompts import ActionKind
 from distill_lsp.actions.targets import syntax_errors
+from distill_lsp.context.positions import byte_offset, encode
 
 logger = logging.getLogger(__name__)
 
@@ -126,7 +127,7 @@ def check_edit(
     """Why replacing ``text[start:end]`` by ``new_text`` is refused, or None when it is fine."""
     parser = tree_sitter.Parser(lang_ts)
     new_doc = text[:start] + new_text + text[end:]
-    old_tree, new_tree = parser.parse(text.encode("utf-8")), parser.parse(new_doc.encode("utf-8"))
+    old_tree, new_tree = parser.parse(encode(text)), parser.parse(encode(new_doc))
     region = (start, start + len(new_text))
     in_region = [n for n in syntax_errors(new_tree, *region, new_doc) if _starts_within(n, new_doc, region)]
     if kind is ActionKind.FIX and in_region:
@@ -143,8 +144,7 @@ def check_edit(
 
 
 def _starts_within(node: tree_sitter.Node, doc: str, region: tuple[int, int]) -> bool:
-    lo = len(doc[: region[0]].encode("utf-8"))
-    hi = len(doc[: region[1]].encode("utf-8"))
+    lo, hi = byte_offset(doc, region[0]), byte_offset(doc, region[1])
     return lo <= node.start_byte <= hi
 
 
@@ -161,7 +161,7 @@ def _count_errors(tree: tree_sitter.Tree) -> int:
 
 def _code_tokens(tree: tree_sitter.Tree, text: str, start: int, end: int) -> list[bytes]:
     """Leaf tokens inside ``[start, end)`` other than comments and docstrings."""
-    lo, hi = len(text[:start].encode("utf-8")), len(text[:end].encode("utf-8"))
+    lo, hi = byte_offset(text, start), byte_offset(text, end)
     tokens: list[bytes] = []
     stack = [tree.root_node]
     while stack:

@@ -50,9 +50,10 @@ def whole_lines(text: str, start: int, end: int) -> tuple[int, int]:
 
 
 def list_offers(text: str, start: int, end: int, language: LanguageSpec | None,
-                has_diagnostics: bool) -> list[Offer]:
-    """Explain / Fix / Document offers for the selection ``[start, end)``, in that order."""
-    tree = parse(text, language)
+                has_diagnostics: bool, tree: tree_sitter.Tree | None = None) -> list[Offer]:
+    """Explain / Fix / Document offers for the selection ``[start, end)``, in that order
+    (`tree`: the parse of `text` where one is at hand)."""
+    tree = tree if tree is not None else parse(text, language)
     target = _target(tree, text, start, end, language)
     offers: list[Offer] = []
     if target is not None:

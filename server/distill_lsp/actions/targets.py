@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import tree_sitter
 
+from ..context.positions import byte_offset, decode, encode, str_offset_of_byte
+
 logger = logging.getLogger(__name__)
 
 _JS_DEFINITIONS = frozenset(
@@ -323,7 +325,7 @@ def _tree_source(tree: tree_sitter.Tree) -> str:
     raw = tree.root_node.text
     if raw is None:
         raise ValueError("the tree has no source text; pass text=")
-    return raw.decode("utf-8", errors="replace")
+    return decode(raw)
 
 
 def _error_nodes(node: tree_sitter.Node, lo: int, hi: int) -> Iterator[tree_sitter.Node]:
@@ -342,12 +344,12 @@ class _Offsets:
     def __init__(self, text: str) -> None:
         self._text = text
         self._ascii = text.isascii()
-        self._data = text.encode("utf-8")
+        self._size = len(encode(text))
 
     def to_byte(self, offset: int) -> int:
         offset = max(0, min(offset, len(self._text)))
-        return offset if self._ascii else len(self._text[:offset].encode("utf-8"))
+        return offset if self._ascii else byte_offset(self._text, offset)
 
     def to_str(self, byte: int) -> int:
-        byte = max(0, min(byte, len(self._data)))
-        return byte if self._ascii else len(self._data[:byte].decode("utf-8", errors="replace"))
+        byte = max(0, min(byte, self._size))
+        return byte if self._ascii else str_offset_of_byte(self._text, byte)

@@ -58,6 +58,8 @@ class Snapshot:
     memory: ContextMemory | None = None
     """What the last context built for this document chose (kept steady)."""
     automatic: bool = True
+    path: str = ""
+    """The document's file path (named in the prompt's header); empty: not named."""
 
     @property
     def prefix(self) -> str:
@@ -262,7 +264,7 @@ def plan(snap: Snapshot, backend: Backend, config: CompletionConfig) -> Plan | S
     template = template_for(backend.info)
     budget = prompt_budget(config.context_tokens, backend.info.context_length, config.max_new_tokens)
     ctx = build_context(snap.text, snap.offset, snap.lang, snap.tree, snap.other_docs,
-                        backend.count_tokens, budget, config.shares, path=_path(snap.uri),
+                        backend.count_tokens, budget, config.shares, path=snap.path or None,
                         memory=snap.memory)
     prompt, removed = split_trailing_whitespace(template.render(ctx)) if not template.is_fim else (
         template.render(ctx), "")
@@ -379,7 +381,3 @@ def close_cut_block(text: str, snap: Snapshot, lang: LanguageSpec) -> str:
         if syntax_gate(snap.text, snap.offset, closed, lang) == closed:
             return closed
     return ""
-
-
-def _path(uri: str) -> str:
-    return uri.removeprefix("file://")

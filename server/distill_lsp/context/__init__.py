@@ -1,17 +1,16 @@
-"""What the model sees: language detection, a tree-sitter parse per open document, and the
+"""What the model sees: language detection, incremental tree-sitter parsing, and the
 context snippets (prefix, suffix, imports, enclosing headers, signatures, neighbouring files)
 chosen within a token budget."""
 
 from .builder import ContextShares, PromptContext, build_context
 from .languages import LanguageSpec, detect_language
-from .trees import TreeCache, UnknownDocument
+from .trees import IncrementalParser
 
 __all__ = [
     "ContextShares",
     "LanguageSpec",
     "PromptContext",
-    "TreeCache",
-    "UnknownDocument",
+    "IncrementalParser",
     "build_context",
     "detect_language",
 ]

@@ -284,16 +284,12 @@ def render_header(pieces: Sequence[_Piece], lang: LanguageSpec | None, path: str
                  key=lambda p: (_SECTION_ORDER[p.section], p.start))
     out: list[str] = []
     for source in dict.fromkeys(p.source for p in foreign):  # sources in path order
-        out.append(lang.comment(_display(source or "")) + "\n")
+        out.append(lang.comment(source or "") + "\n")
         out += [p.text for p in foreign if p.source == source]
     if foreign:
-        out.append(lang.comment(_display(path) if path else "current file") + "\n")
+        out.append(lang.comment(path if path else "current file") + "\n")
     out += [p.text for p in own]
     return "".join(out)
-
-
-def _display(path: str) -> str:
-    return path[len("file://"):] if path.startswith("file://") else path
 
 
 def _take(pieces: Sequence[_Piece], limit: int, count: CountTokens,
@@ -305,7 +301,7 @@ def _take(pieces: Sequence[_Piece], limit: int, count: CountTokens,
     for piece in pieces:
         cost = count(piece.text)
         if piece.source is not None and piece.source not in sources and lang is not None:
-            cost += count(lang.comment(_display(piece.source)) + "\n")
+            cost += count(lang.comment(piece.source) + "\n")
         if used + cost <= limit:
             taken.append(piece)
             used += cost

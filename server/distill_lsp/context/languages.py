@@ -12,7 +12,6 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import import_module
-from urllib.parse import unquote, urlparse
 
 from tree_sitter import Language, Parser
 
@@ -166,15 +165,13 @@ _BY_EXT = {ext: spec for spec in SPECS for ext in spec.extensions}
 
 
 def _extension(path: str) -> str:
-    if "://" in path:
-        path = unquote(urlparse(path).path)
     return posixpath.splitext(path.replace("\\", "/"))[1].lower()
 
 
 def detect_language(language_id: str | None, path: str | None) -> LanguageSpec | None:
     """The language of a document: its LSP languageId first, then its file extension.
 
-    `path` may be a file path or a ``file://`` URI. Unknown languages give None.
+    `path` is a file path (a URI's extension reads the same). Unknown languages give None.
     """
     if language_id:
         spec = _BY_ID.get(language_id.strip().lower())

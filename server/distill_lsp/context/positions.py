@@ -20,6 +20,11 @@ def encode(text: str) -> bytes:
     return text.encode(ENCODING, ERRORS)
 
 
+def decode(data: bytes) -> str:
+    """The text of bytes made by `encode` (lone surrogates come back as they went in)."""
+    return data.decode(ENCODING, ERRORS)
+
+
 def utf16_len(text: str) -> int:
     """Length of `text` in UTF-16 code units."""
     return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)

@@ -1,21 +1,15 @@
-"""A tree-sitter parse tree per open document, kept in step with LSP incremental changes.
-
-The cache holds its own copy of every document's text, applies each change to it, edits
-the old tree with the matching byte offsets and points, and re-parses incrementally.
-Trees handed out by `get` are never edited afterwards (edits go to a copy), so readers
-on other threads can keep using them.
-"""
+"""Tree-sitter parse trees kept in step with edits: an edit is described to the old tree
+in byte offsets and points, and the text re-parsed incrementally. The document store
+(`distill_lsp.document_store`) holds the text and tree of every open document."""
 
 from __future__ import annotations
 
 import logging
-import threading
-from dataclasses import dataclass
 
 from tree_sitter import Parser, Point, Tree
 
 from .languages import LanguageSpec
-from .positions import advance_point, byte_offset, encode, offset_at, ts_point
+from .positions import advance_point, byte_offset, encode, ts_point
 
 logger = logging.getLogger(__name__)
 
@@ -24,80 +18,29 @@ MAX_PARSE_CHARS = 1_000_000
 context builder then works on their plain text, like for unknown languages."""
 
 
-class ContextError(Exception):
-    """Base of the errors raised by the context package."""
+class IncrementalParser:
+    """One tree-sitter parser per language: parses a text, or re-parses it after an edit
+    reusing the old tree. Not thread-safe: its owner (the document store) holds a lock.
 
-
-class UnknownDocument(ContextError, KeyError):
-    """A change or lookup for a document the cache does not hold."""
-
-
-@dataclass
-class _Entry:
-    text: str
-    lang: LanguageSpec | None
-    tree: Tree | None
-
-
-class TreeCache:
-    """Text and parse tree of every open document, keyed by uri. Thread-safe."""
+    The old tree is never edited (the edit goes to a copy), so trees handed out earlier
+    stay valid for readers on other threads.
+    """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._docs: dict[str, _Entry] = {}
         self._parsers: dict[str, Parser] = {}
 
-    def open(self, uri: str, text: str, lang: LanguageSpec | None) -> None:
-        """Start tracking a document (replaces any previous state for `uri`)."""
-        with self._lock:
-            self._docs[uri] = _Entry(text, lang, self._parse(lang, text, None))
+    def parse(self, lang: LanguageSpec | None, text: str) -> Tree | None:
+        """A fresh parse; None for unknown languages and documents over MAX_PARSE_CHARS."""
+        return self._parse(lang, text, None)
 
-    def replace(self, uri: str, text: str) -> None:
-        """A full-document sync: parse `text` from scratch."""
-        with self._lock:
-            entry = self._entry(uri)
-            entry.text, entry.tree = text, self._parse(entry.lang, text, None)
-
-    def apply_change(self, uri: str, start: tuple[int, int], end: tuple[int, int],
-                     new_text: str) -> None:
-        """Apply one LSP incremental change: replace the (line, UTF-16 column) range."""
-        with self._lock:
-            entry = self._entry(uri)
-            old = entry.text
-            a = offset_at(old, *start)
-            b = max(a, offset_at(old, *end))
-            text = old[:a] + new_text + old[b:]
-            tree = None
-            if entry.tree is not None:
-                tree = entry.tree.copy()
-                _edit_tree(tree, old, a, b, new_text)
-            entry.text, entry.tree = text, self._parse(entry.lang, text, tree)
-
-    def close(self, uri: str) -> None:
-        with self._lock:
-            self._docs.pop(uri, None)
-
-    def get(self, uri: str) -> tuple[str, Tree | None] | None:
-        """The current (text, tree) of a document; tree is None for unknown languages."""
-        with self._lock:
-            entry = self._docs.get(uri)
-            return None if entry is None else (entry.text, entry.tree)
-
-    def language(self, uri: str) -> LanguageSpec | None:
-        with self._lock:
-            entry = self._docs.get(uri)
-            return None if entry is None else entry.lang
-
-    def documents(self) -> list[tuple[str, str, LanguageSpec | None]]:
-        """(uri, text, language) of every open document."""
-        with self._lock:
-            return [(uri, e.text, e.lang) for uri, e in self._docs.items()]
-
-    def _entry(self, uri: str) -> _Entry:
-        try:
-            return self._docs[uri]
-        except KeyError:
-            raise UnknownDocument(uri) from None
+    def reparse(self, lang: LanguageSpec | None, tree: Tree | None, old: str, a: int, b: int,
+                new_text: str) -> Tree | None:
+        """The parse of ``old[:a] + new_text + old[b:]``, incremental from `tree` when there is one."""
+        edited = None
+        if tree is not None:
+            edited = tree.copy()
+            _edit_tree(edited, old, a, b, new_text)
+        return self._parse(lang, old[:a] + new_text + old[b:], edited)
 
     def _parse(self, lang: LanguageSpec | None, text: str, old: Tree | None) -> Tree | None:
         if lang is None or len(text) > MAX_PARSE_CHARS:

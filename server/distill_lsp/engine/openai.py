@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import dataclasses
-import json
 import logging
 import os
 import threading
@@ -32,6 +31,8 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .openai_wire import (EndpointFailure, ThinkJoiner, chunk_piece, is_done, json_body, pick_model, request_body,
+                          sse_payload)
 from .remote_tokens import LocalTokenizer, estimate_tokens
 from .types import EndpointUnavailable, GenerationRequest, GenerationResult, ModelInfo, StopReason
 
@@ -39,7 +40,6 @@ logger = logging.getLogger(__name__)
 
 POLL_S = 0.05
 DEFAULT_CONTEXT = 4096
-_THINK_OPEN, _THINK_CLOSE = "<think>", "</think>"
 
 
 @dataclass(frozen=True)
@@ -58,10 +58,6 @@ class EndpointConfig:
         """The endpoint with ``/v1`` at the end (added when the user left it out)."""
         url = self.endpoint.strip().rstrip("/")
         return url if url.endswith("/v1") else f"{url}/v1"
-
-
-class _Failure(Exception):
-    """What went wrong with one request, in words for the user."""
 
 
 class Backoff:
@@ -98,78 +94,6 @@ class Backoff:
             logger.info("the endpoint answers again after %d failed attempts", self.failures)
         self.failures = 0
         self.last_error = ""
-
-
-def sse_payload(line: str) -> dict[str, Any] | None:
-    """The JSON object of one server-sent-events ``data:`` line; None for anything else."""
-    if not line.startswith("data:"):
-        return None
-    data = line[5:].strip()
-    if not data or data == "[DONE]":
-        return None
-    try:
-        payload = json.loads(data)
-    except ValueError as exc:
-        raise _Failure(f"sent an unreadable stream chunk ({exc})") from exc
-    if isinstance(payload, dict) and "error" in payload:
-        raise _Failure(f"reported an error in the stream: {str(payload['error'])[:200]}")
-    return payload if isinstance(payload, dict) else None
-
-
-@dataclass
-class ThinkJoiner:
-    """Chat deltas as one text: a server's separate reasoning field (vLLM, SGLang with a
-    reasoning parser) becomes ``<think>...</think>`` before the answer, as a local model writes it."""
-
-    thinking: bool = False
-
-    def add(self, delta: dict[str, Any]) -> str:
-        reasoning = delta.get("reasoning_content") or delta.get("reasoning") or ""
-        content = delta.get("content") or ""
-        piece = ""
-        if reasoning:
-            piece += "" if self.thinking else _THINK_OPEN
-            self.thinking = True
-            piece += reasoning
-        if content and self.thinking:
-            piece += _THINK_CLOSE
-            self.thinking = False
-        return piece + content
-
-    def close(self) -> str:
-        was, self.thinking = self.thinking, False
-        return _THINK_CLOSE if was else ""
-
-
-def chunk_piece(payload: dict[str, Any], joiner: ThinkJoiner | None) -> tuple[str, str | None]:
-    """(new text, finish reason) of one streamed chunk; `joiner` for chat chunks."""
-    choices = payload.get("choices") or []
-    if not choices or not isinstance(choices[0], dict):
-        return "", None
-    choice = choices[0]
-    if joiner is None:
-        return str(choice.get("text") or ""), choice.get("finish_reason")
-    return joiner.add(choice.get("delta") or {}), choice.get("finish_reason")
-
-
-def request_body(request: GenerationRequest, model: str) -> dict[str, Any]:
-    """The JSON body: prompt or messages, token limit and sampling, streamed."""
-    p = request.profile
-    body: dict[str, Any] = {"model": model, "max_tokens": request.max_new_tokens, "stream": True,
-                            "temperature": p.temperature if p.do_sample else 0.0}
-    if request.messages:
-        body["messages"] = [dict(m) for m in request.messages]
-    else:
-        body["prompt"] = request.prompt_text
-    if p.do_sample:
-        body["top_p"] = p.top_p
-        if p.top_k:
-            body["top_k"] = p.top_k
-    if p.repetition_penalty != 1.0:  # vLLM / SGLang / TGI name it one way, llama.cpp / Ollama the other
-        body["repetition_penalty"] = body["repeat_penalty"] = p.repetition_penalty
-    if request.seed is not None:
-        body["seed"] = request.seed
-    return body
 
 
 @dataclass
@@ -232,7 +156,7 @@ class OpenAIBackend:
         future = asyncio.run_coroutine_threadsafe(self._stream(url, body, request, progress, chat), self._loop)
         try:
             self._wait(future, request)
-        except _Failure as exc:
+        except EndpointFailure as exc:
             message = f"the OpenAI-compatible endpoint {url} failed: {exc}"
             raise EndpointUnavailable(message, self.backoff.failed(message)) from None
         self.backoff.succeeded()
@@ -281,13 +205,13 @@ class OpenAIBackend:
                     await self._read(url, body, request, progress, chat, first)
         except TimeoutError:
             if progress.first_at is None:
-                raise _Failure(f"no text within {cfg.first_token_timeout:g} s (firstTokenTimeout)") from None
+                raise EndpointFailure(f"no text within {cfg.first_token_timeout:g} s (firstTokenTimeout)") from None
             if not total.expired():
                 raise
             progress.truncated = True
             logger.warning("%s: stopped after %g s (totalTimeout)", request.request_id, cfg.total_timeout)
         except Exception as exc:
-            raise _Failure(_describe(exc)) from None
+            raise EndpointFailure(_describe(exc)) from None
 
     async def _read(self, url: str, body: dict[str, Any], request: GenerationRequest, progress: _Progress,
                     chat: bool, first: asyncio.Timeout) -> None:
@@ -295,7 +219,8 @@ class OpenAIBackend:
         if not body["model"]:  # the endpoint was down at start: ask it now which model it serves
             body["model"] = await self._discover_model()
         response = await self._client.send(
-            self._client.build_request("POST", url, json=body, headers=self._headers()), stream=True)
+            self._client.build_request("POST", url, content=json_body(body),
+                                       headers={**self._headers(), "Content-Type": "application/json"}), stream=True)
         try:
             await self._read_stream(response, request, progress, first, joiner)
         finally:
@@ -307,7 +232,7 @@ class OpenAIBackend:
     async def _read_stream(self, response: Any, request: GenerationRequest, progress: _Progress,
                            first: asyncio.Timeout, joiner: ThinkJoiner | None) -> None:
         if response.status_code >= 400:
-            raise _Failure(await _http_error(response, self.config.api_key_env))
+            raise EndpointFailure(await _http_error(response, self.config.api_key_env))
         async for piece, finish in _pieces(response.aiter_lines(), joiner):
             if piece and progress.first_at is None:
                 progress.first_at = time.perf_counter()
@@ -324,7 +249,7 @@ class OpenAIBackend:
                 break
         else:
             if progress.finish is None:
-                raise _Failure("the connection dropped mid-answer (the stream ended without [DONE])")
+                raise EndpointFailure("the connection dropped mid-answer (the stream ended without [DONE])")
         progress.text += joiner.close() if joiner else ""
 
     def _headers(self) -> dict[str, str]:
@@ -380,20 +305,6 @@ class OpenAIBackend:
         self._loop.close()
 
 
-def pick_model(listing: Any, wanted: str) -> tuple[str, int]:
-    """(model name, context length or 0) from a `/models` answer: `wanted`, else the first listed."""
-    listed = [m for m in listing.get("data", []) if isinstance(m, dict)] if isinstance(listing, dict) else []
-    chosen = next((m for m in listed if m.get("id") == wanted), None if wanted else (listed or [None])[0])
-    if chosen is None:
-        return wanted, 0
-    return wanted or str(chosen.get("id", "")), int(chosen.get("max_model_len") or 0)
-
-
-def is_done(line: str) -> bool:
-    """The ``data: [DONE]`` line that ends an OpenAI stream."""
-    return line.startswith("data:") and line[5:].strip() == "[DONE]"
-
-
 async def _pieces(lines: AsyncIterator[str], joiner: ThinkJoiner | None) -> AsyncIterator[tuple[str, str | None]]:
     """(text, finish reason) per chunk; ends with ("", "done") at ``[DONE]``."""
     async for line in lines:
@@ -433,7 +344,7 @@ def _describe(exc: BaseException) -> str:
     """An httpx error in words: which step failed."""
     import httpx
 
-    if isinstance(exc, _Failure):
+    if isinstance(exc, EndpointFailure):
         return str(exc)
     if isinstance(exc, httpx.ConnectTimeout):
         return "connecting timed out (connectTimeout)"

@@ -27,6 +27,11 @@ class EngineNotReady(EngineError):
     """No model is loaded (yet)."""
 
 
+class JobFailed(EngineError):
+    """An engine job raised something that is not an Exception (SystemExit, KeyboardInterrupt,
+    a BaseException of a library); it is handed to the waiting side as this error."""
+
+
 class EngineOutOfMemory(EngineError):
     """Generation ran out of memory even with fewer tokens and on the CPU."""
 

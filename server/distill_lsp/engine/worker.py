@@ -20,7 +20,7 @@ from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from .types import CancelToken, EngineNotReady, ModelInfo, StopReason
+from .types import CancelToken, EngineNotReady, JobFailed, ModelInfo, StopReason
 
 logger = logging.getLogger(__name__)
 
@@ -115,15 +115,16 @@ class Engine:
     def info(self) -> ModelInfo | None:
         return self.backend.info if self.backend is not None else None
 
-    def load(self, factory: Callable[[], Any], key: Any = None) -> Future:
+    def load(self, factory: Callable[[], Any], key: Any = None, force: bool = False) -> Future:
         """Replace the backend with `factory()`, run on the worker; resolves to its ModelInfo.
 
         With a `key` equal to the one of the model loaded or loading, nothing is reloaded:
-        the future of that load is returned (sessions sharing an engine ask for the same model).
+        the future of that load is returned (sessions sharing an engine ask for the same model),
+        unless the load failed (it is tried again) or `force` asks for a fresh load.
         """
         with self._cv:
             same = key is not None and key == self._load_key and self._load_future is not None
-            if same and self.state in (EngineState.LOADING, EngineState.READY):
+            if same and (self.state is EngineState.LOADING or self.state is EngineState.READY and not force):
                 return self._load_future
             self.state = EngineState.LOADING
             self.error = None
@@ -131,6 +132,11 @@ class Engine:
             self._load_future = self._enqueue(
                 _Job(lambda _b, _t: self._install(factory), "", CancelToken(), needs_backend=False))
             return self._load_future
+
+    def load_in_progress(self) -> Future | None:
+        """The future of the load under way, None when no load is queued or running."""
+        with self._cv:
+            return self._load_future if self.state is EngineState.LOADING else None
 
     def submit(self, work: Callable[[Any, CancelToken], T], *, key: str = "",
                token: CancelToken | None = None, session: str = "") -> Future:
@@ -202,10 +208,10 @@ class Engine:
     def _install(self, factory: Callable[[], Any]) -> ModelInfo:
         try:
             backend = factory()
-        except Exception as exc:
+        except BaseException as exc:  # whatever the failure, the engine says so and can load again
             with self._cv:
                 self.state = EngineState.FAILED
-                self.error = str(exc)
+                self.error = str(exc) or type(exc).__name__
             raise
         with self._cv:
             old, self.backend = self.backend, backend
@@ -242,10 +248,8 @@ class Engine:
             if job.needs_backend and self.backend is None:
                 raise EngineNotReady(self.error or "no model is loaded yet")
             result = job.work(self.backend, job.token)
-        except BaseException as exc:  # handed to the awaiting handler, which maps it
-            job.future.set_exception(exc)
-            if not isinstance(exc, Exception):
-                raise
+        except BaseException as exc:  # anything, even SystemExit: it fails this job, never the worker
+            job.future.set_exception(exc if isinstance(exc, Exception) else _job_failed(job, exc))
             return
         job.future.set_result(result)
 
@@ -270,6 +274,15 @@ class EngineSession:
 
     def __getattr__(self, name: str) -> Any:  # state, ready, info, load, pending, close, join...
         return getattr(self.engine, name)
+
+
+def _job_failed(job: _Job[Any], exc: BaseException) -> JobFailed:
+    """`exc` (not an Exception) as an error the awaiting handler maps: raised on the event
+    loop, a SystemExit or KeyboardInterrupt would end the whole server."""
+    logger.error("engine job %r raised %s; only this job fails", job.key or "load", type(exc).__name__)
+    error = JobFailed(f"the engine job failed: {type(exc).__name__}: {exc}")
+    error.__cause__ = exc
+    return error
 
 
 def _settle(future: Future, result: Any) -> None:

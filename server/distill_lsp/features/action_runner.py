@@ -20,10 +20,11 @@ from pygls.exceptions import JsonRpcContentModified, JsonRpcException
 from ..actions.edits import ReplacementResult
 from ..actions.prompts import ActionKind
 from ..actions.run import ActionConfig, ActionError, ActionInput, ActionResult, run
-from ..untyped import plain
-from ..context.languages import detect_language
-from ..context.positions import offset_at, position_at
+from ..document_store import Document
 from ..engine.types import CancelToken, EngineError, StopReason
+from ..untyped import plain
+from ..uris import file_name
+from .model_wait import wait_for_model
 
 if TYPE_CHECKING:
     from ..server import DistillLanguageServer
@@ -72,7 +73,7 @@ class ActionData:
 @dataclass
 class Outcome:
     result: ActionResult
-    text: str
+    doc: Document
     """The document as the action saw it."""
     edit: types.WorkspaceEdit | None = None
     explanation: Path | None = None
@@ -142,44 +143,50 @@ def action_config(ls: DistillLanguageServer, kind: ActionKind) -> ActionConfig:
                         reasoning_tokens=s.reasoning_tokens, include_reasoning=s.include_reasoning)
 
 
-def make_input(data: ActionData, text: str, language_id: str | None) -> ActionInput:
-    start = offset_at(text, data.range.start.line, data.range.start.character)
-    end = offset_at(text, data.range.end.line, data.range.end.character)
-    path = Path(_path_of(data.uri)).name
-    title = f"Explanation: {path} lines {data.range.start.line + 1}-{data.range.end.line + 1}"
-    return ActionInput(data.kind, text, start, end, detect_language(language_id, data.uri), path,
-                       data.diagnostics, title, context_lines=8 if data.kind is ActionKind.EXPLAIN else 0)
+def make_input(data: ActionData, doc: Document) -> ActionInput:
+    start = doc.offset_at(data.range.start.line, data.range.start.character)
+    end = doc.offset_at(data.range.end.line, data.range.end.character)
+    name = file_name(doc.uri)
+    title = f"Explanation: {name} lines {data.range.start.line + 1}-{data.range.end.line + 1}"
+    return ActionInput(data.kind, doc.text, start, end, doc.lang, name, data.diagnostics, title,
+                       context_lines=8 if data.kind is ActionKind.EXPLAIN else 0)
 
 
-def _path_of(uri: str) -> str:
-    from urllib.parse import unquote, urlparse
-
-    return unquote(urlparse(uri).path) or uri
-
-
-async def perform(ls: DistillLanguageServer, data: ActionData) -> Outcome:
-    """Run the action on the engine; refused when stale, not ready or cancelled."""
-    doc = ls.workspace.text_documents.get(data.uri)
+def current(ls: DistillLanguageServer, data: ActionData) -> Document:
+    """The document the action was offered for, refused when closed or edited since."""
+    doc = ls.documents.get(data.uri)
     if doc is None:
         refuse(ls, f"{data.uri} is not open")
     if data.version is not None and doc.version != data.version:
         refuse(ls, f"the document changed since this action was offered (version {data.version}, "
                    f"now {doc.version}); ask for the action again", JsonRpcContentModified)
-    if not ls.engine.ready:
-        refuse(ls, f"the model is not ready ({ls.engine.state.value})")
-    text, job = doc.source, make_input(data, doc.source, doc.language_id)
+    return doc
+
+
+def check_unchanged(ls: DistillLanguageServer, doc: Document, when: str) -> None:
+    """Refuse when the document moved on from the version the action worked on."""
+    if ls.documents.version(doc.key) != doc.version:
+        refuse(ls, f"the document changed {when}; ask again", JsonRpcContentModified)
+
+
+async def perform(ls: DistillLanguageServer, data: ActionData) -> Outcome:
+    """Run the action on the engine; refused when stale, not ready or cancelled."""
+    current(ls, data)
+    if (not_ready := await wait_for_model(ls, data.kind.value)) is not None:
+        refuse(ls, not_ready)
+    doc = current(ls, data)  # (the user may have typed while the model loaded)
+    job = make_input(data, doc)
     config, token, request_id = action_config(ls, data.kind), CancelToken(), ls.next_request_id()
     bar = ProgressBar(ls, token, config.max_new_tokens + config.reasoning_tokens)
     await bar.begin(f"distill-lsp: {data.kind.value}")
     result = await _generate(ls, job, config, token, bar, request_id)
     if result.cancelled:
         refuse(ls, f"{data.kind.value} cancelled")
-    if ls.document_version(data.uri) != doc.version:
-        refuse(ls, "the document changed while the model was working; ask again", JsonRpcContentModified)
+    check_unchanged(ls, doc, "while the model was working")
     logger.debug("%s: %s prompt_tokens=%d new_tokens=%d capped=%s %s %.0f ms", request_id, data.kind,
                  result.prompt_tokens, result.new_tokens, result.reasoning_capped, result.stop_reason,
                  result.timings.get("total_ms", 0))
-    return Outcome(result, text)
+    return Outcome(result, doc)
 
 
 async def _generate(ls: DistillLanguageServer, job: ActionInput, config: ActionConfig, token: CancelToken,
@@ -201,29 +208,32 @@ async def _generate(ls: DistillLanguageServer, job: ActionInput, config: ActionC
     return result if result is not None else ActionResult(job.kind, "", cancelled=True)
 
 
-def workspace_edit(ls: DistillLanguageServer, uri: str, version: int | None, text: str,
-                   replacement: ReplacementResult) -> types.WorkspaceEdit:
-    """The replacement as a WorkspaceEdit (versioned documentChanges where supported)."""
-    start, end = position_at(text, replacement.start), position_at(text, replacement.end)
+def workspace_edit(ls: DistillLanguageServer, doc: Document, replacement: ReplacementResult) -> types.WorkspaceEdit:
+    """The replacement as a WorkspaceEdit of `doc`'s version: a versioned TextDocumentEdit
+    where the client supports documentChanges (it refuses the edit if the document moved
+    on), else plain `changes` (the caller checks the version right before sending them)."""
+    start, end = doc.position_at(replacement.start), doc.position_at(replacement.end)
     edit = types.TextEdit(types.Range(types.Position(*start), types.Position(*end)), replacement.new_text or "")
     ws = ls.client_capabilities.workspace
     if ws and ws.workspace_edit and ws.workspace_edit.document_changes:
-        ident = types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=version)
+        ident = types.OptionalVersionedTextDocumentIdentifier(uri=doc.uri, version=doc.version)
         return types.WorkspaceEdit(document_changes=[types.TextDocumentEdit(ident, [edit])])
-    return types.WorkspaceEdit(changes={uri: [edit]})
+    return types.WorkspaceEdit(changes={doc.uri: [edit]})
 
 
 def edit_for(ls: DistillLanguageServer, data: ActionData, outcome: Outcome) -> types.WorkspaceEdit:
-    """The edit of a Fix / Document outcome; a refused one is told to the user."""
+    """The edit of a Fix / Document outcome; a refused one, or one whose document changed
+    meanwhile, is told to the user."""
     replacement = outcome.result.replacement
     assert replacement is not None
     if not replacement.ok:
         refuse(ls, f"no {data.kind.value} offered: {replacement.refusal}")
-    return workspace_edit(ls, data.uri, data.version, outcome.text, replacement)
+    check_unchanged(ls, outcome.doc, f"before the {data.kind.value} could be applied")
+    return workspace_edit(ls, outcome.doc, replacement)
 
 
 def explanation_path(ls: DistillLanguageServer, data: ActionData) -> Path:
-    stem = re.sub(r"[^\w.-]+", "_", Path(_path_of(data.uri)).name)[:60]
+    stem = re.sub(r"[^\w.-]+", "_", file_name(data.uri))[:60]
     folder = ls.settings.resolved_cache_dir() / "explanations"
     folder.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")

@@ -17,8 +17,7 @@ from pygls.exceptions import JsonRpcException
 
 from ..actions.offers import Offer, list_offers
 from ..actions.prompts import ActionKind
-from ..context.languages import detect_language
-from ..context.positions import offset_at, position_at
+from ..document_store import Document
 from .action_runner import ActionData, deliver_explanation, edit_for, perform, refuse
 
 if TYPE_CHECKING:
@@ -36,16 +35,14 @@ OPTIONS = types.CodeActionOptions(code_action_kinds=list(KINDS.values()), resolv
 def register(server: DistillLanguageServer) -> None:
     @server.feature(types.TEXT_DOCUMENT_CODE_ACTION, OPTIONS)
     def code_action(ls: DistillLanguageServer, params: types.CodeActionParams) -> list[types.CodeAction] | None:
-        doc = ls.workspace.text_documents.get(params.text_document.uri)
+        doc = ls.documents.get(params.text_document.uri)
         if doc is None:
             return None
-        text, r = doc.source, params.range
-        start, end = offset_at(text, r.start.line, r.start.character), offset_at(text, r.end.line, r.end.character)
-        offers = list_offers(text, start, end, detect_language(doc.language_id, doc.uri),
-                             bool(params.context.diagnostics))
+        r = params.range
+        start, end = doc.offset_at(r.start.line, r.start.character), doc.offset_at(r.end.line, r.end.character)
+        offers = list_offers(doc.text, start, end, doc.lang, bool(params.context.diagnostics), doc.tree)
         diagnostics = tuple(d.message for d in params.context.diagnostics)
-        return [to_code_action(ls, o, doc.uri, doc.version, text, diagnostics) for o in offers
-                if wanted(KINDS[o.kind], params.context.only)]
+        return [to_code_action(ls, o, doc, diagnostics) for o in offers if wanted(KINDS[o.kind], params.context.only)]
 
     @server.feature(types.CODE_ACTION_RESOLVE)
     async def resolve(ls: DistillLanguageServer, action: types.CodeAction) -> types.CodeAction:
@@ -111,11 +108,12 @@ def resolves_edit(ls: DistillLanguageServer) -> bool:
     return bool(support and "edit" in support.properties)
 
 
-def to_code_action(ls: DistillLanguageServer, offer: Offer, uri: str, version: int | None, text: str,
+def to_code_action(ls: DistillLanguageServer, offer: Offer, doc: Document,
                    diagnostics: tuple[str, ...]) -> types.CodeAction:
-    start, end = position_at(text, offer.start), position_at(text, offer.end)
+    start, end = doc.position_at(offer.start), doc.position_at(offer.end)
     rng = types.Range(types.Position(*start), types.Position(*end))
-    data = ActionData(uri, rng, version, offer.kind, diagnostics if offer.kind is ActionKind.FIX else ()).to_json()
+    data = ActionData(doc.uri, rng, doc.version, offer.kind,
+                      diagnostics if offer.kind is ActionKind.FIX else ()).to_json()
     action = types.CodeAction(title=offer.title, kind=KINDS[offer.kind], data=data,
                               is_preferred=offer.kind is ActionKind.FIX or None)
     if offer.kind is ActionKind.EXPLAIN or not resolves_edit(ls):

@@ -1,42 +1,72 @@
-"""Document sync side effects: the parse cache follows every edit, and a newer edit stops
-the stale generation for that document."""
+"""Document sync: didOpen / didChange / didClose keep the session's DocumentStore, and a
+newer edit stops the stale generation for that document.
+
+A change to a document that is not open is logged and dropped. A change whose version is
+not newer than the one held is dropped too, and the user is told once per document: the
+editor and the server no longer agree on its text, so suggestions may land wrong until
+the document is reopened.
+"""
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
+from ..document_store import Change, StaleVersion, UnknownDocument
 from ..engine.types import StopReason
+from ..uris import document_key
 
 if TYPE_CHECKING:
     from ..server import DistillLanguageServer
+
+logger = logging.getLogger(__name__)
 
 
 def register(server: DistillLanguageServer) -> None:
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: DistillLanguageServer, params: types.DidOpenTextDocumentParams) -> None:
         doc = params.text_document
-        ls.open_document(doc.uri, doc.text, doc.language_id)
+        ls.documents.open(doc.uri, doc.text, doc.version, doc.language_id)
+        ls.stale_reported.discard(document_key(doc.uri))
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: DistillLanguageServer, params: types.DidChangeTextDocumentParams) -> None:
-        uri = params.text_document.uri
-        ls.engine.cancel_key(uri, StopReason.SUPERSEDED)
-        if ls.trees.get(uri) is None:
-            return  # never opened: pygls ignored the change too
-        for change in params.content_changes:
-            if isinstance(change, types.TextDocumentContentChangePartial):
-                r = change.range
-                ls.trees.apply_change(uri, (r.start.line, r.start.character), (r.end.line, r.end.character),
-                                      change.text)
-            else:
-                ls.trees.replace(uri, change.text)
+        uri, version = params.text_document.uri, params.text_document.version
+        try:
+            doc = ls.documents.change(uri, version, [_change(c) for c in params.content_changes])
+        except UnknownDocument:
+            logger.info("Ignoring didChange for %s: the document is not open", uri)
+            return
+        except StaleVersion as exc:
+            _report_stale(ls, uri, exc)
+            return
+        ls.engine.cancel_key(doc.key, StopReason.SUPERSEDED)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: DistillLanguageServer, params: types.DidCloseTextDocumentParams) -> None:
-        uri = params.text_document.uri
-        ls.engine.cancel_key(uri, StopReason.SUPERSEDED)
-        ls.trees.close(uri)
-        ls.typed_ahead.forget(uri)
-        ls.context_memory.pop(uri, None)
+        doc = ls.documents.get(params.text_document.uri)
+        if doc is None:
+            return
+        ls.engine.cancel_key(doc.key, StopReason.SUPERSEDED)
+        ls.documents.close(doc.key)
+        ls.typed_ahead.forget(doc.key)
+
+
+def _change(change: types.TextDocumentContentChangeEvent) -> Change:
+    if isinstance(change, types.TextDocumentContentChangePartial):
+        r = change.range
+        return ((r.start.line, r.start.character), (r.end.line, r.end.character)), change.text
+    return None, change.text
+
+
+def _report_stale(ls: DistillLanguageServer, uri: str, exc: StaleVersion) -> None:
+    logger.warning("Ignoring didChange for %s: %s", uri, exc)
+    key = document_key(uri)
+    if key in ls.stale_reported:
+        return
+    ls.stale_reported.add(key)
+    ls.show_message(f"distill-lsp: ignored an edit of {uri}: its version {exc.version} is not newer than "
+                    f"{exc.held}; suggestions for this file may be wrong until it is reopened",
+                    types.MessageType.Warning)

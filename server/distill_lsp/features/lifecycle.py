@@ -35,5 +35,5 @@ def register(server: DistillLanguageServer) -> None:
         if ls.owns_engine:
             ls.engine.close()
             return
-        for uri, _text, _lang in ls.trees.documents():  # a shared engine keeps serving the others
-            ls.engine.cancel_key(uri)
+        for doc in ls.documents.documents():  # a shared engine keeps serving the others
+            ls.engine.cancel_key(doc.key)

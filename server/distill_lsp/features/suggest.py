@@ -45,6 +45,7 @@ async def suggest(ls: DistillLanguageServer, uri: str, position: types.Position,
         if ls.document_version(uri) != snap.version:
             logger.debug("%s: the user kept typing during the debounce window", request_id)
             return None
+    uri = snap.uri  # the document's normalised uri: one key for the engine and the caches
     here = types.Position(*position_at(snap.text, snap.offset))
     info = ls.engine.info
     cached = ls.typed_ahead.lookup(uri, snap.prefix)
@@ -84,7 +85,7 @@ async def suggest(ls: DistillLanguageServer, uri: str, position: types.Position,
     if suggestion is not None:
         _log(ls, request_id, config, suggestion)
         if suggestion.memory is not None:
-            ls.context_memory[uri] = suggestion.memory
+            ls.documents.remember(uri, suggestion.memory)
     if suggestion is None or ls.document_version(uri) != snap.version:
         logger.debug("%s: superseded", request_id)
         return None

@@ -38,7 +38,7 @@ class SweepCase:
     def snapshot(self) -> Snapshot:
         tree = self.lang.parser().parse(encode(self.text)) if self.lang is not None else None
         return Snapshot(uri=f"file:///sweep/{self.name}", version=1, text=self.text, offset=self.offset,
-                        lang=self.lang, tree=tree, automatic=False)
+                        lang=self.lang, tree=tree, automatic=False, path=f"/sweep/{self.name}")
 
 
 def _read(path: Path) -> str:
