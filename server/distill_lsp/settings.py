@@ -163,7 +163,8 @@ OPTIONS: tuple[Option, ...] = (
            "Nothing is suggested when the model's confidence in the first line (the geometric mean of its "
            "tokens' probabilities) is lower; 0: always suggest.", _is_number(0.0, 1.0), "a number in [0, 1]"),
     Option("contextTokens", "context_tokens",
-           "Prompt budget in tokens (0: from the model's context length, at most 2048).",
+           "Prompt budget in tokens (0: 512 for a model on a CPU, chosen by measurement; else the model's "
+           "context length, at most 2048).",
            _is_int(0, 131072), "an integer in [0, 131072]"),
     Option("device", "device", "Where the model runs: auto, cpu, cuda or cuda:N.",
            _one_of("auto", "cpu", "cuda"), "auto, cpu, cuda or cuda:N", env="DISTILL_LSP_DEVICE", server_owned=True),

@@ -76,6 +76,8 @@ def test_budget() -> None:
     assert prompt_budget(0, 8192, 48) == 2048 - 48
     assert prompt_budget(512, 8192, 48) == 464
     assert prompt_budget(0, 100, 90) == 64
+    assert prompt_budget(0, 8192, 48, on_cpu=True) == 512 - 48
+    assert prompt_budget(1024, 8192, 48, on_cpu=True) == 1024 - 48
 
 
 class Info:

@@ -96,12 +96,29 @@ def test_requests_before_initialize_get_server_not_initialized():
     assert "before 'initialize'" in only_answer(writer, 2)["error"]["message"]
 
 
+def _record_opens(server) -> list[str]:  # type: ignore[no-untyped-def]
+    """The URIs the server's didOpen handler saw (it keeps no documents of its own)."""
+    opened: list[str] = []
+
+    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+    def did_open(ls, params):  # type: ignore[no-untyped-def]
+        opened.append(params.text_document.uri)
+
+    return opened
+
+
+DID_OPEN = {"textDocument": {"uri": "file:///a", "languageId": "python", "version": 1, "text": "x"}}
+
+
 def test_notifications_before_initialize_are_ignored():
     server, protocol, writer = make_server()
-    send(protocol, notification(types.TEXT_DOCUMENT_DID_OPEN, {"textDocument": {"uri": "file:///a", "languageId": "python", "version": 1, "text": "x"}}))
+    opened = _record_opens(server)
+    send(protocol, notification(types.TEXT_DOCUMENT_DID_OPEN, DID_OPEN))
     initialize(protocol)
-    assert list(server.workspace.text_documents) == []
+    assert opened == []
     assert [m["id"] for m in writer.messages()] == ["init"]
+    send(protocol, notification(types.TEXT_DOCUMENT_DID_OPEN, DID_OPEN))  # the same, once initialized
+    assert opened == ["file:///a"]
 
 
 def test_initialize_with_invalid_params_can_be_retried():
@@ -121,14 +138,15 @@ def test_second_initialize_is_refused():
 
 def test_after_shutdown_requests_are_invalid_and_exit_code_is_zero():
     server, protocol, writer = make_server()
+    opened = _record_opens(server)
     initialize(protocol)
     send(protocol, request(1, types.SHUTDOWN))
     assert only_answer(writer, 1) == {"jsonrpc": "2.0", "id": 1, "result": None}
     send(protocol, request(2, types.SHUTDOWN))
     send(protocol, request(3, "nope/unknown"))
-    send(protocol, notification(types.TEXT_DOCUMENT_DID_OPEN, {"textDocument": {"uri": "file:///a", "languageId": "python", "version": 1, "text": "x"}}))
+    send(protocol, notification(types.TEXT_DOCUMENT_DID_OPEN, DID_OPEN))
     assert error_code(writer, 2) == INVALID_REQUEST and error_code(writer, 3) == INVALID_REQUEST
-    assert list(server.workspace.text_documents) == []
+    assert opened == []
     send(protocol, notification(types.EXIT))
     assert protocol.exits == [0] and protocol.session_exit_code() == 0
 

@@ -28,6 +28,9 @@ from .templates import PromptTemplate, select_template
 logger = logging.getLogger(__name__)
 
 MAX_PROMPT_TOKENS = 2048
+CPU_PROMPT_TOKENS = 512
+"""The prompt budget on a CPU when `contextTokens` is 0: chosen with bench/quality.py on the
+tuning half of the real-code cases (quality against latency; the curve is in the README)."""
 UNSURE = "first line below minConfidence"
 MAX_LINES = 12
 REASONING_TOKENS = ("<think>", "</think>")
@@ -140,8 +143,10 @@ def template_for(info: Any) -> PromptTemplate:
     return select_template(tokens, info.model_type, fim=not reasoning)
 
 
-def prompt_budget(context_tokens: int, model_context: int, max_new_tokens: int) -> int:
-    limit = context_tokens or min(model_context, MAX_PROMPT_TOKENS)
+def prompt_budget(context_tokens: int, model_context: int, max_new_tokens: int, on_cpu: bool = False) -> int:
+    """Tokens the prompt may take: `contextTokens`, else `CPU_PROMPT_TOKENS` for a model on a
+    CPU (a cold prompt's time grows with its length), else the model's context up to 2048."""
+    limit = context_tokens or (CPU_PROMPT_TOKENS if on_cpu else min(model_context, MAX_PROMPT_TOKENS))
     return max(64, min(limit, model_context) - max_new_tokens)
 
 
@@ -262,7 +267,8 @@ def plan(snap: Snapshot, backend: Backend, config: CompletionConfig) -> Plan | S
     mode = decide_mode(snap.text, snap.offset, snap.lang, indent_unit)
     profile = effective_profile(config.profile, mode, place, snap.prefix)
     template = template_for(backend.info)
-    budget = prompt_budget(config.context_tokens, backend.info.context_length, config.max_new_tokens)
+    budget = prompt_budget(config.context_tokens, backend.info.context_length, config.max_new_tokens,
+                           on_cpu=str(getattr(backend.info, "device", "")).startswith("cpu"))
     ctx = build_context(snap.text, snap.offset, snap.lang, snap.tree, snap.other_docs,
                         backend.count_tokens, budget, config.shares, path=snap.path or None,
                         memory=snap.memory)
