@@ -89,6 +89,7 @@ def test_the_choice_is_measured_agrees_with_float32_and_is_cached(tmp_path: Path
     reference = _tiny_llama()
     model = _tiny_llama()
     quantize_model(model, "int8", "cpu")
+    monkeypatch.setattr(kernels, "NOISY", float("inf"))  # this test is about the cache, not the machine's load
     choice = choose_kernels(model, IDS, cache_dir=tmp_path, cache_key="tiny", cpu=cpu)
     assert choice.source == "probed"
     offered = candidates(kernel_layers(model), cpu)
@@ -109,6 +110,14 @@ def test_the_choice_is_measured_agrees_with_float32_and_is_cached(tmp_path: Path
     quantize_model(again, "int8", "cpu")
     cached = choose_kernels(again, IDS, cache_dir=tmp_path, cache_key="tiny", cpu=cpu)
     assert (cached.source, cached.prompt, cached.decode) == ("cached", choice.prompt, choice.decode)
+
+
+def test_a_disturbed_measurement_is_used_but_not_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    model = _tiny_llama()
+    quantize_model(model, "int8", "cpu")
+    monkeypatch.setattr(kernels, "NOISY", 0.5)  # every measurement counts as disturbed
+    choice = choose_kernels(model, IDS, cache_dir=tmp_path, cache_key="tiny", cpu=AVX2)
+    assert choice.source.startswith("probed, noisy") and not (tmp_path / kernels.CACHE_FILE).exists()
 
 
 def test_a_path_below_the_agreement_bar_is_not_chosen(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -41,8 +41,11 @@ PRUNE = 4.0
 """A path this many times slower than the best on one block's layers is not measured further."""
 PRUNE_ROWS = 16
 """Most rows of that first look (float32 activations on the packed kernels are very slow)."""
+NOISY = 1.5
+"""A measurement whose rounds of one path differ by more than this factor was disturbed by
+other work on the machine: its choice is used but not cached (the next start measures again)."""
 CACHE_FILE = "kernels.json"
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 AGREEMENT_TEXT = '''import os
 from pathlib import Path
 
@@ -126,7 +129,7 @@ class KernelChoice:
     decode: str
     cpu: CpuClass
     source: str
-    """probed | cached | forced"""
+    """probed | probed, noisy (not cached) | cached | forced | quantize none"""
     prompt_ms: dict[str, float] = field(default_factory=dict)
     """Milliseconds of one prompt measurement (`PROMPT_ROWS` rows) per path measured."""
     decode_ms: dict[str, float] = field(default_factory=dict)
@@ -194,6 +197,9 @@ def choose_kernels(model: torch.nn.Module, agreement_ids: Sequence[int], *, forc
         choice = _cached(cache_dir, key, cpu, offered) or _probe(model, layers, offered, agreement_ids, cpu)
         if choice.source == "probed":
             _store(cache_dir, key, choice)
+        elif choice.source != "cached":
+            logger.warning("kernel measurement disturbed by other work (rounds differ by more than %gx): "
+                           "choice not cached", NOISY)
     for layer in layers:
         layer.use(choice.prompt, choice.decode)
         layer.keep()
@@ -209,15 +215,17 @@ def _probe(model: torch.nn.Module, layers: list[KernelLinear], offered: list[str
     (agreement is measured only for paths that would win, fastest first)."""
     started = time.perf_counter()
     block = _one_block(layers)
-    prompt = _prune(block, offered, min(PROMPT_ROWS, PRUNE_ROWS))
-    decode = _prune(block, offered, 1)
+    spread: list[float] = []
+    prompt = _prune(block, offered, min(PROMPT_ROWS, PRUNE_ROWS), spread)
+    decode = _prune(block, offered, 1, spread)
     sampled = layers[::max(1, len(layers) // (4 * max(1, len(block))))]
-    prompt_ms = _time(sampled, prompt, PROMPT_ROWS, rounds=3)
-    decode_ms = _time(layers, decode, 1, rounds=3)
+    prompt_ms = _time(sampled, prompt, PROMPT_ROWS, rounds=3, spread=spread)
+    decode_ms = _time(layers, decode, 1, rounds=3, spread=spread)
     agreement = _Agreement(model, layers, ids)
     decode_path = next((p for p in sorted(decode_ms, key=decode_ms.__getitem__) if agreement.good(p)), DENSE_FP32)
     prompt_path = _prompt_choice({p: t for p, t in prompt_ms.items()}, decode_path, agreement)
-    return KernelChoice(prompt_path, decode_path, cpu, "probed", _rounded(prompt_ms), _rounded(decode_ms),
+    source = "probed" if max(spread, default=1.0) <= NOISY else "probed, noisy (not cached)"
+    return KernelChoice(prompt_path, decode_path, cpu, source, _rounded(prompt_ms), _rounded(decode_ms),
                         _rounded(agreement.measured, 4), round(time.perf_counter() - started, 3))
 
 
@@ -244,7 +252,7 @@ def _one_block(layers: list[KernelLinear]) -> list[KernelLinear]:
     return shapes or layers[:1]
 
 
-def _prune(block: list[KernelLinear], paths: list[str], rows: int) -> list[str]:
+def _prune(block: list[KernelLinear], paths: list[str], rows: int, spread: list[float]) -> list[str]:
     """Paths within `PRUNE` times the best on one block (a path that raises is dropped)."""
     usable = []
     for path in paths:
@@ -255,21 +263,22 @@ def _prune(block: list[KernelLinear], paths: list[str], rows: int) -> list[str]:
             logger.info("kernel path %s unavailable: %s", path, exc)
     if not usable:
         return [DENSE_FP32]
-    times = _time(block, usable, rows, rounds=3)
+    times = _time(block, usable, rows, rounds=3, spread=spread)
     best = min(times.values())
     return [p for p, t in times.items() if t <= PRUNE * best]
 
 
-def _time(layers: Sequence[KernelLinear], paths: Sequence[str], rows: int, rounds: int) -> dict[str, float]:
+def _time(layers: Sequence[KernelLinear], paths: Sequence[str], rows: int, rounds: int,
+          spread: list[float] | None = None) -> dict[str, float]:
     """Milliseconds of `rows` rows through `layers` on each path: the best of `rounds`
     rounds after a warm-up, the paths taking turns within a round, so that other work on
-    the machine slows them alike."""
+    the machine slows them alike. Each path's slowest round over its best goes to `spread`."""
     inputs = {}
     for layer in layers:
         for path in paths:
             layer.prepare(path)
         inputs.setdefault(layer.in_features, torch.randn(rows, layer.in_features))
-    best = dict.fromkeys(paths, float("inf"))
+    seen: dict[str, list[float]] = {path: [] for path in paths}
     with torch.inference_mode():
         for attempt in range(rounds + 1):
             for path in paths:
@@ -277,8 +286,10 @@ def _time(layers: Sequence[KernelLinear], paths: Sequence[str], rows: int, round
                 for layer in layers:
                     layer.run(inputs[layer.in_features], path)
                 if attempt:
-                    best[path] = min(best[path], (time.perf_counter() - t0) * 1000)
-    return best
+                    seen[path].append((time.perf_counter() - t0) * 1000)
+    if spread is not None and rounds > 1:
+        spread += [max(times) / max(min(times), 1e-9) for times in seen.values()]
+    return {path: min(times) for path, times in seen.items()}
 
 
 class _Agreement:
