@@ -102,21 +102,29 @@ def _snap(lang: str, doc: str):
     return Snapshot("file:///t", 1, text, offset, spec, spec.parser().parse(text.encode()))
 
 
-def test_close_cut_block_closes_the_longest_run_that_parses() -> None:
-    from distill_lsp.completion.pipeline import close_cut_block
+def test_longest_valid_head_closes_the_longest_run_that_parses() -> None:
+    from distill_lsp.completion.pipeline import longest_valid_head
 
     snap = _snap("javascript", "function f(xs) {\n  <|>\n}\n")
     cut = ("return new Promise((resolve) => {\n    if (xs) {\n      resolve(xs);\n    }\n"
            "    const ys = [\n      {")
-    assert close_cut_block(cut, snap, snap.lang) == (
+    assert longest_valid_head(cut, snap, snap.lang) == (
         "return new Promise((resolve) => {\n    if (xs) {\n      resolve(xs);\n    }\n  })")
 
 
-def test_close_cut_block_never_closes_an_empty_bracket() -> None:
-    from distill_lsp.completion.pipeline import close_cut_block
+def test_longest_valid_head_shows_the_lines_that_parse_when_the_rest_does_not() -> None:
+    from distill_lsp.completion.pipeline import longest_valid_head
+
+    snap = _snap("python", "def f(xs):\n    <|>\n")
+    assert longest_valid_head("total = sum(xs)\n    return total +", snap, snap.lang) == "total = sum(xs)"
+    assert longest_valid_head("return ]\n    x", snap, snap.lang) == ""
+
+
+def test_longest_valid_head_never_closes_an_empty_bracket() -> None:
+    from distill_lsp.completion.pipeline import longest_valid_head
 
     snap = _snap("javascript", "function f(x) {\n  <|>\n}\n")
-    assert close_cut_block("return (\n    isNaN(\n      parseInt(", snap, snap.lang) == ""
+    assert longest_valid_head("return (\n    isNaN(\n      parseInt(", snap, snap.lang) == ""
 
 
 def test_finish_shows_a_cut_python_block_closed_only_when_the_gate_rejects_it_whole() -> None:

@@ -366,24 +366,28 @@ def _finish(raw: str, snap: Snapshot, mode: Mode, indent_unit: str, max_lines: i
     if not text or snap.lang is None:
         return text, text
     gated = syntax_gate(snap.text, snap.offset, text, snap.lang)
-    if gated or mode.single_line or bracket_depth(text) <= 0:
+    if gated or mode.single_line:
         return text, gated
-    return text, close_cut_block(text, snap, snap.lang)
+    return text, longest_valid_head(text, snap, snap.lang)
 
 
-def close_cut_block(text: str, snap: Snapshot, lang: LanguageSpec) -> str:
-    """A block cut (by the token limit or the line cap) inside brackets it opened, which the
-    gate rejects whole: its longest run of first lines that parses once the brackets left
-    open are closed (see `close_brackets`), closed; "" when there is none. A run that ends
-    in an opener is not closed (that would show an empty call or literal the model did not
-    write)."""
+def longest_valid_head(text: str, snap: Snapshot, lang: LanguageSpec) -> str:
+    """A block the gate rejects whole: its longest run of first lines that parses where it
+    would go, "" when there is none. A run cut inside brackets it opened is shown with them
+    closed (see `close_brackets`), except one that ends in an opener (that would show an
+    empty call or literal the model did not write)."""
     lines = text.split("\n")
     indent = leading_ws(snap.line_prefix)
     for k in range(len(lines), 0, -1):
         part = "\n".join(lines[:k])
-        if bracket_depth(part) <= 0 or part.rstrip().endswith(("(", "[", "{")):
-            continue  # balanced already (the gate rejected it), or would close an empty bracket
-        closed = close_brackets(part, indent)
-        if syntax_gate(snap.text, snap.offset, closed, lang) == closed:
-            return closed
+        if bracket_depth(part) > 0:
+            if part.rstrip().endswith(("(", "[", "{")):
+                continue
+            part = close_brackets(part, indent)
+        elif k == len(lines):
+            continue  # the whole text, balanced: the gate rejected it already
+        if part.strip() and syntax_gate(snap.text, snap.offset, part, lang) == part:
+            return part
     return ""
+
+
