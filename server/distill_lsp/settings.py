@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .profiles import AUTO, AUTO_PLACEHOLDER, BUILTIN_PROFILES, DEFAULT_PROFILE, SamplingProfile, validate_profile
+from .profiles import (AUTO, AUTO_PLACEHOLDER, BUILTIN_PROFILES, DEFAULT_COMPLETION_PROFILE, SamplingProfile,
+                       validate_profile)
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ class Settings:
     """Validated settings in force for one session."""
 
     model: str = "auto"
-    profile: str = DEFAULT_PROFILE
+    profile: str = DEFAULT_COMPLETION_PROFILE
     profiles: Mapping[str, SamplingProfile] = field(default_factory=dict)
     max_new_tokens: int = 48
     max_lines: int = 12
@@ -141,7 +142,8 @@ OPTIONS: tuple[Option, ...] = (
            lambda v: isinstance(v, str) and v.strip() != "", "a non-empty string",
            env="DISTILL_LSP_MODEL", server_owned=True),
     Option("profile", "profile",
-           "Sampling profile for completions: greedy, precise, coding, creative or a name from `profiles`.",
+           "Sampling profile for completions: auto (greedy on code, coding within comments: measured, see "
+           "Measured), greedy, precise, coding, creative or a name from `profiles`.",
            _is_str, "a profile name", env="DISTILL_LSP_PROFILE"),
     Option("profiles", "profiles",
            "User-defined sampling profiles: {name: {temperature, topP, topK, repetitionPenalty, "

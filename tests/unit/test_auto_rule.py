@@ -100,9 +100,13 @@ def test_coldest_first() -> None:
     assert coldest_first() == ORDER
 
 
-def test_auto_rule_is_the_rule_the_recorded_sweep_gives() -> None:
+def test_auto_rule_in_comments_is_the_rule_the_recorded_sweep_gives() -> None:
+    """Within comments and docstrings `auto` follows the recorded sweep; on code it is greedy,
+    measured on the real-code benchmark (bench/quality.py; profiles.AUTO_RULE says the numbers)."""
     records = load(RECORDED)
     assert {r.name for r in records} == {p.stem for p in CASES}
-    assert choose_rule(kind_rates(records, coldest_first()), coldest_first()) == AUTO_RULE
-    assert rule_rate(records, AUTO_RULE) >= max(fixed_rates(records, coldest_first()).values())
+    swept = choose_rule(kind_rates(records, coldest_first()), coldest_first())
+    in_comments = {key: name for key, name in AUTO_RULE.items() if key[1]}
+    assert in_comments == {key: name for key, name in swept.items() if key[1]}
+    assert {name for key, name in AUTO_RULE.items() if not key[1]} == {"greedy"}
     assert any("Held out" in line for line in report(records))

@@ -10,7 +10,7 @@ from distill_lsp.settings import Settings, apply_options, env_layer, option_keys
 
 def test_defaults() -> None:
     s = Settings()
-    assert s.model == "auto" and s.profile == "coding"
+    assert s.model == "auto" and s.profile == "auto"  # greedy on code, coding in comments (measured)
     coding = s.sampling_profile()
     assert (coding.temperature, coding.top_p, coding.repetition_penalty) == (0.65, 0.95, 1.1)
     assert BUILTIN_PROFILES["precise"].temperature == 0.45

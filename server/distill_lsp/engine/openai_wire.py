@@ -81,8 +81,9 @@ def request_body(request: GenerationRequest, model: str) -> dict[str, Any]:
         body["top_p"] = p.top_p
         if p.top_k:
             body["top_k"] = p.top_k
-    if p.repetition_penalty != 1.0:  # vLLM / SGLang / TGI name it one way, llama.cpp / Ollama the other
-        body["repetition_penalty"] = body["repeat_penalty"] = p.repetition_penalty
+    # always sent (1.0 too: llama.cpp's server applies 1.1 when none is given); vLLM / SGLang / TGI
+    # name it one way, llama.cpp / Ollama the other
+    body["repetition_penalty"] = body["repeat_penalty"] = p.repetition_penalty
     if request.seed is not None:
         body["seed"] = request.seed
     return body
