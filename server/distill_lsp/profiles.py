@@ -103,14 +103,6 @@ def describe_auto() -> str:
     return f"{AUTO} ({'; '.join(parts)})"
 
 
-class ProfileError(ValueError):
-    """A profile has invalid fields; `problems` names each one with its allowed range."""
-
-    def __init__(self, problems: list[str]):
-        super().__init__("; ".join(problems))
-        self.problems = problems
-
-
 _FIELD_CHECKS: dict[str, tuple[type | tuple[type, ...], Any, str]] = {
     "temperature": ((int, float), lambda v: 0 < v <= 5, "a number in (0, 5]"),
     "top_p": ((int, float), lambda v: 0 < v <= 1, "a number in (0, 1]"),

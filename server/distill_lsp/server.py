@@ -129,10 +129,6 @@ class DistillLanguageServer(LanguageServer):
         self.work_done_progress.begin(token, types.WorkDoneProgressBegin(title=title, message=message))
         return True
 
-    @property
-    def model_state(self) -> EngineState:
-        return self.engine.state
-
     # -- documents ------------------------------------------------------------------
     def snapshot(self, uri: str, position: types.Position, automatic: bool) -> Snapshot | None:
         """The open document at `position` (UTF-16), or None for a document that isn't open."""

@@ -4,7 +4,6 @@ the cases are tested in test_bench_cases.py)."""
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import pytest
 from lsprotocol import types

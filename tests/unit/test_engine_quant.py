@@ -3,8 +3,6 @@ and the bundled model's next-token agreement with its float32 self."""
 
 from __future__ import annotations
 
-import copy
-from pathlib import Path
 
 import pytest
 import torch

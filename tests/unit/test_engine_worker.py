@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest
@@ -93,8 +92,7 @@ def test_a_failing_job_does_not_kill_the_worker(engine) -> None:
         raise ValueError("bug")
     with pytest.raises(ValueError):
         engine.submit(bad).result(5)
-    assert engine.submit(lambda b, t: "alive").result(5) == "alive"
-    assert threading.active_count() >= 1
+    assert engine.submit(lambda b, t: "alive").result(5) == "alive"  # the same worker thread, still serving
 
 
 class LibraryAbort(BaseException):
