@@ -248,7 +248,11 @@ def print_start(s: dict[str, float]) -> None:
 
 async def e2e_section(args: argparse.Namespace) -> dict[str, list[float]]:
     """The same real-file requests through two servers with default settings: the model in
-    the server, and `backend: openai` against llama-cpp-python's server (same GGUF, threads)."""
+    the server, and `backend: openai` against llama-cpp-python's server (same GGUF, threads).
+    Both get the CPU's prompt budget (a remote backend's default is larger: it is assumed to
+    be a GPU), so the two engines answer the same prompts."""
+    from distill_lsp.completion.pipeline import CPU_PROMPT_TOKENS
+
     from bench.cases import generate_cases
     from bench.session import ask
     from bench.sources import sources_for
@@ -256,8 +260,9 @@ async def e2e_section(args: argparse.Namespace) -> dict[str, list[float]]:
     cases = generate_cases({"python": sources_for("python")}, args.e2e_cases, seed=1)
     out: dict[str, list[float]] = {}
     with llama_cpp.server(args.threads) as url:
-        systems = {"ours": {"threads": args.threads},
-                   "llama.cpp": {"backend": "openai", "endpoint": url, "tokenizer": "bundled"}}
+        systems = {"ours": {"threads": args.threads, "contextTokens": CPU_PROMPT_TOKENS},
+                   "llama.cpp": {"backend": "openai", "endpoint": url, "tokenizer": "bundled",
+                                 "contextTokens": CPU_PROMPT_TOKENS}}
         for name, options in systems.items():
             client = await open_session(options, verbose=False, timeout=600)
             try:
