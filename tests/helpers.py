@@ -90,3 +90,17 @@ async def wait_until_engine_holds_a_job(client, pending, tries: int = 250) -> No
         if status["queue"] >= 1 or pending.done():
             return
         await asyncio.sleep(0.02)
+
+
+def record_applied_edits(client: Any) -> None:
+    """The client accepts every `workspace/applyEdit` and keeps its edits in `client.applied`
+    (and reads code actions whose union pygls' converter gets wrong)."""
+    from distill_lsp.headless_actions import fix_code_action_union
+
+    fix_code_action_union(client.protocol._converter)
+    client.applied = []
+
+    @client.feature(types.WORKSPACE_APPLY_EDIT)
+    def apply_edit(ls: Any, params: types.ApplyWorkspaceEditParams) -> types.ApplyWorkspaceEditResult:
+        client.applied.append(params.edit)
+        return types.ApplyWorkspaceEditResult(applied=True)

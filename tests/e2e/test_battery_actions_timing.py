@@ -16,9 +16,8 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pytest_lsp import ClientServerConfig, LanguageClient
 
-from distill_lsp.headless_actions import fix_code_action_union
 from tests.fixtures.fake_openai import FakeOpenAI
-from tests.helpers import SERVER_CMD, inline_params, open_doc, plain, wait_ready
+from tests.helpers import SERVER_CMD, record_applied_edits, inline_params, open_doc, plain, wait_ready
 
 BROKEN = "def mean(values):\n    total = 0\n    for v in values\n        total += v\n    return total\n"
 FIXED = "```python\ndef mean(values):\n    total = 0\n    for v in values:\n        total += v\n    return total\n```\n"
@@ -40,13 +39,7 @@ def caps() -> types.ClientCapabilities:
 
 
 async def start(client: LanguageClient, fake: FakeOpenAI, **options: Any) -> None:
-    fix_code_action_union(client.protocol._converter)
-    client.applied = []
-
-    @client.feature(types.WORKSPACE_APPLY_EDIT)
-    def apply_edit(ls: Any, params: types.ApplyWorkspaceEditParams) -> types.ApplyWorkspaceEditResult:
-        client.applied.append(params.edit)
-        return types.ApplyWorkspaceEditResult(applied=True)
+    record_applied_edits(client)
 
     settings = {"backend": "openai", "endpoint": fake.url, "actionMaxNewTokens": 80, "reasoningTokens": 0,
                 "explainProfile": "greedy", "fixProfile": "greedy", **options}

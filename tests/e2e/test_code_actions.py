@@ -19,9 +19,9 @@ import tree_sitter_python
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
-from distill_lsp.headless_actions import apply_workspace_edit, fix_code_action_union
+from distill_lsp.headless_actions import apply_workspace_edit
 from tests.fixtures.tiny_r1 import build_tiny_r1
-from tests.helpers import SERVER_CMD, open_doc, plain, wait_ready
+from tests.helpers import SERVER_CMD, record_applied_edits, open_doc, plain, wait_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 BROKEN_PY = '''def mean(values):
@@ -56,13 +56,7 @@ def caps(*, resolve: bool, show_document: bool) -> types.ClientCapabilities:
 
 
 async def start(client: LanguageClient, options: dict[str, Any], **kw: bool) -> None:
-    fix_code_action_union(client.protocol._converter)
-    client.applied = []
-
-    @client.feature(types.WORKSPACE_APPLY_EDIT)
-    def apply_edit(ls: Any, params: types.ApplyWorkspaceEditParams) -> types.ApplyWorkspaceEditResult:
-        client.applied.append(params.edit)
-        return types.ApplyWorkspaceEditResult(applied=True)
+    record_applied_edits(client)
 
     await client.initialize_session(types.InitializeParams(capabilities=caps(**kw), initialization_options=options))
 
