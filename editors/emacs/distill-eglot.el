@@ -15,10 +15,10 @@
   "How to start the server.  For TCP: (\"distill-lsp\" \"serve\" \"--tcp\" \"--port\" :autoport)
 or, for a server you started yourself, (\"127.0.0.1\" 2087).")
 
-(defvar distill-lsp-settings '(:model "auto" :profile "coding" :maxNewTokens 64)
+(defvar distill-lsp-settings '(:model "auto" :profile "auto" :maxNewTokens 64)
   "Server settings: sent as initializationOptions and as the \"distill\" section.
 Keys: :model (\"auto\", a Hugging Face id from the local cache, a directory or a
-.gguf file), :profile (\"greedy\" \"precise\" \"coding\" \"creative\"), :maxNewTokens.")
+.gguf file), :profile (\"auto\" \"greedy\" \"precise\" \"coding\" \"creative\"), :maxNewTokens.")
 
 (defvar distill-lsp-modes
   '(python-mode python-ts-mode js-mode js-ts-mode typescript-mode typescript-ts-mode
@@ -81,7 +81,7 @@ delivers the result itself (workspace/applyEdit, window/showDocument or a messag
 
 (defun distill-set-profile (profile)
   "Switch the sampling PROFILE of the running server."
-  (interactive (list (completing-read "Profile: " '("greedy" "precise" "coding" "creative"))))
+  (interactive (list (completing-read "Profile: " '("auto" "greedy" "precise" "coding" "creative"))))
   (eglot-execute-command (eglot--current-server-or-lose) 'distill.setProfile (vector profile)))
 
 (with-eval-after-load 'eglot

@@ -14,9 +14,9 @@
   "Model: \"auto\", a Hugging Face id from the local cache, a directory or a .gguf file."
   :type 'string :group 'distill-lsp)
 
-(defcustom distill-lsp-profile "coding"
-  "Sampling profile: greedy, precise, coding or creative."
-  :type '(choice (const "greedy") (const "precise") (const "coding") (const "creative"))
+(defcustom distill-lsp-profile "auto"
+  "Sampling profile: auto (greedy on code, coding in comments), greedy, precise, coding or creative."
+  :type '(choice (const "auto") (const "greedy") (const "precise") (const "coding") (const "creative"))
   :group 'distill-lsp)
 
 (defcustom distill-lsp-max-new-tokens 64

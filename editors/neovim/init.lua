@@ -49,10 +49,10 @@ vim.api.nvim_create_autocmd('LspAttach', {
   end,
 })
 
--- Switch the sampling profile: :DistillProfile greedy|precise|coding|creative
+-- Switch the sampling profile: :DistillProfile auto|greedy|precise|coding|creative
 vim.api.nvim_create_user_command('DistillProfile', function(cmd)
   local client = vim.lsp.get_clients({ name = 'distill', bufnr = 0 })[1]
   if client then
     client:exec_cmd({ title = 'Set profile', command = 'distill.setProfile', arguments = { cmd.args } })
   end
-end, { nargs = 1, complete = function() return { 'greedy', 'precise', 'coding', 'creative' } end })
+end, { nargs = 1, complete = function() return { 'auto', 'greedy', 'precise', 'coding', 'creative' } end })

@@ -3,14 +3,14 @@
 "   source /path/to/editors/vim/distill.vim
 " Optional, set before sourcing:
 "   let g:distill_lsp_command = 'distill-lsp serve'   (a shell command speaking LSP on stdio)
-"   let g:distill_lsp_settings = {'model': 'auto', 'profile': 'coding', 'maxNewTokens': 64}
+"   let g:distill_lsp_settings = {'model': 'auto', 'profile': 'auto', 'maxNewTokens': 64}
 
 let g:ale_completion_enabled = get(g:, 'ale_completion_enabled', 1)  " must be set before ALE loads
 silent! packadd! ale  " ALE installed as an optional package (Debian's vim-ale, or pack/*/opt/ale)
 
 let g:distill_lsp_command = get(g:, 'distill_lsp_command', 'distill-lsp serve')
 let g:distill_lsp_settings = get(g:, 'distill_lsp_settings',
-      \ {'model': 'auto', 'profile': 'coding', 'maxNewTokens': 64})
+      \ {'model': 'auto', 'profile': 'auto', 'maxNewTokens': 64})
 let g:distill_lsp_filetypes = get(g:, 'distill_lsp_filetypes',
       \ ['python', 'javascript', 'typescript', 'go', 'rust', 'java', 'c', 'cpp'])
 

@@ -71,7 +71,7 @@ async function activate(context) {
       await client?.restart();
     }),
     vscode.commands.registerCommand('distillClient.setProfile', async () => {
-      const profile = await vscode.window.showQuickPick(['greedy', 'precise', 'coding', 'creative']);
+      const profile = await vscode.window.showQuickPick(['auto', 'greedy', 'precise', 'coding', 'creative']);
       if (profile && client) {
         await client.sendRequest('workspace/executeCommand', { command: 'distill.setProfile', arguments: [profile] });
       }

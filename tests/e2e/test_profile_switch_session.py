@@ -57,13 +57,13 @@ async def test_set_profile_switches_without_restart(client: LanguageClient, tmp_
 
     await client.workspace_execute_command_async(types.ExecuteCommandParams(
         command="distill.setProfile", arguments=["auto", "completion"]))
-    # a block after `def ...:` and mid-line with code to the right -> precise;
+    # a block after `def ...:` and mid-line with code to the right -> greedy;
     # within a comment line -> coding (profiles.AUTO_RULE)
-    assert await _complete_and_read_profile(client, uri, UNFINISHED_PY, pos) == "auto:precise"
+    assert await _complete_and_read_profile(client, uri, UNFINISHED_PY, pos) == "auto:greedy"
     mid = "def area(r):\n    return 3.14 * r\n\nx = area() + 1\n"
     uri2 = (tmp_path / "mid.py").as_uri()
     open_doc(client, uri2, mid)
-    assert await _complete_and_read_profile(client, uri2, mid, types.Position(3, 9)) == "auto:precise"
+    assert await _complete_and_read_profile(client, uri2, mid, types.Position(3, 9)) == "auto:greedy"
     comment = "# Return the sum of \ndef add(a, b):\n    return a + b\n"
     uri3 = (tmp_path / "comment.py").as_uri()
     open_doc(client, uri3, comment)

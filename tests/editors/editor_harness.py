@@ -47,7 +47,7 @@ FAKE_SUGGESTION = "a + b"
 #: Settings every test config sends over the shipped defaults: fast, deterministic completions.
 FAST_SETTINGS: dict[str, Any] = {"profile": "greedy", "maxNewTokens": 16}
 #: The settings the shipped configs send (model, profile, maxNewTokens), before the test's override.
-SHIPPED_SETTINGS: dict[str, Any] = {"model": "auto", "profile": "coding", "maxNewTokens": 64}
+SHIPPED_SETTINGS: dict[str, Any] = {"model": "auto", "profile": "auto", "maxNewTokens": 64}
 #: What the configs send under test: the shipped settings with `FAST_SETTINGS` merged in.
 SENT_SETTINGS: dict[str, Any] = SHIPPED_SETTINGS | FAST_SETTINGS
 #: Titles of the code actions every editor must list (served once the code-action branch lands).

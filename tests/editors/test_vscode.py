@@ -49,7 +49,7 @@ def test_vscode_manifest_contributes_server_settings() -> None:
     for block in manifest["contributes"]["configuration"]:
         props |= block["properties"]
     assert {"distill.model", "distill.profile", "distill.maxNewTokens"} <= set(props)
-    assert props["distill.profile"]["enum"] == ["greedy", "precise", "coding", "creative"]
+    assert props["distill.profile"]["enum"] == ["auto", "greedy", "precise", "coding", "creative"]
     assert manifest["main"] == "./extension.js" and (VSCODE / "extension.js").exists()
     assert "vscode-languageclient" in manifest["dependencies"]
 

@@ -17,14 +17,14 @@ return {
   -- Sent once as initializationOptions (flat object) ...
   init_options = {
     model = 'auto', -- HF id from the local cache, a model directory or a .gguf file
-    profile = 'coding', -- greedy | precise | coding | creative
+    profile = 'auto', -- auto | greedy | precise | coding | creative
     maxNewTokens = 64,
   },
   -- ... and under the "distill" section on workspace/didChangeConfiguration.
   settings = {
     distill = {
       model = 'auto',
-      profile = 'coding',
+      profile = 'auto',
       maxNewTokens = 64,
     },
   },
