@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     complete = sub.add_parser("complete", help="headless: complete FILE at LINE:COL (1-based) and print it")
     complete.add_argument("location", help="FILE:LINE:COL, 1-based as compilers print (a column past the end means the end)")
     complete.add_argument("--language", help="languageId to send (default: from the extension)")
-    complete.add_argument("--verbose", "-v", action="store_true", help="print timings and the server's log")
+    complete.add_argument("--verbose", "-v", action="store_true", help="also print the server's log")
     complete.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the model and the answer")
     _add_model_options(complete)
 

@@ -184,6 +184,7 @@ async def _complete(args: argparse.Namespace, options: dict[str, Any]) -> int:
     client = await open_session(options, args.verbose, args.timeout)
     ready_s = time.perf_counter() - started
     try:
+        client.protocol.notify(types.SET_TRACE, types.SetTraceParams(types.TraceValue.Messages))  # the request line
         uri = loc.path.resolve().as_uri()
         client.text_document_did_open(types.DidOpenTextDocumentParams(
             types.TextDocumentItem(uri=uri, language_id=language, version=1, text=text)))
@@ -199,8 +200,7 @@ async def _complete(args: argparse.Namespace, options: dict[str, Any]) -> int:
     suggestion = items[0].insert_text if items else ""
     suggestion = suggestion if isinstance(suggestion, str) else suggestion.value
     print(suggestion)
-    if args.verbose:
-        _print_timings(client.session, ready_s, answered)
+    _print_timings(client.session, ready_s, answered)
     return 0 if suggestion else 3
 
 
