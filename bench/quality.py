@@ -171,7 +171,8 @@ async def _warm_up(client: Any, naive: NaiveServer | StoredNaive, args: argparse
     case = Case("warm-up", "python", "mid_line", "/warm-up.py", WARM_UP.count("\n"), len(WARM_UP), len(WARM_UP),
                 WARM_UP)
     await ask(client, case, 9999, args.trigger == "automatic", args.timeout)
-    await asyncio.to_thread(naive.complete, case.prefix, 1)
+    if isinstance(naive, NaiveServer):
+        await asyncio.to_thread(naive.complete, case.prefix, 1)
 
 
 class StoredNaive:
@@ -187,9 +188,6 @@ class StoredNaive:
         raw = row.get("naive_raw")
         return NaiveAnswer(row["naive"]["text"], row["naive"]["ms"], raw["text"] if raw else None,
                            raw["ms"] if raw else 0.0)
-
-    def complete(self, prefix: str, lines: int, raw: bool = True) -> None:
-        return None
 
 
 def _stored_naive(path: Path, cases: list[Case]) -> dict[str, dict[str, Any]]:

@@ -38,8 +38,8 @@ TRIM_EVERY = 32
 """Generations between returning freed heap memory to the system."""
 PREFILL_CHUNK = 2048
 """Prompt tokens run in one forward pass; cancellation is checked between chunks. A prompt
-within the default budgets runs whole: attention over a cache in chunks of 256 took 1.3-1.6x
-the time of one pass on a CPU without native bf16 (bench/latency.py --isa avx2)."""
+within the default budgets runs whole: attention over a cache in chunks of 256 took 1.3-1.9x
+the time of one pass held to AVX2 (bench/latency.py --isa avx2, and a side-by-side check)."""
 
 _END_TOKENS = ("<|endoftext|>", "<|im_end|>", "<|end_of_text|>", "<|eot_id|>", "<｜end▁of▁sentence｜>",
                "<|file_separator|>", "<|file_sep|>")
@@ -181,6 +181,7 @@ class LocalBackend:
         cache, fed = reuse.cache, prompt[:reuse.reused]
         sampler = Sampler(request.profile, prompt, self.model.device)
         new_ids: list[int] = []
+        text = ""
         steps = _Steps()
         first_token_at: float | None = None
         reason: StopReason | None = None
@@ -215,7 +216,6 @@ class LocalBackend:
             release_freed_memory()  # key/value buffers of changing sizes fragment the heap
         if request.cancel.cancelled:
             reason = request.cancel.reason or StopReason.CANCELLED
-        text = self.tokenizer.decode(new_ids, skip_special_tokens=True)
         ended = time.perf_counter()
         return GenerationResult(
             text=text,
