@@ -105,6 +105,27 @@ def test_fast_step_matches_the_models_forward(model, tokenizer) -> None:
         torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
 
 
+@pytest.mark.parametrize("path", ["dense-fp32", "dense-bf16", "int8-fp32", "int8-bf16", "int4-bf16"])
+def test_fast_step_on_quantized_layers_matches_the_forward_on_the_same_paths(model, tokenizer, path) -> None:
+    import copy
+
+    from distill_lsp.engine.quant import kernel_layers, quantize_model
+
+    quantized = copy.deepcopy(model)
+    quantize_model(quantized, "int8" if path.startswith("int8") else "int4", "cpu")
+    for layer in kernel_layers(quantized):
+        layer.use(path, path)
+    fast = fastpath.FastDecoder(quantized)  # joins q/k/v and gate/up
+    ids = tokenizer(SOURCE).input_ids
+    with torch.inference_mode():
+        cache, theirs = new_cache(quantized), new_cache(quantized)
+        for c in (cache, theirs):
+            quantized(input_ids=torch.tensor([ids[:-3]]), cache=c, use_cache=True)
+        for token in ids[-3:]:
+            want = quantized(input_ids=torch.tensor([[token]]), cache=theirs, use_cache=True).logits[0, -1]
+            torch.testing.assert_close(fast.step(token, cache), want, atol=1e-4, rtol=1e-4)
+
+
 def test_growing_layer_crop_and_growth() -> None:
     layer = GrowingLayer()
     k = torch.arange(2 * 300 * 4, dtype=torch.float32).reshape(1, 2, 300, 4)

@@ -31,7 +31,7 @@ def backend(monkeypatch: pytest.MonkeyPatch, fail_on: set[str], device: str = "c
     b = LocalBackend.__new__(LocalBackend)
     b.model, b.tokenizer = FakeModel(), None
     b.info = dataclasses.replace(INFO, device=device)
-    b._ooms_to_inject, b._fell_back = ooms, False
+    b._ooms_to_inject, b._fell_back, b.fast = ooms, False, None
     calls: list[tuple[str, int]] = []
 
     def fake_generate(request: GenerationRequest, max_new_tokens: int) -> GenerationResult:

@@ -137,13 +137,16 @@ class _Toy(nn.Module):
         return self.lm_head
 
 
-def test_auto_uses_int4_only_where_lossless_and_int8_for_the_head() -> None:
+def test_auto_uses_int4_only_where_lossless_and_both_for_the_rescored_head() -> None:
     toy = _Toy()
+    with torch.no_grad():
+        toy.lm_head.weight.add_(torch.randn_like(toy.lm_head.weight) * 0.05)  # not four-bit any more
     summary = quantize_model(toy, "auto", "cpu")
     assert all(isinstance(m, KernelLinear) for m in (toy.exact, toy.other, toy.lm_head))
-    assert (set(toy.exact.codes), set(toy.other.codes), set(toy.lm_head.codes)) == ({"int4", "int8"}, {"int8"}, {"int8"})
+    assert (set(toy.exact.codes), set(toy.other.codes), set(toy.lm_head.codes)) == \
+        ({"int4", "int8"}, {"int8"}, {"int4", "int8"})
     assert toy.lm_head.rescore and not toy.exact.rescore
-    assert (summary.int4_layers, summary.int8_layers) == (1, 2)
+    assert (summary.int4_layers, summary.int8_layers) == (2, 1)
     assert "int4" in summary.describe()
 
 
@@ -184,3 +187,48 @@ def test_dense_bf16_rows_are_padded_to_few_shapes_and_answered_exactly(monkeypat
     assert {n % quant.DENSE_ROWS for n in seen} == {0} and len(set(seen)) <= 3
     alone = q(torch.cat([x[:5], torch.zeros(quant.DENSE_ROWS * 2 + 3 - 5, 128)]))[:5]
     torch.testing.assert_close(out[:5], alone)
+
+
+@pytest.mark.parametrize("path", [DENSE_FP32, DENSE_BF16, INT8_BF16, INT8_FP32, INT4_BF16, INT4_FP32])
+def test_layers_side_by_side_compute_what_they_compute_apart_and_share_their_weights(path: str) -> None:
+    torch.manual_seed(8)
+    parts = [_int4(_four_bit_linear(n=n, bias=bias), int8=True) for n, bias in ((64, True), (128, False), (32, True))]
+    for part in parts:
+        part.use(path, path)
+        part.keep()
+    x = torch.randn(1, 128)
+    with torch.no_grad():
+        apart = torch.cat([part(x) for part in parts], dim=-1)
+        joined = quant.side_by_side(parts)
+        assert joined is not None and joined.out_features == 224
+        dtype, call = joined.decoder()
+        torch.testing.assert_close(call(x.to(dtype)), apart, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(joined(x), apart, atol=1e-5, rtol=1e-5)
+        # the parts still compute the same, now on views of the joined weights (no second copy)
+        torch.testing.assert_close(torch.cat([part(x) for part in parts], dim=-1), apart, atol=0, rtol=0)
+    stored = {DENSE_FP32: lambda p: p.weight, DENSE_BF16: lambda p: p.bf16}.get(
+        path, lambda p: p.codes[p._format(path)[0]])
+    assert all(stored(p).untyped_storage().data_ptr() == stored(parts[0]).untyped_storage().data_ptr()
+               for p in parts)
+
+
+def test_layers_on_different_paths_or_int4_blocks_cut_are_not_joined() -> None:
+    parts = [_int4(_four_bit_linear(), int8=True) for _ in range(2)]
+    parts[0].use(INT4_BF16, INT4_BF16)
+    parts[1].use(INT8_BF16, INT8_BF16)
+    assert quant.side_by_side(parts) is None
+    parts = [_int4(_four_bit_linear(n=n)) for n in (32, 64)]  # int4 rows are packed in blocks of 64
+    for part in parts:
+        part.use(INT4_BF16, INT4_BF16)
+    assert quant.side_by_side(parts) is None
+
+
+def test_plain_linears_side_by_side_keep_their_biases() -> None:
+    torch.manual_seed(9)
+    parts = [nn.Linear(16, 8, bias=True), nn.Linear(16, 4, bias=False)]
+    x = torch.randn(2, 16)
+    with torch.no_grad():
+        apart = torch.cat([p(x) for p in parts], dim=-1)
+        joined = quant.side_by_side(parts)
+        torch.testing.assert_close(joined(x), apart)
+        torch.testing.assert_close(torch.cat([p(x) for p in parts], dim=-1), apart)

@@ -13,12 +13,15 @@ backend decodes through the model's forward too, as it does for caches with slid
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from transformers.activations import ACT2FN
 
 from .kvcache import GrowingLayer
+from .quant import KernelLinear, side_by_side
 
 logger = logging.getLogger(__name__)
 
@@ -35,13 +38,33 @@ def supports(model: Any) -> bool:
     if layers is None or not hasattr(inner, "rotary_emb") or not hasattr(model, "lm_head"):
         return False
     attn = layers[0].self_attn
+    norms = (layers[0].input_layernorm, layers[0].post_attention_layernorm)
+    if not all(hasattr(norm, "variance_epsilon") and hasattr(norm, "weight") for norm in norms):
+        return False
     return all(hasattr(attn, name) for name in ("q_proj", "k_proj", "v_proj", "o_proj", "scaling")) \
         and not hasattr(attn, "q_norm") and getattr(config, "pretraining_tp", 1) == 1
+
+
+Matmul = tuple["torch.dtype | None", Callable[[torch.Tensor], torch.Tensor]]
+"""A decoding matmul: the dtype its input must have (None: any) and the call."""
 
 
 def _rotate_half(x: torch.Tensor) -> torch.Tensor:
     half = x.shape[-1] // 2
     return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+
+
+@dataclass
+class _Block:
+    """One decoder layer as the step runs it: q/k/v joined into one matmul, gate/up into another."""
+
+    input_norm: torch.Tensor
+    post_norm: torch.Tensor
+    eps: float
+    qkv: Matmul
+    o: Matmul
+    gate_up: Matmul
+    down: Matmul
 
 
 class FastDecoder:
@@ -50,7 +73,6 @@ class FastDecoder:
     def __init__(self, model: Any) -> None:
         config = model.config
         self.model = model
-        self.layers = list(model.model.layers[:config.num_hidden_layers])
         self.embed = model.model.embed_tokens
         self.norm = model.model.norm
         self.head = model.lm_head
@@ -58,8 +80,17 @@ class FastDecoder:
         self.heads = config.num_attention_heads
         self.kv_heads = config.num_key_value_heads
         self.head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
-        self.groups = self.heads // self.kv_heads
+        self.scaling = model.model.layers[0].self_attn.scaling
         self.act = ACT2FN[config.hidden_act]
+        self.blocks = [self._block(layer) for layer in model.model.layers[:config.num_hidden_layers]]
+
+    @staticmethod
+    def _block(layer: Any) -> _Block:
+        attn, mlp = layer.self_attn, layer.mlp
+        return _Block(layer.input_layernorm.weight, layer.post_attention_layernorm.weight,
+                      layer.input_layernorm.variance_epsilon,
+                      _matmul([attn.q_proj, attn.k_proj, attn.v_proj]), _matmul([attn.o_proj]),
+                      _matmul([mlp.gate_proj, mlp.up_proj]), _matmul([mlp.down_proj]))
 
     @staticmethod
     def can_use(cache: Any) -> bool:
@@ -68,24 +99,40 @@ class FastDecoder:
     def step(self, token: int, cache: Any) -> torch.Tensor:
         device = self.embed.weight.device
         position = cache.get_seq_length()
-        x = self.embed(torch.tensor([[token]], device=device))
+        x = self.embed(torch.tensor([token], device=device))  # [1, hidden]
         cos, sin = self.rotary(x, torch.tensor([[position]], device=device))
-        cos, sin = cos.reshape(1, 1, -1), sin.reshape(1, 1, -1)
-        d, kv = self.head_dim, self.kv_heads
-        for i, layer in enumerate(self.layers):
-            attn = layer.self_attn
-            h = layer.input_layernorm(x)
-            q = attn.q_proj(h).view(kv, self.groups, d)
-            k = attn.k_proj(h).view(kv, 1, d)
-            v = attn.v_proj(h).view(kv, 1, d)
-            q = q * cos + _rotate_half(q) * sin
-            k = k * cos + _rotate_half(k) * sin
-            keys, values = cache.layers[i].update(k.unsqueeze(0), v.unsqueeze(0))
-            scores = torch.matmul(q, keys[0].transpose(-1, -2)) * attn.scaling
-            probs = torch.softmax(scores, dim=-1, dtype=torch.float32).to(q.dtype)
-            out = torch.matmul(probs, values[0]).reshape(1, 1, -1)
-            x = x + attn.o_proj(out)
-            h = layer.post_attention_layernorm(x)
-            mlp = layer.mlp
-            x = x + mlp.down_proj(self.act(mlp.gate_proj(h)) * mlp.up_proj(h))
-        return self.head(self.norm(x))[0, -1]
+        cos, sin = cos.reshape(1, -1), sin.reshape(1, -1)
+        d, kv, heads = self.head_dim, self.kv_heads, self.heads
+        width = x.shape[-1]
+        for block, layer in zip(self.blocks, cache.layers):
+            h = torch.rms_norm(x, (width,), block.input_norm, block.eps)
+            qkv = _run(block.qkv, h).view(heads + 2 * kv, d)
+            qk = qkv[:heads + kv]
+            qk = qk * cos + _rotate_half(qk) * sin
+            keys, values = layer.update(qk[heads:].view(1, kv, 1, d), qkv[heads + kv:].view(1, kv, 1, d))
+            q = qk[:heads].view(1, heads, 1, d).to(keys.dtype)
+            out = torch.nn.functional.scaled_dot_product_attention(q, keys, values, scale=self.scaling,
+                                                                   enable_gqa=True)
+            x = x + _run(block.o, out.reshape(1, -1))
+            h = torch.rms_norm(x, (width,), block.post_norm, block.eps)
+            gate, up = _run(block.gate_up, h).chunk(2, dim=-1)
+            x = x + _run(block.down, self.act(gate) * up)
+        return self.head(self.norm(x))[-1]
+
+
+def _run(matmul: Matmul, rows: torch.Tensor) -> torch.Tensor:
+    dtype, call = matmul
+    return call(rows if dtype is None else rows.to(dtype))
+
+
+def _matmul(layers: list[Any]) -> Matmul:
+    """`layers` (reading the same input) as one decoding matmul where they can be joined."""
+    layer = layers[0] if len(layers) == 1 else side_by_side(layers)
+    if isinstance(layer, KernelLinear):
+        return layer.decoder()
+    if type(layer) is torch.nn.Linear:
+        weight, bias = layer.weight, layer.bias
+        return weight.dtype, lambda rows: torch.nn.functional.linear(rows, weight, bias)
+    if layer is not None:
+        return None, layer
+    return None, lambda rows: torch.cat([part(rows) for part in layers], dim=-1)

@@ -45,7 +45,7 @@ NOISY = 1.5
 """A measurement whose rounds of one path differ by more than this factor was disturbed by
 other work on the machine: its choice is used but not cached (the next start measures again)."""
 CACHE_FILE = "kernels.json"
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 AGREEMENT_TEXT = '''import os
 from pathlib import Path
 
@@ -200,8 +200,8 @@ def choose_kernels(model: torch.nn.Module, agreement_ids: Sequence[int], *, forc
         elif choice.source != "cached":
             logger.warning("kernel measurement disturbed by other work (rounds differ by more than %gx): "
                            "choice not cached", NOISY)
-    for layer in layers:
-        layer.use(choice.prompt, choice.decode)
+    for layer in layers:  # the head sees one row per forward: a prompt path would be a copy never used
+        layer.use(choice.decode if layer.rescore else choice.prompt, choice.decode)
         layer.keep()
     release_freed_memory()  # the copies the other paths needed
     choice.weight_mib = sum(layer.nbytes() for layer in layers) / 2**20

@@ -153,6 +153,8 @@ class LocalBackend:
             return f"distill-lsp: out of memory on the CPU; suggestions are shorter. {advice}" if first else ""
         self._free_cache()
         self.model.to("cpu")
+        if self.fast is not None:
+            self.fast = FastDecoder(self.model)  # its joined weights are still on the old device
         self.info = dataclasses.replace(self.info, device="cpu")
         logger.error("out of memory on %s: generating on the CPU from now on", was)
         return f"distill-lsp: out of GPU memory on {was}; the model now generates on the CPU (slower). {advice}"

@@ -21,12 +21,14 @@ and a minimum each) goes back to int4 without any loss: ``auto`` offers int4 onl
 layer's reconstruction is (near) exact, and int8 everywhere (on a CPU without fast int4
 kernels, int8 decodes faster). The output head keeps its float
 weights (usually tied to the embeddings) and recomputes its top `RESCORE_TOP` logits
-from them whenever it runs on another path.
+from them whenever it runs on another path, so it is offered int4 even where that is lossy.
+It sees one row per forward (the last position's), so it runs on the decoding path always.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -47,6 +49,9 @@ DENSE_ROWS = 32
 bf16 matmul's rows are padded to a multiple of this: the bf16 matmul library keeps
 compiled kernels and buffers per shape, and a prompt's rows take any count, which grew a
 long-running server's memory by hundreds of KiB per new count and layer shape."""
+
+INT4_BLOCK_ROWS = 64
+"""torch's CPU int4 packing lays rows out in blocks of this many."""
 
 DENSE_FP32, DENSE_BF16 = "dense-fp32", "dense-bf16"
 INT8_BF16, INT8_FP32, INT4_BF16, INT4_FP32 = "int8-bf16", "int8-fp32", "int4-bf16", "int4-fp32"
@@ -176,6 +181,29 @@ class KernelLinear(nn.Module):
             y = torch.ops.aten._weight_int4pack_mm_for_cpu(x, self.codes["int4"], GROUP, self.scales[kind, dtype])
         return y.float()
 
+    def decoder(self) -> tuple[torch.dtype, Callable[[torch.Tensor], torch.Tensor]]:
+        """The decoding path as one call on rows already in its activation dtype, and that
+        dtype: a decode loop converts each input once, not once per layer that reads it.
+        The result is in float32, as `forward`'s."""
+        path = self.decode_path
+        if path == DENSE_FP32:
+            weight, dtype = self.weight, torch.float32
+            call = (lambda rows: nn.functional.linear(rows, weight))  # noqa: E731
+        elif path == DENSE_BF16:
+            weight, dtype = self.bf16, torch.bfloat16
+            call = (lambda rows: nn.functional.linear(rows, weight))  # noqa: E731
+        else:
+            kind, dtype = self._format(path)
+            codes, scales = self.codes[kind], self.scales[kind, dtype]
+            if kind == "int8":
+                call = (lambda rows: torch.ops.aten._weight_int8pack_mm(rows, codes, scales))  # noqa: E731
+            else:
+                call = (lambda rows: torch.ops.aten._weight_int4pack_mm_for_cpu(rows, codes, GROUP, scales))  # noqa: E731
+        if self.bias is None:
+            return dtype, (lambda rows: call(rows).float())
+        bias = self.bias
+        return dtype, (lambda rows: call(rows).float() + bias)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shape = x.shape
         rows = x.reshape(-1, shape[-1]).float()
@@ -194,6 +222,65 @@ class KernelLinear(nn.Module):
         index = approx.topk(self.top, dim=-1).indices
         exact = torch.einsum("rkd,rd->rk", self.weight[index], rows)  # type: ignore[index]
         return approx.scatter(1, index, exact)
+
+
+def side_by_side(layers: list[nn.Module]) -> nn.Module | None:
+    """One layer computing `layers` at once for decoding rows (their outputs concatenated,
+    as q/k/v or gate/up read the same input): one kernel call instead of several. The
+    originals' weights become views of the joined ones, so memory grows only by the small
+    scales. None when the layers cannot be joined (different paths or formats)."""
+    if all(type(layer) is nn.Linear for layer in layers):
+        joined = nn.Linear(layers[0].in_features, sum(layer.out_features for layer in layers),
+                           bias=any(layer.bias is not None for layer in layers),
+                           device=layers[0].weight.device, dtype=layers[0].weight.dtype)
+        joined.weight = nn.Parameter(_joined([layer.weight for layer in layers]), requires_grad=False)
+        if joined.bias is not None:
+            joined.bias = nn.Parameter(_joined_bias(layers).to(joined.weight), requires_grad=False)
+        return joined
+    if not all(isinstance(layer, KernelLinear) and not layer.rescore and layer.force is None for layer in layers):
+        return None
+    path = layers[0].decode_path
+    if any(layer.decode_path != path for layer in layers):
+        return None
+    joined = KernelLinear(torch.empty(0, layers[0].in_features), None)
+    joined.weight = None
+    joined.out_features = sum(layer.out_features for layer in layers)
+    joined.prompt_path = joined.decode_path = path
+    if path == DENSE_FP32:
+        joined.weight = _joined([layer.weight for layer in layers])
+    elif path == DENSE_BF16:
+        joined.bf16 = _joined([layer.bf16 for layer in layers])
+    else:
+        formats = {layer._format(path) for layer in layers}
+        if len(formats) != 1:
+            return None
+        kind, dtype = formats.pop()
+        if kind == "int4" and any(layer.out_features % INT4_BLOCK_ROWS for layer in layers[:-1]):
+            return None
+        joined.codes[kind] = _joined([layer.codes[kind] for layer in layers])
+        joined.scales[kind, dtype] = torch.cat([layer.scales[kind, dtype] for layer in layers],
+                                               dim=1 if kind == "int4" else 0)
+    if any(layer.bias is not None for layer in layers):
+        joined.bias = nn.Parameter(_joined_bias(layers), requires_grad=False)
+    return joined
+
+
+def _joined(tensors: list) -> torch.Tensor:
+    """`tensors` stacked by rows, each replaced in place (in its layer) by a view of the result.
+    Packed int4 weights join the same way where every part but the last has whole blocks of
+    `INT4_BLOCK_ROWS` rows: packing the joined codes then gives the same bytes."""
+    joined = torch.cat([t.detach() for t in tensors])
+    start = 0
+    for tensor in tensors:
+        rows = tensor.shape[0]
+        tensor.data = joined[start:start + rows]
+        start += rows
+    return joined
+
+
+def _joined_bias(layers: list[nn.Module]) -> torch.Tensor:
+    return torch.cat([layer.bias.detach().float().cpu() if layer.bias is not None
+                      else torch.zeros(layer.out_features) for layer in layers])
 
 
 def int4_groups(w: torch.Tensor, group: int = GROUP) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -266,24 +353,22 @@ def quantize_model(model: nn.Module, mode: str, device: str = "cpu") -> QuantSum
 
 def _kernel_layer(layer: nn.Linear, mode: str, *, is_head: bool, summary: QuantSummary) -> KernelLinear:
     """int8 weights for every layer (auto, int8), int4 where lossless (auto) or always (int4);
-    the head gets int8 only (its top logits are recomputed from its float weights)."""
+    the output head gets both, lossy or not: its top logits are recomputed from its float weights."""
     w = layer.weight
     summary.bytes_before += w.numel() * w.element_size()
     n, k = w.shape
-    groups = int4_groups(w.detach().float()) if not is_head and k % GROUP == 0 and mode in ("auto", "int4") else None
-    if groups is not None and not (mode == "int4" or int4_error(w, groups=groups) < EXACT_INT4):
+    groups = int4_groups(w.detach().float()) if k % GROUP == 0 and mode in ("auto", "int4") else None
+    if groups is not None and not (mode == "int4" or is_head or int4_error(w, groups=groups) < EXACT_INT4):
         groups = None
     int8 = mode in ("auto", "int8") or groups is None
     if groups is not None:
         try:
-            quantized = KernelLinear(w, layer.bias, int8=int8, int4=groups)
+            quantized = KernelLinear(w, layer.bias, int8=int8 or is_head, int4=groups, rescore=is_head)
             summary.int4_layers += 1
             return quantized
         except RuntimeError as exc:  # a shape the packed kernel does not take
             summary.notes.append(f"{n}x{k}: int4 unavailable ({exc}); int8")
     summary.int8_layers += 1
-    if is_head:
-        summary.notes.append(f"output head: int8, top {RESCORE_TOP} logits recomputed in float")
     return KernelLinear(w, layer.bias, int8=True, rescore=is_head)
 
 
