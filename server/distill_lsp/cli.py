@@ -125,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from .access import access_token
     from .engine.resolve import environment_offline
     from .logs import setup_logging
     from .server import create_server
@@ -152,9 +153,6 @@ def _serve(args: argparse.Namespace) -> int:
     return _end_process(engine, 0)
 
 
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
-
-
 def config_layer(path: str | None) -> dict[str, Any]:
     """The settings object in the JSON file `path` (none: empty); ValueError when unreadable."""
     if path is None:
@@ -169,23 +167,6 @@ def config_layer(path: str | None) -> dict[str, Any]:
     if not isinstance(layer, dict):
         raise ValueError(f"--config {path} must hold a JSON object of settings")
     return layer
-
-
-def access_token(host: str, token_file: str | None) -> str | None:
-    """The token TCP clients must send; ValueError when binding beyond loopback without one."""
-    if token_file is None:
-        if host not in LOOPBACK:
-            raise ValueError(f"--host {host} lets other machines connect: give --token-file FILE, a file holding "
-                             "the access token that clients send as initializationOptions.token")
-        return None
-    try:
-        token = open(token_file, encoding="utf-8").read().strip()
-    except OSError as exc:
-        raise ValueError(f"cannot read --token-file {token_file}: {exc.strerror or exc}") from exc
-    if len(token) < 16:
-        raise ValueError(f"the token in {token_file} is too short (at least 16 characters; e.g. "
-                         "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`)")
-    return token
 
 
 def _end_process(engine: Any, code: int, grace_s: float = 3.0) -> int:

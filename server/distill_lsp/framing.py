@@ -31,6 +31,11 @@ _CL_TOKEN = re.compile(rb"content-length[ \t]*:", re.IGNORECASE)
 _EMBEDDED_HEADER = re.compile(rb"content-length[ \t]{0,8}:[ \t]{0,8}\d{1,20}[ \t]{0,8}\r?\n", re.IGNORECASE)
 
 
+def encode_frame(body: bytes) -> bytes:
+    """Prefix a UTF-8 JSON body with its LSP header (Content-Length counts bytes)."""
+    return b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+
+
 def _prefix_pattern(parts: list[bytes]) -> bytes:
     """Regex matching any non-empty prefix of the concatenation of `parts`."""
     return parts[0] + (b"(?:" + _prefix_pattern(parts[1:]) + b")?" if len(parts) > 1 else b"")

@@ -15,6 +15,7 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
 from . import __version__
+from .access import token_gate
 from .completion.cache import TypedAheadCache
 from .completion.pipeline import Snapshot
 from .document_store import DocumentStore
@@ -39,8 +40,8 @@ class DistillLanguageServer(LanguageServer):
         """This session's view of the engine: its jobs take turns with other sessions'."""
         self.owns_engine = engine is None
         """False when the engine (and its model) is shared with other sessions (TCP)."""
-        self.access_token = access_token
-        """When set, `initialize` must carry it as initializationOptions.token."""
+        self.protocol.admit = token_gate(access_token)
+        """When a token is set, `initialize` must carry it as initializationOptions.token."""
         self.shared = shared
         """Served over TCP to clients that do not own the process: server-owned settings
         come only from `base_layers` (command line, environment, config file)."""
