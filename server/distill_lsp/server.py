@@ -7,6 +7,7 @@ import asyncio
 import itertools
 import logging
 import uuid
+from functools import partial
 from collections.abc import Mapping
 from concurrent.futures import Future
 from typing import Any
@@ -17,7 +18,7 @@ from pygls.lsp.server import LanguageServer
 from . import __version__
 from .access import token_gate
 from .completion.cache import TypedAheadCache
-from .completion.pipeline import Snapshot
+from .completion.types import Snapshot
 from .document_store import DocumentStore
 from .engine.factory import model_key, make_backend_factory
 from .engine.worker import Engine, EngineState
@@ -140,10 +141,7 @@ class DistillLanguageServer(LanguageServer):
         return Snapshot(uri=doc.key, version=doc.version, text=doc.text,
                         offset=doc.offset_at(position.line, position.character), lang=doc.lang, tree=doc.tree,
                         other_docs=others, automatic=automatic, memory=self.documents.memory(doc.key),
-                        path=doc.path)
-
-    def document_version(self, uri: str) -> int | None:
-        return self.documents.version(uri)
+                        remember=partial(self.documents.remember, doc.key), path=doc.path)
 
     def next_request_id(self) -> str:
         return f"c{next(self._request_ids)}"

@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..completion.pipeline import Snapshot
+from ..completion.types import Snapshot
 from ..context.languages import LanguageSpec, detect_language
 from ..context.positions import encode
 from ..headless import EXTENSION_LANGUAGES, lsp_position, parse_location
