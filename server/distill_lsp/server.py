@@ -23,6 +23,7 @@ from .document_store import DocumentStore
 from .engine.factory import model_key, make_backend_factory
 from .engine.worker import Engine, EngineState
 from .features.accepts import SuggestionStats
+from .features.progress import begin_progress, end_progress
 from .protocol import DistillProtocol
 from .settings import Settings, apply_options, resolve, without_server_owned
 
@@ -100,36 +101,20 @@ class DistillLanguageServer(LanguageServer):
 
     async def _load(self, settings: Settings, future: Future) -> None:
         token = str(uuid.uuid4())
-        progress = await self.begin_progress(token, "distill-lsp", f"loading model ({settings.model})")
+        progress = await begin_progress(self, token, "distill-lsp", f"loading model ({settings.model})")
         try:
             info = await asyncio.wrap_future(future)
         except Exception as exc:  # any failure of the load (the engine marked itself failed): tell the user
-            self.end_progress(progress, token, "failed")
+            end_progress(self, progress, token, "failed")
             logger.error("model not available: %s", exc)
             self.show_message(f"distill-lsp: {exc}", types.MessageType.Error)
             self.protocol.notify("distill/status", {"state": "failed", "error": str(exc)})
             return
-        self.end_progress(progress, token, "ready")
+        end_progress(self, progress, token, "ready")
         message = f"model {info.name} ready on {info.device} ({info.dtype}) in {info.load_s:.1f} s"
         self.window_log_message(types.LogMessageParams(types.MessageType.Info, message))
         self.protocol.notify("distill/status", {"state": "ready", "model": info.name, "modelType": info.model_type,
                                                 "device": info.device, "loadSeconds": info.load_s})
-
-    def end_progress(self, started: bool, token: str, message: str) -> None:
-        if started:
-            self.work_done_progress.end(token, types.WorkDoneProgressEnd(message=message))
-
-    async def begin_progress(self, token: str, title: str, message: str) -> bool:
-        caps = self.client_capabilities.window
-        if not (caps and caps.work_done_progress):
-            return False
-        try:
-            await self.work_done_progress.create_async(token)
-        except Exception as exc:  # the client refused the token: go on without a bar
-            logger.debug("progress token refused: %s", exc)
-            return False
-        self.work_done_progress.begin(token, types.WorkDoneProgressBegin(title=title, message=message))
-        return True
 
     # -- documents ------------------------------------------------------------------
     def snapshot(self, uri: str, position: types.Position, automatic: bool) -> Snapshot | None:

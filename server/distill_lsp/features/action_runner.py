@@ -22,9 +22,10 @@ from ..actions.prompts import ActionKind
 from ..actions.run import ActionConfig, ActionError, ActionInput, ActionResult, run
 from ..document_store import Document
 from ..engine.types import CancelToken, EngineError, StopReason
-from ..untyped import plain
+from ..json_data import to_json_data
 from ..uris import file_name
 from .model_wait import wait_for_model
+from .progress import begin_progress, end_progress
 
 if TYPE_CHECKING:
     from ..server import DistillLanguageServer
@@ -60,7 +61,7 @@ class ActionData:
 
     @classmethod
     def from_json(cls, raw: Any) -> ActionData:
-        raw = plain(raw)
+        raw = to_json_data(raw)
         try:
             start, end = raw["range"]["start"], raw["range"]["end"]
             return cls(str(raw["uri"]), types.Range(types.Position(int(start["line"]), int(start["character"])),
@@ -90,17 +91,10 @@ class ProgressBar:
         self._last = 0.0
 
     async def begin(self, title: str) -> None:
-        window = self.ls.client_capabilities.window
-        if not (window and window.work_done_progress):
-            return
-        try:
-            await self.ls.work_done_progress.create_async(self.token)
-        except Exception as exc:  # the client refused the token: go on without a bar
-            logger.debug("progress token refused: %s", exc)
+        if not await begin_progress(self.ls, self.token, title, "waiting for the model", cancellable=True,
+                                    percentage=0):
             return
         self.ls.work_done_progress.tokens[self.token].add_done_callback(self._on_client_cancel)
-        self.ls.work_done_progress.begin(self.token, types.WorkDoneProgressBegin(
-            title=title, message="waiting for the model", cancellable=True, percentage=0))
         self.active = True
 
     def _on_client_cancel(self, future: Future) -> None:
@@ -123,9 +117,8 @@ class ProgressBar:
             self.ls.work_done_progress.report(self.token, value)
 
     def end(self, message: str) -> None:
-        if self.active:
-            self.active = False
-            self.ls.work_done_progress.end(self.token, types.WorkDoneProgressEnd(message=message))
+        end_progress(self.ls, self.active, self.token, message)
+        self.active = False
 
 
 def refuse(ls: DistillLanguageServer, message: str, error: type[JsonRpcException] = ActionRefused) -> None:
