@@ -29,6 +29,11 @@ from .settings import Settings, apply_options, resolve, without_server_owned
 
 logger = logging.getLogger(__name__)
 
+LOAD_STATE = "distill/status"
+"""The notification telling the client the model's load state when a load ends:
+``{"state": "ready", "model", "modelType", "device", "loadSeconds"}`` or
+``{"state": "failed", "error"}``. (What the server is doing is the `distill.status` command.)"""
+
 
 class DistillLanguageServer(LanguageServer):
     """One LSP session; the engine (and its model) may be shared between sessions."""
@@ -108,12 +113,12 @@ class DistillLanguageServer(LanguageServer):
             end_progress(self, progress, token, "failed")
             logger.error("model not available: %s", exc)
             self.show_message(f"distill-lsp: {exc}", types.MessageType.Error)
-            self.protocol.notify("distill/status", {"state": "failed", "error": str(exc)})
+            self.protocol.notify(LOAD_STATE, {"state": "failed", "error": str(exc)})
             return
         end_progress(self, progress, token, "ready")
         message = f"model {info.name} ready on {info.device} ({info.dtype}) in {info.load_s:.1f} s"
         self.window_log_message(types.LogMessageParams(types.MessageType.Info, message))
-        self.protocol.notify("distill/status", {"state": "ready", "model": info.name, "modelType": info.model_type,
+        self.protocol.notify(LOAD_STATE, {"state": "ready", "model": info.name, "modelType": info.model_type,
                                                 "device": info.device, "loadSeconds": info.load_s})
 
     # -- documents ------------------------------------------------------------------
