@@ -45,8 +45,6 @@ class DistillLanguageServer(LanguageServer):
         self.session_id = uuid.uuid4().hex[:12]
         self.engine = (engine or Engine()).session(self.session_id)
         """This session's view of the engine: its jobs take turns with other sessions'."""
-        self.owns_engine = engine is None
-        """False when the engine (and its model) is shared with other sessions (TCP)."""
         self.protocol.admit = token_gate(access_token)
         """When a token is set, `initialize` must carry it as initializationOptions.token."""
         self.shared = shared
