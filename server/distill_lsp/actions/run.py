@@ -19,11 +19,11 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from ..completion.rules import detect_indent_unit
 from ..context.languages import LanguageSpec
-from ..engine.types import CancelToken, GenerationRequest, GenerationResult, StopReason
+from ..engine.types import Backend, CancelToken, GenerationRequest, GenerationResult, StopReason
 from ..profiles import SamplingProfile
 from .answer import (THINK_CLOSE, THINK_OPEN, canonical_language, prompt_opens_think, split_reasoning,
                      strip_special_tokens)
@@ -41,13 +41,6 @@ Progress = Callable[[int, str], None]
 
 class ActionError(Exception):
     """An action that cannot run; the message is meant for the user."""
-
-
-class Backend(Protocol):
-    def encode(self, text: str) -> list[int]: ...
-    def generate(self, request: GenerationRequest) -> GenerationResult: ...
-    @property
-    def info(self) -> Any: ...
 
 
 @dataclass(frozen=True)

@@ -15,13 +15,13 @@ from __future__ import annotations
 import logging
 import time
 
-from ..engine.types import CancelToken, GenerationResult
+from ..engine.types import Backend, CancelToken, GenerationResult
 from .gate import UNSURE, first_line_confidence, longest_valid_head, syntax_gate
 from .generate import request_for, worth_another_try
 from .postprocess import drop_partial_line, postprocess
 from .prompt import Plan, plan
 from .rules import Mode
-from .types import Backend, CompletionConfig, Snapshot, Suggestion
+from .types import CompletionConfig, Snapshot, Suggestion
 from .whitespace import as_seen
 
 logger = logging.getLogger(__name__)

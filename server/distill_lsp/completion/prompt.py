@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..context.builder import build_context
+from ..engine.types import Backend
 from ..profiles import SamplingProfile, auto_profile, is_auto
 from .rules import CursorPlace, Mode, cursor_place, decide_mode, detect_indent_unit, should_complete
 from .templates import PromptTemplate, select_template
-from .types import Backend, CompletionConfig, Snapshot, Suggestion
+from .types import CompletionConfig, Snapshot, Suggestion
 from .whitespace import split_trailing_whitespace
 
 MAX_PROMPT_TOKENS = 2048

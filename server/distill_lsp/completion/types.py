@@ -1,29 +1,19 @@
 """What flows through the completion pipeline: the document as the request saw it
 (`Snapshot`), the settings it runs with (`CompletionConfig`), what it answers
-(`Suggestion`), and what it needs of a model (`Backend`)."""
+(`Suggestion`), and what it needs of a model (`engine.types.Backend`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
 
 from tree_sitter import Tree
 
 from ..context.builder import ContextMemory, ContextShares
 from ..context.languages import LanguageSpec
-from ..engine.types import GenerationRequest, GenerationResult
 from ..profiles import SamplingProfile
 
 MAX_LINES = 12
-
-
-class Backend(Protocol):
-    def encode(self, text: str) -> list[int]: ...
-    def count_tokens(self, text: str) -> int: ...
-    def generate(self, request: GenerationRequest) -> GenerationResult: ...
-    @property
-    def info(self) -> Any: ...
 
 
 @dataclass(frozen=True)

@@ -127,18 +127,22 @@ class TextOffsets:
         offset = max(0, min(offset, len(self.text)))
         if self._ascii:
             return offset
-        byte_starts, str_starts = self._starts()
-        row = bisect_right(str_starts, offset) - 1
-        return byte_starts[row] + len(encode(self.text[str_starts[row]:offset]))
+        byte_start, start, _ = self._line(offset, in_bytes=False)
+        return byte_start + len(encode(self.text[start:offset]))
 
     def to_str(self, byte: int) -> int:
         byte = max(0, min(byte, len(self.data)))
         if self._ascii:
             return byte
+        byte_start, start, end = self._line(byte, in_bytes=True)
+        return start + str_offset_of_byte(self.text[start:end], byte - byte_start)
+
+    def _line(self, at: int, in_bytes: bool) -> tuple[int, int, int]:
+        """(byte start, str start, str end) of the \\n-line holding offset `at`."""
         byte_starts, str_starts = self._starts()
-        row = bisect_right(byte_starts, byte) - 1
+        row = bisect_right(byte_starts if in_bytes else str_starts, at) - 1
         end = str_starts[row + 1] if row + 1 < len(str_starts) else len(self.text)
-        return str_starts[row] + str_offset_of_byte(self.text[str_starts[row]:end], byte - byte_starts[row])
+        return byte_starts[row], str_starts[row], end
 
 
 def replace_range(text: str, start: tuple[int, int], end: tuple[int, int], new_text: str) -> str:
