@@ -53,7 +53,7 @@ class CaseRecord:
 
 def request_kind(case) -> tuple[Key, str]:
     """The `auto` key of a sweep case (`sweep.cases.SweepCase`) and a word for its place."""
-    from distill_lsp.completion.pipeline import in_docstring
+    from distill_lsp.completion.prompt import in_docstring
     from distill_lsp.completion.rules import cursor_place, decide_mode
 
     snap = case.snapshot()

@@ -251,7 +251,7 @@ async def e2e_section(args: argparse.Namespace) -> dict[str, list[float]]:
     the server, and `backend: openai` against llama-cpp-python's server (same GGUF, threads).
     Both get the CPU's prompt budget (a remote backend's default is larger: it is assumed to
     be a GPU), so the two engines answer the same prompts."""
-    from distill_lsp.completion.pipeline import CPU_PROMPT_TOKENS
+    from distill_lsp.completion.prompt import CPU_PROMPT_TOKENS
 
     from bench.cases import generate_cases
     from bench.session import ask

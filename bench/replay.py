@@ -2,14 +2,14 @@
 for working on `completion/` without generating again.
 
 `record` cuts the same seeded cases as `bench.quality`, runs the server's own pipeline
-in this process (`pipeline.plan`, the engine's `generate`, no LSP) and saves, per case,
+in this process (`prompt.plan`, the engine's `generate`, no LSP) and saves, per case,
 the prompt's token ids and the text decoded after every generated token; the generation
 runs to the token limit, without the stop rule, so that `replay` can apply whatever stop
 rule the current code has (greedy decoding makes the tokens the same up to that point).
 It also saves the naive server's answers (shown, and raw: see `bench.baseline`).
 
 `replay` plans each case again with the current code; where the prompt is still the
-recorded one it applies the stop rule to the recorded steps and `pipeline.finish`, and
+recorded one it applies the stop rule to the recorded steps and `pipeline.suggestion_from`, and
 scores ours against the recorded naive server. Cases whose prompt changed are counted as
 stale (record again). The figures are the server's as `bench.quality` would measure them
 over LSP, except latency.
@@ -35,8 +35,10 @@ from collections.abc import Callable, Sequence  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from typing import Any  # noqa: E402
 
-from distill_lsp.completion import pipeline  # noqa: E402
-from distill_lsp.completion.pipeline import CompletionConfig, Snapshot, Suggestion  # noqa: E402
+from distill_lsp.completion.generate import request_for, stop_rule, worth_another_try  # noqa: E402
+from distill_lsp.completion.pipeline import suggestion_from  # noqa: E402
+from distill_lsp.completion.prompt import Plan, plan  # noqa: E402
+from distill_lsp.completion.types import CompletionConfig, Snapshot, Suggestion  # noqa: E402
 from distill_lsp.context.languages import detect_language  # noqa: E402
 from distill_lsp.engine.types import GenerationResult, StopReason  # noqa: E402
 from distill_lsp.settings import Settings, env_layer, resolve  # noqa: E402
@@ -97,7 +99,7 @@ def record_case(case: Case, index: int, backend: Any, config: CompletionConfig,
     recorded the same way. `earlier`: this case's row from an earlier recording, whose
     generations are reused where the prompt and the avoided tokens are the same."""
     snap = snapshot(case, index)
-    planned = pipeline.plan(snap, backend, config)
+    planned = plan(snap, backend, config)
     if isinstance(planned, Suggestion):
         return {"skipped": planned.reason}
     earlier = earlier if earlier is not None and earlier.get("ids") == planned.ids else None
@@ -108,7 +110,7 @@ def record_case(case: Case, index: int, backend: Any, config: CompletionConfig,
     last = row
     for _ in range(config.retries):
         done, result = _finish_recorded(planned, snap, last, config)
-        if not pipeline.worth_another_try(done, result, backend):
+        if not worth_another_try(done, result, backend):
             break
         if not last.get("first"):  # an older recording: the first token, generated again
             last["first"] = list(_generate(planned, backend, config, avoided, max_new_tokens=1).token_ids[:1])
@@ -123,16 +125,16 @@ def _steps_of(row: dict[str, Any]) -> dict[str, Any]:
     return {key: row[key] for key in ("texts", "end", "first") if key in row}
 
 
-def _generate(planned: pipeline.Plan, backend: Any, config: CompletionConfig, avoided: tuple[int, ...],
+def _generate(planned: Plan, backend: Any, config: CompletionConfig, avoided: tuple[int, ...],
               keep: Callable[[str], bool] | None = None, max_new_tokens: int | None = None) -> GenerationResult:
-    request = pipeline.request_for(planned, config, avoid_first=avoided)
+    request = request_for(planned, config, avoid_first=avoided)
     request.stop_when = keep
     if max_new_tokens is not None:
         request.max_new_tokens = max_new_tokens
     return backend.generate(request)
 
 
-def _generate_steps(planned: pipeline.Plan, backend: Any, config: CompletionConfig,
+def _generate_steps(planned: Plan, backend: Any, config: CompletionConfig,
                     avoided: tuple[int, ...]) -> dict[str, Any]:
     texts: list[str] = []
 
@@ -145,16 +147,16 @@ def _generate_steps(planned: pipeline.Plan, backend: Any, config: CompletionConf
     return {"texts": texts, "end": end.value, "first": list(result.token_ids[:1])}
 
 
-def _finish_recorded(planned: pipeline.Plan, snap: Snapshot, steps: dict[str, Any],
+def _finish_recorded(planned: Plan, snap: Snapshot, steps: dict[str, Any],
                      config: CompletionConfig) -> tuple[Suggestion, GenerationResult]:
-    """What `pipeline.finish` makes of recorded steps under the current stop rule."""
+    """What `pipeline.suggestion_from` makes of recorded steps under the current stop rule."""
     text, reason = apply_stop_rule(Steps(steps["texts"], StopReason(steps["end"])),
-                                   pipeline.stop_rule(planned.mode, planned.removed, config.max_lines,
+                                   stop_rule(planned.mode, planned.removed, config.max_lines,
                                                       planned.line_prefix))
     first = tuple(steps.get("first") or ([0] if steps["texts"] else []))  # an older recording: any id
     result = GenerationResult(text=text, new_tokens=0, prompt_tokens=len(planned.ids), stop_reason=reason,
                               token_ids=first)
-    return pipeline.finish(planned, snap, result, config), result
+    return suggestion_from(planned, snap, result, config), result
 
 
 @dataclass(frozen=True)
@@ -180,7 +182,7 @@ def replay_case(case: Case, index: int, recorded: dict[str, Any], backend: Any,
                 config: CompletionConfig) -> Replayed:
     """Our answer from a recorded generation and the current code."""
     snap = snapshot(case, index)
-    planned = pipeline.plan(snap, backend, config)
+    planned = plan(snap, backend, config)
     if isinstance(planned, Suggestion):
         return Replayed("", planned.reason if "skipped" in recorded else "stale")
     if recorded.get("ids") != planned.ids:
@@ -188,7 +190,7 @@ def replay_case(case: Case, index: int, recorded: dict[str, Any], backend: Any,
     done, result = _finish_recorded(planned, snap, recorded, config)
     tries = recorded.get("tries", [])
     for attempt in range(config.retries):
-        if not pipeline.worth_another_try(done, result, _Replaying()):
+        if not worth_another_try(done, result, _Replaying()):
             break
         if attempt >= len(tries):
             return Replayed("", "stale")

@@ -10,20 +10,25 @@ from typing import Any
 from . import __version__
 
 
-def _add_model_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", help="auto (default), a Hugging Face id from the local cache, a directory or a .gguf file")
-    p.add_argument("--profile", help="sampling profile: greedy, precise, coding (default), creative")
-    p.add_argument("--device", help="auto (default), cpu, cuda, cuda:N")
-    p.add_argument("--dtype", help="auto (default), float32, bfloat16, float16")
-    p.add_argument("--max-new-tokens", type=int, help="most tokens generated for one completion")
-    p.add_argument("--threads", type=int, help="CPU threads (default: physical cores)")
-    p.add_argument("--cache-dir", help="converted-model cache (default ~/.cache/distill-lsp)")
+MODEL_OPTIONS = ("model", "profile", "device", "dtype", "maxNewTokens", "threads", "cacheDir")
+"""Settings every command takes (`--model`, ...): flag, type and help come from the option table."""
+ACTION_OPTIONS = ("reasoningTokens", "actionMaxNewTokens")
+"""Settings `explain` and `fix` take as well."""
 
 
-def _cli_layer(args: argparse.Namespace) -> dict[str, Any]:
-    names = {"model": "model", "profile": "profile", "device": "device", "dtype": "dtype",
-             "max_new_tokens": "maxNewTokens", "threads": "threads", "cache_dir": "cacheDir"}
-    return {key: getattr(args, attr) for attr, key in names.items() if getattr(args, attr, None) is not None}
+def _add_options(p: argparse.ArgumentParser, keys: tuple[str, ...] = MODEL_OPTIONS) -> None:
+    from .settings import options_named
+
+    for opt in options_named(keys):
+        p.add_argument(opt.flag, dest=opt.attr, type=opt.value_type, help=opt.doc.replace("%", "%%"))
+
+
+def _cli_layer(args: argparse.Namespace, keys: tuple[str, ...] = MODEL_OPTIONS) -> dict[str, Any]:
+    """The settings given on the command line, under their option keys."""
+    from .settings import options_named
+
+    return {opt.key: getattr(args, opt.attr) for opt in options_named(keys)
+            if getattr(args, opt.attr, None) is not None}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,30 +46,30 @@ def build_parser() -> argparse.ArgumentParser:
                        "and the command line; with --tcp the only place, besides those two, for server-owned ones")
     serve.add_argument("--log-file", help="write logs here instead of stderr")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
-    _add_model_options(serve)
+    _add_options(serve)
 
     complete = sub.add_parser("complete", help="headless: complete FILE at LINE:COL (1-based) and print it")
     complete.add_argument("location", help="FILE:LINE:COL, 1-based as compilers print (a column past the end means the end)")
     complete.add_argument("--language", help="languageId to send (default: from the extension)")
     complete.add_argument("--verbose", "-v", action="store_true", help="also print the server's log")
     complete.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the model and the answer")
-    _add_model_options(complete)
+    _add_options(complete)
 
     _add_action_parsers(sub)
     sweep = sub.add_parser("sweep", help="sample a point N times per temperature (or profile) and measure the answers")
     from .sweep.command import add_arguments as _sweep_arguments
 
     _sweep_arguments(sweep)
-    _add_model_options(sweep)
+    _add_options(sweep)
 
     playground = sub.add_parser("playground", help="a local web page to compare profiles and run a small sweep")
     from .playground.command import add_arguments as _playground_arguments
 
     _playground_arguments(playground)
-    _add_model_options(playground)
+    _add_options(playground)
 
     doctor = sub.add_parser("doctor", help="print what a bug report needs: versions, devices, model resolution")
-    _add_model_options(doctor)
+    _add_options(doctor)
     return parser
 
 
@@ -76,18 +81,14 @@ def _add_action_parsers(sub: Any) -> None:
     fix.add_argument("--diagnostic", action="append", default=[], help="a diagnostic message for that line (repeatable)")
     for p in (explain, fix):
         p.add_argument("--language", help="languageId to send (default: from the extension)")
-        p.add_argument("--reasoning-tokens", type=int, help="most tokens of reasoning before the answer")
-        p.add_argument("--action-max-new-tokens", type=int, help="most tokens of the answer")
+        _add_options(p, ACTION_OPTIONS)
         p.add_argument("--verbose", "-v", action="store_true", help="print the server's log")
         p.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for the model and the answer")
-        _add_model_options(p)
+        _add_options(p)
 
 
 def _action_layer(args: argparse.Namespace) -> dict[str, Any]:
-    layer = _cli_layer(args)
-    for attr, key in (("reasoning_tokens", "reasoningTokens"), ("action_max_new_tokens", "actionMaxNewTokens")):
-        if getattr(args, attr, None) is not None:
-            layer[key] = getattr(args, attr)
+    layer = _cli_layer(args) | _cli_layer(args, ACTION_OPTIONS)
     if args.profile:
         layer.update(explainProfile=args.profile, fixProfile=args.profile)
     return layer
@@ -125,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from .access import access_token
     from .engine.resolve import environment_offline
     from .logs import setup_logging
     from .server import create_server
@@ -152,9 +154,6 @@ def _serve(args: argparse.Namespace) -> int:
     return _end_process(engine, 0)
 
 
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
-
-
 def config_layer(path: str | None) -> dict[str, Any]:
     """The settings object in the JSON file `path` (none: empty); ValueError when unreadable."""
     if path is None:
@@ -169,23 +168,6 @@ def config_layer(path: str | None) -> dict[str, Any]:
     if not isinstance(layer, dict):
         raise ValueError(f"--config {path} must hold a JSON object of settings")
     return layer
-
-
-def access_token(host: str, token_file: str | None) -> str | None:
-    """The token TCP clients must send; ValueError when binding beyond loopback without one."""
-    if token_file is None:
-        if host not in LOOPBACK:
-            raise ValueError(f"--host {host} lets other machines connect: give --token-file FILE, a file holding "
-                             "the access token that clients send as initializationOptions.token")
-        return None
-    try:
-        token = open(token_file, encoding="utf-8").read().strip()
-    except OSError as exc:
-        raise ValueError(f"cannot read --token-file {token_file}: {exc.strerror or exc}") from exc
-    if len(token) < 16:
-        raise ValueError(f"the token in {token_file} is too short (at least 16 characters; e.g. "
-                         "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`)")
-    return token
 
 
 def _end_process(engine: Any, code: int, grace_s: float = 3.0) -> int:

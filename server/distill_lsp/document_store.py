@@ -3,15 +3,17 @@
 Each document is kept once, under its normalised URI (`uris.document_key`), as an
 immutable `Document`: text, version, language, line starts, parse tree and path. An edit
 makes a new `Document`; one handed out earlier never changes, so a request can keep its
-snapshot while the user types. The store also keeps, per document, what the last
-completion's context chose (`memory`), forgotten with the document.
+snapshot while the user types, and `watching` tells it when its document changes. The
+store also keeps, per document, what the last completion's context chose (`memory`),
+forgotten with the document.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from tree_sitter import Tree
@@ -84,6 +86,7 @@ class DocumentStore:
         self._lock = threading.Lock()
         self._docs: dict[str, Document] = {}
         self._memory: dict[str, ContextMemory] = {}
+        self._watchers: dict[str, list[Callable[[], None]]] = {}
         self._parser = IncrementalParser()
 
     def open(self, uri: str, text: str, version: int | None, language_id: str | None) -> Document:
@@ -94,6 +97,7 @@ class DocumentStore:
             doc = Document(uri, key, version, text, language_id or "", lang, self._parser.parse(lang, text))
             self._docs[key] = doc
             self._memory.pop(key, None)
+        self._changed(key)
         return doc
 
     def change(self, uri: str, version: int, changes: Sequence[Change]) -> Document:
@@ -110,6 +114,7 @@ class DocumentStore:
                 text, tree = self._apply(doc.lang, text, tree, span, new_text)
             new = Document(doc.uri, key, version, text, doc.language_id, doc.lang, tree)
             self._docs[key] = new
+        self._changed(key)
         return new
 
     def _apply(self, lang: LanguageSpec | None, text: str, tree: Tree | None,
@@ -126,6 +131,7 @@ class DocumentStore:
         with self._lock:
             self._docs.pop(key, None)
             self._memory.pop(key, None)
+        self._changed(key)
 
     def get(self, uri: str) -> Document | None:
         """The current version of the document at `uri` (any spelling of it), None if not open."""
@@ -155,3 +161,29 @@ class DocumentStore:
         with self._lock:
             self._docs.clear()
             self._memory.clear()
+            keys = list(self._watchers)
+        for key in keys:
+            self._changed(key)
+
+    @contextmanager
+    def watching(self, uri: str, on_change: Callable[[], None]) -> Iterator[None]:
+        """Within the block, `on_change` is called (once, on the thread that changes the
+        store) when the document at `uri` changes, closes or is opened again."""
+        key = document_key(uri)
+        with self._lock:
+            self._watchers.setdefault(key, []).append(on_change)
+        try:
+            yield
+        finally:
+            with self._lock:
+                watchers = self._watchers.get(key, [])
+                if on_change in watchers:
+                    watchers.remove(on_change)
+                if not watchers:
+                    self._watchers.pop(key, None)
+
+    def _changed(self, key: str) -> None:
+        with self._lock:
+            watchers = self._watchers.pop(key, [])
+        for on_change in watchers:
+            on_change()

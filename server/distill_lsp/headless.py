@@ -14,14 +14,15 @@ from typing import Any
 from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 
-from .untyped import plain
+from .json_data import to_json_data
+from .context.languages import detect_language
 from .context.positions import line_starts, position_at
 
-EXTENSION_LANGUAGES = {
-    ".py": "python", ".js": "javascript", ".mjs": "javascript", ".cjs": "javascript", ".jsx": "javascriptreact",
-    ".ts": "typescript", ".tsx": "typescriptreact", ".go": "go", ".rs": "rust", ".java": "java",
-    ".c": "c", ".h": "c", ".cc": "cpp", ".cpp": "cpp", ".cxx": "cpp", ".hpp": "cpp", ".hh": "cpp",
-}
+
+def language_id(path: Path) -> str:
+    """The languageId to send for `path`: its `LanguageSpec`'s name by extension, else plaintext."""
+    spec = detect_language(None, str(path))
+    return spec.name if spec is not None else "plaintext"
 
 
 class HeadlessError(Exception):
@@ -86,7 +87,7 @@ class HeadlessClient(LanguageClient):
         @self.feature("distill/status")
         def status(ls: Any, params: Any) -> None:
             if not session.status.done():
-                session.status.set_result(plain(params))
+                session.status.set_result(to_json_data(params))
 
         @self.feature(types.WINDOW_SHOW_MESSAGE)
         def show(ls: Any, params: types.ShowMessageParams) -> None:
@@ -118,7 +119,7 @@ class HeadlessClient(LanguageClient):
 
         @self.feature(types.PROGRESS)
         def progress(ls: Any, params: Any) -> None:
-            value = plain(params).get("value", {})
+            value = to_json_data(params).get("value", {})
             if self.verbose and value.get("message"):
                 print(f"[progress] {value.get('message')}", file=sys.stderr)
 
@@ -179,7 +180,7 @@ async def _complete(args: argparse.Namespace, options: dict[str, Any]) -> int:
     except (OSError, UnicodeDecodeError) as exc:
         raise HeadlessError(f"cannot read {loc.path}: {exc}") from exc
     position = lsp_position(text, loc.line, loc.column)
-    language = args.language or EXTENSION_LANGUAGES.get(loc.path.suffix.lower(), "plaintext")
+    language = args.language or language_id(loc.path)
     started = time.perf_counter()
     client = await open_session(options, args.verbose, args.timeout)
     ready_s = time.perf_counter() - started

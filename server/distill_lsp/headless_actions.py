@@ -17,7 +17,7 @@ from lsprotocol import types
 
 from .actions.edits import unified_diff
 from .context.positions import offset_at
-from .headless import (EXTENSION_LANGUAGES, HeadlessClient, HeadlessError, close_session, lsp_position,
+from .headless import (HeadlessClient, HeadlessError, close_session, language_id, lsp_position,
                        open_session, run_headless)
 from .uris import to_path
 
@@ -84,7 +84,7 @@ def apply_workspace_edit(text: str, uri: str, edit: types.WorkspaceEdit) -> str:
 
 async def _run_action(args: argparse.Namespace, options: dict[str, Any], kind: str, rng: types.Range,
                       path: Path, text: str, diagnostics: list[types.Diagnostic]) -> tuple[HeadlessClient, Any]:
-    language = args.language or EXTENSION_LANGUAGES.get(path.suffix.lower(), "plaintext")
+    language = args.language or language_id(path)
     client = await open_session(options, args.verbose, args.timeout, CAPABILITIES)
     fix_code_action_union(client.protocol._converter)
     try:

@@ -1,7 +1,7 @@
 """JSON-RPC message rules on top of pygls: validation, LSP lifecycle, exactly-once answers.
 
 `DistillProtocol` owns what happens to one decoded message body (framing lives in
-`transport.py`):
+`framing.py`, the connections in `transport.py`):
 
 * malformed JSON -> ParseError (id null); a non-object -> InvalidRequest (id null);
 * a request whose params fail validation -> InvalidParams for that id, a notification
@@ -13,42 +13,38 @@
   RequestCancelled once its ``$/cancelRequest`` (or ``shutdown``) has been processed.
   Cancelling still cancels the handler's asyncio task, so ``async def`` handlers see
   ``CancelledError``; a late result of a cancelled request is dropped.
-* ``exit`` ends the session through `on_exit` with code 0 after ``shutdown``, else 1.
-* document sync (didOpen / didChange / didClose) only runs the server's handlers: the
-  server keeps documents itself (`document_store.py`), pygls' workspace holds none.
+* ``exit`` ends the session through `on_exit` with code 0 after ``shutdown``, else 1;
+* ``initialize`` passes the session's `admit` gate first (`access.token_gate`).
+
+Mixed in: the exactly-once bookkeeping and the writing of answers (`answers.py`), handler
+execution with every future tracked (`handler_runs.py`), and document sync into the
+server's document store (`features/documents.StoreDocumentSync`).
 """
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import functools
-import hmac
-import inspect
 import json
 import logging
-import threading
 import uuid
-from functools import partial
 from typing import TYPE_CHECKING, Any, Callable
 
 import attrs
 import cattrs
 from lsprotocol import types
 from pygls.exceptions import (
-    FeatureRequestError,
-    JsonRpcException,
-    JsonRpcInternalError,
     JsonRpcInvalidParams,
     JsonRpcInvalidRequest,
     JsonRpcMethodNotFound,
     JsonRpcParseError,
-    JsonRpcRequestCancelled,
     JsonRpcServerNotInitialized,
 )
-from pygls.feature_manager import is_thread_function
 from pygls.protocol import JsonRPCRequestMessage, LanguageServerProtocol, _dict_to_object, lsp_method
 from pygls.protocol.json_rpc import JsonRPCNotification
+
+from .answers import ExactlyOnceAnswers, error_response, is_valid_id
+from .features.documents import StoreDocumentSync
+from .handler_runs import HandlerRuns
 
 if TYPE_CHECKING:
     from collections.abc import Generator
@@ -57,45 +53,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-_CANCELLED_ERRORS = (asyncio.CancelledError, concurrent.futures.CancelledError)
-
-
-def encode_frame(body: bytes) -> bytes:
-    """Prefix a UTF-8 JSON body with its LSP header (Content-Length counts bytes)."""
-    return b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
-
-
-ACCESS_DENIED = -32001
-"""JSON-RPC error code of an `initialize` refused for its access token (server error range)."""
-
-
-def pop_access_token(data: dict[str, Any]) -> Any:
-    """Remove and return initializationOptions.token (or .distill.token) from an `initialize` message."""
-    params = data.get("params")
-    options = params.get("initializationOptions") if isinstance(params, dict) else None
-    if not isinstance(options, dict):
-        return None
-    token = options.pop("token", None)
-    section = options.get("distill")
-    if isinstance(section, dict) and "token" in section:
-        nested = section.pop("token")
-        token = nested if token is None else token
-    return token
-
-
-def is_valid_id(value: Any) -> bool:
-    """LSP request ids are integers or strings (booleans are not integers here)."""
-    return isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
-
-
-def error_response(msg_id: MsgId | None, code: int, message: str, data: Any = None) -> dict[str, Any]:
-    """A JSON-RPC error response as a plain dict."""
-    error: dict[str, Any] = {"code": code, "message": message}
-    if data is not None:
-        error["data"] = data
-    return {"jsonrpc": "2.0", "id": msg_id, "error": error}
-
-
 def describe_structure_error(exc: Exception) -> str:
     """A one-line account of why cattrs could not build a message, with JSON paths."""
     if isinstance(exc, cattrs.BaseValidationError):
@@ -103,7 +60,7 @@ def describe_structure_error(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-class DistillProtocol(LanguageServerProtocol):
+class DistillProtocol(ExactlyOnceAnswers, HandlerRuns, StoreDocumentSync, LanguageServerProtocol):
     """pygls' LanguageServerProtocol hardened against anything a client may send."""
 
     def __init__(self, server: Any, converter: cattrs.Converter):
@@ -111,9 +68,10 @@ class DistillProtocol(LanguageServerProtocol):
         self.shutdown_received = False
         self.exit_code: int | None = None
         self.on_exit: Callable[[int], None] | None = None
+        self.admit: Callable[[dict[str, Any]], types.ResponseError | None] | None = None
+        """Checks (and may edit) `initialize` before it is handled: an error refuses the
+        client and ends the session (set where sessions are made: `server.create_server`)."""
         self._shutdown_id: MsgId | None = None
-        self._pending: set[MsgId] = set()
-        self._pending_lock = threading.Lock()
         super().__init__(server, converter)  # registers builtins: reads every attribute
 
     # ---- entry points -------------------------------------------------------------
@@ -206,7 +164,7 @@ class DistillProtocol(LanguageServerProtocol):
             logger.warning("Refusing request %r (%s): %s", msg_id, method, refusal[1])
             self.send_error(msg_id, *refusal)
             return
-        if method == types.INITIALIZE and not self._admit(msg_id, data):
+        if method == types.INITIALIZE and not self._admitted(msg_id, data):
             return
         try:
             message = self._structure(method, data)
@@ -216,24 +174,15 @@ class DistillProtocol(LanguageServerProtocol):
             self.send_error(msg_id, JsonRpcInvalidParams.CODE, f"Invalid params for {method!r}: {detail}")
             return
         self._note_lifecycle(msg_id, method)
-        with self._pending_lock:
-            self._pending.add(msg_id)
+        self._accept(msg_id)
         super().handle_message(message)
 
-    def _admit(self, msg_id: MsgId, data: dict[str, Any]) -> bool:
-        """Check `initialize`'s access token (initializationOptions.token) where the server
-        demands one; a missing or wrong token is answered with an error and the connection
-        closed. The token is taken out of the options either way (it is not a setting)."""
-        given = pop_access_token(data)
-        expected = getattr(self._server, "access_token", None)
-        if not expected:
+    def _admitted(self, msg_id: MsgId, data: dict[str, Any]) -> bool:
+        """Pass `initialize` through `admit`; a refusal is answered and ends the session."""
+        refusal = self.admit(data) if self.admit is not None else None
+        if refusal is None:
             return True
-        if isinstance(given, str) and hmac.compare_digest(given.encode(), expected.encode()):
-            return True
-        why = "no access token" if given is None else "a wrong access token"
-        logger.warning("Refusing a client with %s; closing the connection", why)
-        self.send_error(msg_id, ACCESS_DENIED, f"distill-lsp: access denied: {why}. This server requires the "
-                        "token from its --token-file, sent as initializationOptions.token")
+        self.send_error(msg_id, refusal.code, refusal.message)
         self.exit_code = 1
         if self.on_exit is not None:
             self.on_exit(1)
@@ -299,145 +248,6 @@ class DistillProtocol(LanguageServerProtocol):
             return False
         return True
 
-    # ---- exactly-once answers -------------------------------------------------------
-
-    def _is_pending(self, msg_id: MsgId) -> bool:
-        with self._pending_lock:
-            return msg_id in self._pending
-
-    def _claim(self, msg_id: MsgId) -> bool:
-        """Take the right to answer `msg_id`; only the first caller gets it."""
-        with self._pending_lock:
-            if msg_id not in self._pending:
-                return False
-            self._pending.discard(msg_id)
-            return True
-
-    @property
-    def pending_request_ids(self) -> frozenset[MsgId]:
-        """Ids of accepted requests that have not been answered yet."""
-        with self._pending_lock:
-            return frozenset(self._pending)
-
-    def _send_response(self, msg_id: MsgId, result: Any | None = None, error: types.ResponseError | None = None):
-        """Answer an accepted request, unless it has been answered (or cancelled) already."""
-        if not self._claim(msg_id):
-            logger.debug("Dropping a second answer to request %r", msg_id)
-            return
-        if error is not None:
-            payload = error_response(msg_id, error.code, error.message, error.data)
-        else:
-            payload = {"jsonrpc": "2.0", "id": msg_id, "result": result}
-        try:
-            body = self._encode(payload)
-        except Exception as exc:
-            logger.exception("Cannot serialise the answer to request %r", msg_id)
-            body = self._encode(error_response(msg_id, JsonRpcInternalError.CODE, f"Cannot serialise result: {exc}"))
-        self._write_body(body)
-
-    def _send_handler_result(self, future: Any, *, msg_id: MsgId) -> None:
-        """Turn a finished handler future into its one response."""
-        if self._request_futures.get(msg_id) is future:
-            self._request_futures.pop(msg_id, None)
-        if not self._is_pending(msg_id):
-            logger.debug("Request %r already answered; dropping its handler's outcome", msg_id)
-            return
-        exc = None if future.cancelled() else future.exception()
-        if future.cancelled() or isinstance(exc, _CANCELLED_ERRORS):
-            self._send_response(msg_id, error=_cancelled(msg_id))
-        elif exc is None:
-            self._send_response(msg_id, result=future.result())
-        elif isinstance(exc, JsonRpcException):
-            self._send_response(msg_id, error=exc.to_response_error())
-        else:
-            logger.error("Handler for request %r failed", msg_id, exc_info=exc)
-            self._send_response(msg_id, error=types.ResponseError(JsonRpcInternalError.CODE, f"{type(exc).__name__}: {exc}"))
-            self._server._report_server_error(exc, FeatureRequestError)
-
-    def cancel_request(self, msg_id: MsgId, reason: str) -> bool:
-        """Answer `msg_id` with RequestCancelled now and cancel its handler; False if already answered."""
-        if not self._is_pending(msg_id):
-            return False
-        future = self._request_futures.get(msg_id)
-        self._send_response(msg_id, error=types.ResponseError(JsonRpcRequestCancelled.CODE, reason))
-        if future is not None and not future.done():
-            future.cancel()
-        logger.info("Cancelled request %r: %s", msg_id, reason)
-        return True
-
-    def _handle_cancel_notification(self, msg_id: MsgId) -> None:
-        if not is_valid_id(msg_id):
-            logger.warning("Ignoring $/cancelRequest with invalid id %.100r", msg_id)
-            return
-        if not self.cancel_request(msg_id, f"Request {msg_id!r} was cancelled"):
-            logger.debug("Ignoring $/cancelRequest for %r: not in flight", msg_id)
-
-    # ---- handler execution (pygls' logic, plus bookkeeping of every future) -------------
-
-    def _execute_handler(
-        self,
-        msg_id: MsgId,
-        handler: Callable[..., Any],
-        callback: Callable[[Any], None],
-        args: tuple[Any, ...] | None = None,
-        kwargs: dict[str, Any] | None = None,
-    ) -> None:
-        """Run a handler; track its future under `msg_id` until it is done."""
-        args, kwargs = args or (), kwargs or {}
-        if asyncio.iscoroutinefunction(handler):
-            future: Any = asyncio.ensure_future(handler(*args, **kwargs))
-        elif is_thread_function(handler):
-            future = self._server.thread_pool.submit(handler, *args, **kwargs)
-        else:
-            future = concurrent.futures.Future()
-            self._track(msg_id, future, callback)
-            self._run_inline(future, handler, args, kwargs)
-            return
-        self._track(msg_id, future, callback)
-
-    def _run_inline(
-        self, future: concurrent.futures.Future, handler: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> None:
-        try:
-            if inspect.isgeneratorfunction(handler):
-                self._run_generator(None, gen=handler(*args, **kwargs), result_future=future)
-            else:
-                future.set_result(handler(*args, **kwargs))
-        except Exception as exc:
-            if not future.done():
-                future.set_exception(exc)
-
-    def _track(self, msg_id: MsgId, future: Any, callback: Callable[[Any], None]) -> None:
-        self._request_futures[msg_id] = future
-
-        def forget(done: Any) -> None:
-            if self._request_futures.get(msg_id) is done:
-                self._request_futures.pop(msg_id, None)
-
-        future.add_done_callback(forget)
-        future.add_done_callback(callback)
-
-    def _run_generator(
-        self, future: Any, *, gen: Generator[Any, Any, Any], result_future: concurrent.futures.Future
-    ) -> None:
-        """Step a generator handler; cancelling it also cancels the sub-handler it waits on."""
-        if result_future.done():
-            gen.close()
-            return
-        try:
-            value = future.result() if future is not None else None
-            handler, args, kwargs = gen.send(value)
-            child_id = f"{uuid.uuid4()}"
-            step = partial(self._run_generator, gen=gen, result_future=result_future)
-            self._execute_handler(child_id, handler, step, args=args, kwargs=kwargs)
-            child = self._request_futures.get(child_id)
-            if child is not None:
-                result_future.add_done_callback(lambda f: child.cancel() if f.cancelled() else None)
-        except StopIteration as stop:
-            _settle(result_future, result=stop.value)
-        except (Exception, asyncio.CancelledError) as exc:
-            _settle(result_future, exc=exc)
-
     # ---- lifecycle overrides --------------------------------------------------------
 
     @lsp_method(types.INITIALIZE)
@@ -447,28 +257,6 @@ class DistillProtocol(LanguageServerProtocol):
         if params.capabilities.general is not None:
             params.capabilities.general.position_encodings = None
         return (yield from super().lsp_initialize(params))
-
-    # Documents live in the server's DocumentStore (features/documents.py), not in pygls'
-    # workspace: pygls keys its copy by the unquoted URI, splits lines at \f and \u2028 as
-    # editors do not, raises KeyError for a change to an unopened document and applies a
-    # stale version (fixes that belong upstream, in pygls.workspace). So these three only
-    # run the server's handler.
-
-    @lsp_method(types.TEXT_DOCUMENT_DID_OPEN)
-    def lsp_text_document__did_open(self, params: types.DidOpenTextDocumentParams) -> Generator[Any, Any, None]:
-        yield from self._user_handler(types.TEXT_DOCUMENT_DID_OPEN, params)
-
-    @lsp_method(types.TEXT_DOCUMENT_DID_CHANGE)
-    def lsp_text_document__did_change(self, params: types.DidChangeTextDocumentParams) -> Generator[Any, Any, None]:
-        yield from self._user_handler(types.TEXT_DOCUMENT_DID_CHANGE, params)
-
-    @lsp_method(types.TEXT_DOCUMENT_DID_CLOSE)
-    def lsp_text_document__did_close(self, params: types.DidCloseTextDocumentParams) -> Generator[Any, Any, None]:
-        yield from self._user_handler(types.TEXT_DOCUMENT_DID_CLOSE, params)
-
-    def _user_handler(self, method: str, params: Any) -> Generator[Any, Any, None]:
-        if (handler := self.fm.features.get(method)) is not None:
-            yield handler, (params,), None
 
     @lsp_method(types.SHUTDOWN)
     def lsp_shutdown(self, *args: Any) -> Generator[Any, Any, None]:
@@ -484,11 +272,11 @@ class DistillProtocol(LanguageServerProtocol):
         """Run the user's exit handler (whatever its outcome), then end the session."""
         code = 0 if self.shutdown_received else 1
         if (user_handler := self.fm.features.get(types.EXIT)) is None:
-            self._finish(code)
+            self._end_session(code)
             return
-        self._execute_handler(f"{uuid.uuid4()}", user_handler, lambda _f: self._finish(code), args=args)
+        self._execute_handler(f"{uuid.uuid4()}", user_handler, lambda _f: self._end_session(code), args=args)
 
-    def _finish(self, code: int) -> None:
+    def _end_session(self, code: int) -> None:
         logger.info("'exit' received; ending the session with code %d", code)
         self.exit_code = code
         if self.on_exit is None:
@@ -503,8 +291,7 @@ class DistillProtocol(LanguageServerProtocol):
 
     def close_session(self) -> None:
         """The connection is gone: cancel every handler still running, answer nothing more."""
-        with self._pending_lock:
-            self._pending.clear()
+        self._forget_pending()
         for future in list(self._request_futures.values()):
             if not future.done():
                 future.cancel()
@@ -513,56 +300,7 @@ class DistillProtocol(LanguageServerProtocol):
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
 
-    # ---- writing --------------------------------------------------------------------
-
-    def _encode(self, data: Any) -> bytes:
-        text = json.dumps(data, default=self._serialize_message, ensure_ascii=False, separators=(",", ":"))
-        try:
-            return text.encode("utf-8")
-        except UnicodeEncodeError:  # lone surrogates: fall back to \u escapes
-            return json.dumps(data, default=self._serialize_message, separators=(",", ":")).encode("ascii")
-
-    def _send_data(self, data: Any) -> None:
-        """Serialise and send a notification or request (responses go via `_send_response`)."""
-        if not data:
-            return
-        try:
-            body = self._encode(data)
-        except Exception:
-            logger.exception("Cannot serialise outgoing message %.200r", data)
-            return
-        self._write_body(body)
-
-    def _write_json(self, data: dict[str, Any]) -> None:
-        self._write_body(self._encode(data))
-
-    def _write_body(self, body: bytes) -> None:
-        if self.writer is None:
-            logger.error("No transport: dropping outgoing message %.200r", body)
-            return
-        logger.debug("Sending %.500s", body)
-        try:
-            res = self.writer.write(encode_frame(body) if self._include_headers else body)
-            if inspect.isawaitable(res):
-                asyncio.ensure_future(res)
-        except (BrokenPipeError, ConnectionError, ValueError, OSError) as exc:
-            logger.warning("Cannot write to the client (%s); dropping message", exc)
-
-
 @functools.cache
 def _message_types(method: str) -> tuple[type[Any] | None, type[Any] | None]:
     entry = types.METHOD_TO_TYPES.get(method, (None, None))
     return entry[0], entry[1]
-
-
-def _cancelled(msg_id: MsgId) -> types.ResponseError:
-    return types.ResponseError(JsonRpcRequestCancelled.CODE, f"Request {msg_id!r} was cancelled")
-
-
-def _settle(future: concurrent.futures.Future, *, result: Any = None, exc: BaseException | None = None) -> None:
-    if future.done():
-        return
-    if exc is None:
-        future.set_result(result)
-    else:
-        future.set_exception(exc)

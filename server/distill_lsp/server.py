@@ -7,6 +7,7 @@ import asyncio
 import itertools
 import logging
 import uuid
+from functools import partial
 from collections.abc import Mapping
 from concurrent.futures import Future
 from typing import Any
@@ -15,16 +16,23 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
 from . import __version__
+from .access import token_gate
 from .completion.cache import TypedAheadCache
-from .completion.pipeline import Snapshot
+from .completion.types import Snapshot
 from .document_store import DocumentStore
 from .engine.factory import model_key, make_backend_factory
 from .engine.worker import Engine, EngineState
 from .features.accepts import SuggestionStats
+from .features.progress import begin_progress, end_progress
 from .protocol import DistillProtocol
 from .settings import Settings, apply_options, resolve, without_server_owned
 
 logger = logging.getLogger(__name__)
+
+LOAD_STATE = "distill/status"
+"""The notification telling the client the model's load state when a load ends:
+``{"state": "ready", "model", "modelType", "device", "loadSeconds"}`` or
+``{"state": "failed", "error"}``. (What the server is doing is the `distill.status` command.)"""
 
 
 class DistillLanguageServer(LanguageServer):
@@ -37,10 +45,8 @@ class DistillLanguageServer(LanguageServer):
         self.session_id = uuid.uuid4().hex[:12]
         self.engine = (engine or Engine()).session(self.session_id)
         """This session's view of the engine: its jobs take turns with other sessions'."""
-        self.owns_engine = engine is None
-        """False when the engine (and its model) is shared with other sessions (TCP)."""
-        self.access_token = access_token
-        """When set, `initialize` must carry it as initializationOptions.token."""
+        self.protocol.admit = token_gate(access_token)
+        """When a token is set, `initialize` must carry it as initializationOptions.token."""
         self.shared = shared
         """Served over TCP to clients that do not own the process: server-owned settings
         come only from `base_layers` (command line, environment, config file)."""
@@ -98,36 +104,20 @@ class DistillLanguageServer(LanguageServer):
 
     async def _load(self, settings: Settings, future: Future) -> None:
         token = str(uuid.uuid4())
-        progress = await self.begin_progress(token, "distill-lsp", f"loading model ({settings.model})")
+        progress = await begin_progress(self, token, "distill-lsp", f"loading model ({settings.model})")
         try:
             info = await asyncio.wrap_future(future)
         except Exception as exc:  # any failure of the load (the engine marked itself failed): tell the user
-            self.end_progress(progress, token, "failed")
+            end_progress(self, progress, token, "failed")
             logger.error("model not available: %s", exc)
             self.show_message(f"distill-lsp: {exc}", types.MessageType.Error)
-            self.protocol.notify("distill/status", {"state": "failed", "error": str(exc)})
+            self.protocol.notify(LOAD_STATE, {"state": "failed", "error": str(exc)})
             return
-        self.end_progress(progress, token, "ready")
+        end_progress(self, progress, token, "ready")
         message = f"model {info.name} ready on {info.device} ({info.dtype}) in {info.load_s:.1f} s"
         self.window_log_message(types.LogMessageParams(types.MessageType.Info, message))
-        self.protocol.notify("distill/status", {"state": "ready", "model": info.name, "modelType": info.model_type,
+        self.protocol.notify(LOAD_STATE, {"state": "ready", "model": info.name, "modelType": info.model_type,
                                                 "device": info.device, "loadSeconds": info.load_s})
-
-    def end_progress(self, started: bool, token: str, message: str) -> None:
-        if started:
-            self.work_done_progress.end(token, types.WorkDoneProgressEnd(message=message))
-
-    async def begin_progress(self, token: str, title: str, message: str) -> bool:
-        caps = self.client_capabilities.window
-        if not (caps and caps.work_done_progress):
-            return False
-        try:
-            await self.work_done_progress.create_async(token)
-        except Exception as exc:  # the client refused the token: go on without a bar
-            logger.debug("progress token refused: %s", exc)
-            return False
-        self.work_done_progress.begin(token, types.WorkDoneProgressBegin(title=title, message=message))
-        return True
 
     # -- documents ------------------------------------------------------------------
     def snapshot(self, uri: str, position: types.Position, automatic: bool) -> Snapshot | None:
@@ -139,10 +129,7 @@ class DistillLanguageServer(LanguageServer):
         return Snapshot(uri=doc.key, version=doc.version, text=doc.text,
                         offset=doc.offset_at(position.line, position.character), lang=doc.lang, tree=doc.tree,
                         other_docs=others, automatic=automatic, memory=self.documents.memory(doc.key),
-                        path=doc.path)
-
-    def document_version(self, uri: str) -> int | None:
-        return self.documents.version(uri)
+                        remember=partial(self.documents.remember, doc.key), path=doc.path)
 
     def next_request_id(self) -> str:
         return f"c{next(self._request_ids)}"

@@ -6,6 +6,13 @@ Sources, later ones win: built-in defaults, environment (`DISTILL_LSP_*`), comma
 A bad field is reported (one message for the whole update) and the previous value stays.
 A server shared over TCP takes the server-owned options (`Option.server_owned`) only from
 the first three sources.
+
+Why a table rather than structuring with cattrs: every row holds what a key needs besides
+its type (its check and the words for a bad value, its documentation, which is also the
+README's table, its environment variable, whether it is server-owned), and the command
+line's flags are made from the same rows (`cli.py`). A bad field must leave the previous
+value in force while the rest of the layer applies; cattrs structures an object whole, so
+it would need a hook per field for the same result, and the values are JSON scalars.
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -100,6 +107,16 @@ class Option:
     """Acts on the process or the machine (the model, devices, the endpoint and its key, files
     written): a server shared over TCP takes it only from its command line, environment or
     config file, never from a client."""
+
+    @property
+    def flag(self) -> str:
+        """Its command-line flag (`maxNewTokens`: ``--max-new-tokens``); argparse's dest is `attr`."""
+        return "--" + self.attr.replace("_", "-")
+
+    @property
+    def value_type(self) -> type:
+        """The type of its value on the command line: its default's."""
+        return type(getattr(Settings(), self.attr))
 
 
 def _is_int(lo: int, hi: int) -> Callable[[Any], bool]:
@@ -240,6 +257,11 @@ OPTIONS: tuple[Option, ...] = (
 
 _BY_KEY = {o.key: o for o in OPTIONS}
 _PROFILE_ATTRS = ("profile", "explain_profile", "fix_profile", "document_profile")
+
+
+def options_named(keys: Sequence[str]) -> list[Option]:
+    """The options with these keys, in the order given."""
+    return [_BY_KEY[key] for key in keys]
 
 
 def option_keys() -> set[str]:

@@ -60,7 +60,8 @@ async def test_two_windows_with_different_models_share_one_load(endpoints, tmp_p
         first, second = await Client.connect(port), await Client.connect(port)
         await first.start("x = 1\n", {"model": "one-model", "remoteModel": "one", "maxNewTokens": 4})
         await second.start("y = 2\n", {"model": "another-model", "remoteModel": "two", "maxNewTokens": 5})
-        engine = [(await c.call(f"s{i}", "distill/engineStatus"))["result"] for i, c in enumerate((first, second))]
+        engine = [(await c.call(f"s{i}", "workspace/executeCommand", {"command": "distill.status"}))["result"]
+                  ["sharedEngine"] for i, c in enumerate((first, second))]
         assert {e["engineId"] for e in engine} == {engine[0]["engineId"]}
         assert [e["loads"] for e in engine] == [1, 1], "a window's model setting reloaded the shared model"
         assert all(e["state"] == "ready" and e["model"] == "fake-model" for e in engine), engine

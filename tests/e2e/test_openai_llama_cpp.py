@@ -102,7 +102,8 @@ async def test_inline_completion_from_llama_cpp(client: LanguageClient) -> None:
     assert result.items[0].range.start == pos
     first, *rest = text.split("\n")
     assert all(not line.strip() or line.startswith("    ") for line in rest), text
-    status = plain(await client.protocol.send_request_async("distill/engineStatus", {}))
+    status = plain(await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="distill.status")))["sharedEngine"]
     assert status["backend"] == "openai" and status["parameterBytes"] == 0  # no model in this process
 
 

@@ -48,7 +48,8 @@ async def test_three_windows_share_one_model_and_a_disconnect_disturbs_no_one(tc
     answers = await asyncio.gather(*(c.complete(f"{n}1", DOCS[n]) for n, c in clients.items()))
     assert all(a.strip() for a in answers), answers
 
-    engine = [(await c.call(f"{n}s", "distill/engineStatus"))["result"] for n, c in clients.items()]
+    engine = [(await c.call(f"{n}s", "workspace/executeCommand", {"command": "distill.status"}))["result"]
+              ["sharedEngine"] for n, c in clients.items()]
     assert len({e["engineId"] for e in engine}) == 1, "each session has its own engine"
     assert {e["loads"] for e in engine} == {1}, "the model was loaded more than once"
     assert {e["sessions"] for e in engine} == {3}
@@ -70,7 +71,8 @@ async def test_three_windows_share_one_model_and_a_disconnect_disturbs_no_one(tc
     assert all(a.strip() for a in after), after
     assert time.monotonic() - started < 120
     for _ in range(50):
-        status = (await clients["a"].call("as2", "distill/engineStatus"))["result"]
+        status = (await clients["a"].call("as2", "workspace/executeCommand",
+                                          {"command": "distill.status"}))["result"]["sharedEngine"]
         if status["sessions"] == 2:
             break
         await asyncio.sleep(0.1)

@@ -291,7 +291,7 @@ def test_record_and_replay_answer_as_the_pipeline_does_with_further_tries() -> N
     answer, and a recording reused (`--reuse`) generates nothing that it already holds."""
     from bench.replay import record_case, replay_case, snapshot
     from distill_lsp.completion import pipeline
-    from distill_lsp.completion.pipeline import CompletionConfig
+    from distill_lsp.completion.types import CompletionConfig
     from distill_lsp.engine.types import CancelToken
     from distill_lsp.profiles import BUILTIN_PROFILES
 

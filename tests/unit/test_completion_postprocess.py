@@ -14,8 +14,8 @@ from distill_lsp.completion.postprocess import (
     postprocess,
     strip_line_suffix_overlap,
     strip_suffix_lines,
-    syntax_gate,
 )
+from distill_lsp.completion.gate import syntax_gate
 from distill_lsp.completion.rules import SINGLE_LINE, Mode, ModeKind, decide_mode
 from distill_lsp.context.languages import detect_language
 

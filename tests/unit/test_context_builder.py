@@ -7,13 +7,8 @@ import sysconfig
 from collections.abc import Callable
 
 import pytest
-from distill_lsp.context.builder import (
-    ContextMemory,
-    ContextShares,
-    build_context,
-    fit_prefix,
-    fit_suffix,
-)
+from distill_lsp.context.builder import ContextMemory, ContextShares, build_context
+from distill_lsp.context.window import fit_prefix, fit_suffix
 from distill_lsp.context.languages import detect_language
 from distill_lsp.context.positions import encode
 

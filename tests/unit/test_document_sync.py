@@ -9,7 +9,7 @@ import json
 import pytest
 from lsprotocol import types
 
-from distill_lsp.completion.postprocess import gate_window
+from distill_lsp.completion.gate import gate_window
 from distill_lsp.context.positions import replace_range
 from distill_lsp.context.trees import MAX_PARSE_CHARS
 from distill_lsp.document_store import DocumentStore
@@ -99,7 +99,7 @@ def test_every_spelling_finds_the_document(session, encoded: str, plain: str, pa
     change(protocol, plain, 2, (1, 0), (1, 0), "y")
     for uri in (encoded, plain):
         snap = server.snapshot(uri, types.Position(1, 1), automatic=False)
-        assert snap is not None and snap.text == "x = 1\ny" and server.document_version(uri) == 2
+        assert snap is not None and snap.text == "x = 1\ny" and server.documents.version(uri) == 2
         assert snap.path == path
     assert server.documents.get(plain).uri == encoded, "edits name the document as the client opened it"
 

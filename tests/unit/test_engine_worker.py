@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -19,8 +20,11 @@ class SlowBackend:
 
     def __init__(self) -> None:
         self.steps = 0
+        self.started = threading.Event()
+        """Set when a job starts running (the moment to supersede or cancel it)."""
 
     def run(self, token: CancelToken, steps: int = 200) -> str:
+        self.started.set()
         for _ in range(steps):  # like decode steps: check the token between them
             if token.cancelled:
                 return f"stopped:{token.reason.value}"
@@ -58,7 +62,7 @@ def test_jobs_run_in_order(engine) -> None:
 
 def test_newer_job_supersedes_queued_and_running(engine) -> None:
     running = engine.submit(lambda b, t: b.run(t), key="doc")
-    time.sleep(0.05)
+    assert engine.backend.started.wait(5)
     queued = engine.submit(lambda b, t: b.run(t), key="doc")
     newest = engine.submit(lambda b, t: b.run(t, 2), key="doc")
     other = engine.submit(lambda b, t: b.run(t, 2), key="other")
@@ -71,7 +75,7 @@ def test_newer_job_supersedes_queued_and_running(engine) -> None:
 def test_cancel_token_stops_within_a_step(engine) -> None:
     token = CancelToken()
     fut = engine.submit(lambda b, t: b.run(t, 10_000), token=token)
-    time.sleep(0.05)
+    assert engine.backend.started.wait(5)
     t0 = time.monotonic()
     token.cancel()
     assert fut.result(5) == "stopped:cancelled"
@@ -80,7 +84,7 @@ def test_cancel_token_stops_within_a_step(engine) -> None:
 
 def test_cancel_key_and_close(engine) -> None:
     fut = engine.submit(lambda b, t: b.run(t, 10_000), key="doc")
-    time.sleep(0.02)
+    assert engine.backend.started.wait(5)
     engine.cancel_key("doc", StopReason.SUPERSEDED)
     assert fut.result(5) == "stopped:superseded"
     engine.close()

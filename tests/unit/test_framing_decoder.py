@@ -8,8 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from distill_lsp.protocol import encode_frame
-from distill_lsp.transport import Frame, FrameDecoder, FramingError, FramingErrorKind, sniff_request_id
+from distill_lsp.framing import Frame, FrameDecoder, FramingError, FramingErrorKind, encode_frame, sniff_request_id
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=20),

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from distill_lsp.completion.pipeline import (drop_partial_line, prompt_budget, rejoin_whitespace,
-                                             split_trailing_whitespace, start_on_cursor_line, stop_rule,
-                                             template_for)
+from distill_lsp.completion.generate import stop_rule
+from distill_lsp.completion.postprocess import drop_partial_line
+from distill_lsp.completion.prompt import prompt_budget, template_for
+from distill_lsp.completion.whitespace import rejoin_whitespace, split_trailing_whitespace, start_on_cursor_line
 from distill_lsp.completion.rules import SINGLE_LINE, Mode, ModeKind
 from distill_lsp.engine.types import StopReason
 from tests.fixtures.scripted_backend import ScriptedBackend
@@ -93,7 +94,7 @@ def test_reasoning_models_get_prefix_only_even_with_fim_tokens() -> None:
 
 
 def _snap(lang: str, doc: str):
-    from distill_lsp.completion.pipeline import Snapshot
+    from distill_lsp.completion.types import Snapshot
     from distill_lsp.context.languages import detect_language
 
     spec = detect_language(lang, None)
@@ -103,7 +104,7 @@ def _snap(lang: str, doc: str):
 
 
 def test_longest_valid_head_closes_the_longest_run_that_parses() -> None:
-    from distill_lsp.completion.pipeline import longest_valid_head
+    from distill_lsp.completion.gate import longest_valid_head
 
     snap = _snap("javascript", "function f(xs) {\n  <|>\n}\n")
     cut = ("return new Promise((resolve) => {\n    if (xs) {\n      resolve(xs);\n    }\n"
@@ -113,7 +114,7 @@ def test_longest_valid_head_closes_the_longest_run_that_parses() -> None:
 
 
 def test_longest_valid_head_shows_the_lines_that_parse_when_the_rest_does_not() -> None:
-    from distill_lsp.completion.pipeline import longest_valid_head
+    from distill_lsp.completion.gate import longest_valid_head
 
     snap = _snap("python", "def f(xs):\n    <|>\n")
     assert longest_valid_head("total = sum(xs)\n    return total +", snap, snap.lang) == "total = sum(xs)"
@@ -121,26 +122,27 @@ def test_longest_valid_head_shows_the_lines_that_parse_when_the_rest_does_not() 
 
 
 def test_longest_valid_head_never_closes_an_empty_bracket() -> None:
-    from distill_lsp.completion.pipeline import longest_valid_head
+    from distill_lsp.completion.gate import longest_valid_head
 
     snap = _snap("javascript", "function f(x) {\n  <|>\n}\n")
     assert longest_valid_head("return (\n    isNaN(\n      parseInt(", snap, snap.lang) == ""
 
 
 def test_finish_shows_a_cut_python_block_closed_only_when_the_gate_rejects_it_whole() -> None:
-    from distill_lsp.completion.pipeline import _finish
+    from distill_lsp.completion.pipeline import postprocess_and_gate
     from distill_lsp.completion.rules import decide_mode
 
     snap = _snap("python", "def words(items):\n    <|>\n")
     mode = decide_mode(snap.text, snap.offset, snap.lang)
-    _, shown = _finish("return ''.join([\n        str(item),\n        repr(item),", snap, mode, "    ", 4)
+    _, shown = postprocess_and_gate("return ''.join([\n        str(item),\n        repr(item),", snap, mode, "    ", 4)
     assert shown == "return ''.join([\n        str(item),\n        repr(item),\n    ])"
-    _, shown = _finish("x = 1\n    return ''.join([\n        str(item),", snap, mode, "    ", 4)
+    _, shown = postprocess_and_gate("x = 1\n    return ''.join([\n        str(item),", snap, mode, "    ", 4)
     assert shown == "x = 1"  # a complete line the model wrote wins over closing its brackets
 
 
 def _run(backend, doc: str, retries: int):  # type: ignore[no-untyped-def]
-    from distill_lsp.completion.pipeline import CompletionConfig, run
+    from distill_lsp.completion.pipeline import run
+    from distill_lsp.completion.types import CompletionConfig
     from distill_lsp.engine.types import CancelToken
     from distill_lsp.profiles import BUILTIN_PROFILES
 
@@ -182,14 +184,15 @@ def test_no_other_try_when_off_or_answered_or_nothing_was_written() -> None:
     ("abc", [], [], None),
 ])
 def test_first_line_confidence(text, probs, ends, expected) -> None:
-    from distill_lsp.completion.pipeline import first_line_confidence
+    from distill_lsp.completion.gate import first_line_confidence
 
     got = first_line_confidence(text, probs, ends)
     assert got == expected if expected is None else got == pytest.approx(expected)
 
 
 def _run_config(backend, doc: str, **config):  # type: ignore[no-untyped-def]
-    from distill_lsp.completion.pipeline import CompletionConfig, run
+    from distill_lsp.completion.pipeline import run
+    from distill_lsp.completion.types import CompletionConfig
     from distill_lsp.engine.types import CancelToken
     from distill_lsp.profiles import BUILTIN_PROFILES
 

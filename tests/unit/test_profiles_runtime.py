@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from distill_lsp.completion.pipeline import effective_profile, in_docstring
+from distill_lsp.completion.prompt import effective_profile, in_docstring
 from distill_lsp.completion.rules import SINGLE_LINE, CursorPlace, Mode, ModeKind
-from distill_lsp.profile_switch import ProfileSwitchError, switch_layer
+from distill_lsp.features.set_profile import ProfileSwitchError, switch_layer
 from distill_lsp.profiles import BUILTIN_PROFILES, auto_profile, describe_auto, validate_profile
 from distill_lsp.settings import Settings, apply_options, resolve
 

@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from distill_lsp.cli import access_token
-from distill_lsp.protocol import ACCESS_DENIED, pop_access_token
+from distill_lsp.access import ACCESS_DENIED, access_token, pop_access_token, token_gate
 from distill_lsp.transport import open_tcp_server
 from tests.fixtures.lsp_wire import INIT_PARAMS
 from tests.fixtures.transport_server import build_server
@@ -23,7 +22,7 @@ TOKEN = "a-long-team-token-0123456789"
 
 def guarded_server():
     server = build_server()
-    server.access_token = TOKEN
+    server.protocol.admit = token_gate(TOKEN)
     return server
 
 

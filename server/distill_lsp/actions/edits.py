@@ -27,6 +27,7 @@ from distill_lsp.actions.answer import (
 )
 from distill_lsp.actions.prompts import ActionKind
 from distill_lsp.actions.targets import syntax_errors
+from distill_lsp.context.parse_errors import count_errors
 from distill_lsp.context.positions import byte_offset, encode
 
 logger = logging.getLogger(__name__)
@@ -132,7 +133,7 @@ def check_edit(
     in_region = [n for n in syntax_errors(new_tree, *region, new_doc) if _starts_within(n, new_doc, region)]
     if kind is ActionKind.FIX and in_region:
         return f"the model's fix still has a syntax error at line {in_region[0].start_point.row + 1}"
-    if _count_errors(new_tree) > _count_errors(old_tree):
+    if count_errors(new_tree.root_node) > count_errors(old_tree.root_node):
         first = in_region or list(syntax_errors(new_tree, 0, len(new_doc), new_doc))
         line = first[0].start_point.row + 1 if first else 1
         return f"the model's edit introduces a syntax error at line {line}"
@@ -146,17 +147,6 @@ def check_edit(
 def _starts_within(node: tree_sitter.Node, doc: str, region: tuple[int, int]) -> bool:
     lo, hi = byte_offset(doc, region[0]), byte_offset(doc, region[1])
     return lo <= node.start_byte <= hi
-
-
-def _count_errors(tree: tree_sitter.Tree) -> int:
-    count = 0
-    stack = [tree.root_node]
-    while stack:
-        node = stack.pop()
-        count += node.is_error or node.is_missing
-        if node.has_error:
-            stack.extend(node.children)
-    return count
 
 
 def _code_tokens(tree: tree_sitter.Tree, text: str, start: int, end: int) -> list[bytes]:

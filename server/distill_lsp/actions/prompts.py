@@ -110,14 +110,8 @@ def build_messages(
     return [{"role": "system", "content": _SYSTEMS[kind]}, {"role": "user", "content": user}]
 
 
-def _user_parts(
-    kind: ActionKind,
-    code: str,
-    language: str | None,
-    path: str | None,
-    diagnostics: Sequence[str],
-    surrounding: str | None,
-) -> list[str]:
+def _user_parts(kind: ActionKind, code: str, language: str | None, path: str | None,
+                diagnostics: Sequence[str], surrounding: str | None) -> list[str]:
     lang = canonical_language(language)
     name = _DISPLAY_NAMES.get(lang or "", language or "")
     where = f" from `{path}`" if path else ""

@@ -19,11 +19,11 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from ..completion.rules import detect_indent_unit
 from ..context.languages import LanguageSpec
-from ..engine.types import CancelToken, GenerationRequest, GenerationResult, StopReason
+from ..engine.types import Backend, CancelToken, GenerationRequest, GenerationResult, StopReason
 from ..profiles import SamplingProfile
 from .answer import (THINK_CLOSE, THINK_OPEN, canonical_language, prompt_opens_think, split_reasoning,
                      strip_special_tokens)
@@ -41,13 +41,6 @@ Progress = Callable[[int, str], None]
 
 class ActionError(Exception):
     """An action that cannot run; the message is meant for the user."""
-
-
-class Backend(Protocol):
-    def encode(self, text: str) -> list[int]: ...
-    def generate(self, request: GenerationRequest) -> GenerationResult: ...
-    @property
-    def info(self) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -82,8 +75,8 @@ class ActionConfig:
 
 
 @dataclass
-class ActionResult:
-    """What one action produced: ``markdown`` for Explain, ``replacement`` otherwise."""
+class ActionOutput:
+    """What one action's generation produced: ``markdown`` for Explain, ``replacement`` otherwise."""
 
     kind: ActionKind
     raw: str
@@ -250,11 +243,11 @@ def _phase(backend: Backend, prompt: str, token: CancelToken, config: ActionConf
         messages=messages))
 
 
-def finish(job: ActionInput, raw: str, opened: bool, config: ActionConfig, special: tuple[str, ...]) -> ActionResult:
+def output_from(job: ActionInput, raw: str, opened: bool, config: ActionConfig, special: tuple[str, ...]) -> ActionOutput:
     """Markdown or a checked replacement from the raw generation."""
     reasoning, answer = split_reasoning(raw, prompt_opened_think=opened)
     answer = strip_special_tokens(answer, special)
-    result = ActionResult(job.kind, raw, reasoning, answer)
+    result = ActionOutput(job.kind, raw, reasoning, answer)
     if job.kind is ActionKind.EXPLAIN:
         result.markdown = format_explanation(reasoning, answer, include_reasoning=config.include_reasoning,
                                              title=job.title)
@@ -268,7 +261,7 @@ def finish(job: ActionInput, raw: str, opened: bool, config: ActionConfig, speci
 
 
 def run(job: ActionInput, backend: Backend, token: CancelToken, config: ActionConfig,
-        progress: Progress | None = None, request_id: str = "") -> ActionResult:
+        progress: Progress | None = None, request_id: str = "") -> ActionOutput:
     """The whole action on the engine worker; a cancelled one returns with ``cancelled`` set."""
     started = time.perf_counter()
     if getattr(backend, "chat_api", False):
@@ -280,10 +273,10 @@ def run(job: ActionInput, backend: Backend, token: CancelToken, config: ActionCo
                               request_id)
     logger.debug("%s: %s raw answer %r", request_id, job.kind, out.text)
     if token.cancelled:
-        result = ActionResult(job.kind, out.text, cancelled=True)
+        result = ActionOutput(job.kind, out.text, cancelled=True)
     else:
         special = tuple(getattr(backend.info, "special_tokens", ()) or ())
-        result = finish(job, out.text, opened, config, special)
+        result = output_from(job, out.text, opened, config, special)
     result.reasoning_capped, result.prompt_tokens, result.new_tokens = (
         out.reasoning_capped, out.prompt_tokens, out.new_tokens)
     result.stop_reason = (token.reason or out.stop_reason).value if token.cancelled else out.stop_reason.value

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 import tree_sitter
 
-from ..context.positions import byte_offset, decode, encode, str_offset_of_byte
+from ..context.parse_errors import error_nodes
+from ..context.positions import TextOffsets, decode
 
 logger = logging.getLogger(__name__)
 
@@ -135,7 +136,7 @@ def find_target(
     if end > start:
         return Target(start, end, "selection")
     wanted = definition_types(language) if types is None else frozenset(types)
-    offsets = _Offsets(text)
+    offsets = TextOffsets(text)
     definition = _definition_at(tree, offsets.to_byte(start), wanted)
     if _python_key(language) and tree.root_node.has_error and (definition is None or _in_error(definition)):
         fallback = python_block_by_indent(text, start)
@@ -316,9 +317,9 @@ def has_syntax_error(tree: tree_sitter.Tree, start: int, end: int, text: str | N
 def syntax_errors(tree: tree_sitter.Tree, start: int, end: int, text: str | None = None) -> Iterator[tree_sitter.Node]:
     """ERROR and MISSING nodes overlapping ``[start, end)`` (``str`` offsets), outermost first."""
     source = text if text is not None else _tree_source(tree)
-    offsets = _Offsets(source)
+    offsets = TextOffsets(source)
     lo, hi = offsets.to_byte(start), offsets.to_byte(end)
-    return _error_nodes(tree.root_node, lo, max(hi, lo + 1))
+    return error_nodes(tree.root_node, lo, max(hi, lo + 1))
 
 
 def _tree_source(tree: tree_sitter.Tree) -> str:
@@ -328,28 +329,3 @@ def _tree_source(tree: tree_sitter.Tree) -> str:
     return decode(raw)
 
 
-def _error_nodes(node: tree_sitter.Node, lo: int, hi: int) -> Iterator[tree_sitter.Node]:
-    if node.end_byte < lo or node.start_byte >= hi:
-        return
-    if node.is_error or node.is_missing:
-        yield node
-    if node.has_error:
-        for child in node.children:
-            yield from _error_nodes(child, lo, hi)
-
-
-class _Offsets:
-    """Conversion between ``str`` offsets and UTF-8 byte offsets of one text."""
-
-    def __init__(self, text: str) -> None:
-        self._text = text
-        self._ascii = text.isascii()
-        self._size = len(encode(text))
-
-    def to_byte(self, offset: int) -> int:
-        offset = max(0, min(offset, len(self._text)))
-        return offset if self._ascii else byte_offset(self._text, offset)
-
-    def to_str(self, byte: int) -> int:
-        byte = max(0, min(byte, self._size))
-        return byte if self._ascii else str_offset_of_byte(self._text, byte)

@@ -1,5 +1,5 @@
-"""From raw model output to what is shown at the cursor: a chain of small named stages,
-and a syntax gate that keeps only the lines which do not break the document's parse.
+"""From raw model output to what is shown at the cursor: a chain of small named stages
+(the syntax gate that follows them is `gate.py`).
 """
 
 from __future__ import annotations
@@ -7,17 +7,13 @@ from __future__ import annotations
 import logging
 import re
 
-from tree_sitter import Node, Parser, Point, Tree
-
-from ..context.languages import LanguageSpec
-from ..context.positions import advance_point, byte_offset, encode, ts_point
+from ..engine.types import StopReason
 from .rules import Mode, indent_width, leading_ws
 
 logger = logging.getLogger(__name__)
 
 MAX_LINES = 24
 MAX_GATE_LINES = 64
-GATE_WINDOW_CHARS = 64_000
 NEIGHBOUR_LINES = 3
 _PAIRS = {")": "(", "]": "[", "}": "{"}
 _OPEN = set(_PAIRS.values())
@@ -275,65 +271,8 @@ def postprocess(raw: str, *, prefix: str, suffix: str, mode: Mode, indent_unit: 
     return text if text.strip() else ""
 
 
-def _count_errors(node: Node) -> int:
-    """ERROR and MISSING nodes under `node` (only subtrees that have errors are visited)."""
-    if not node.has_error:
-        return 0
-    own = 1 if node.is_error or node.is_missing else 0
-    return own + sum(_count_errors(child) for child in node.children)
-
-
-def _error_within(node: Node, start: int, end: int) -> bool:
-    """An ERROR/MISSING node lying wholly in bytes [start, end) (a MISSING one at `start`
-    counts; at `end` it belongs to the text after)."""
-    if not node.has_error or node.end_byte < start or node.start_byte > end:
-        return False
-    if (node.is_error or node.is_missing) and start <= node.start_byte and node.end_byte <= end \
-            and (node.start_byte < end or node.start_byte == start):
-        return True
-    return any(_error_within(child, start, end) for child in node.children)
-
-
-def _parse_with(parser: Parser, base: Tree, text: str, offset: int, inserted: str) -> Tree:
-    tree = base.copy()
-    start_byte = byte_offset(text, offset)
-    point = ts_point(text, offset)
-    tree.edit(start_byte=start_byte, old_end_byte=start_byte,
-              new_end_byte=start_byte + len(encode(inserted)), start_point=Point(*point),
-              old_end_point=Point(*point), new_end_point=Point(*advance_point(point, inserted)))
-    return parser.parse(encode(text[:offset] + inserted + text[offset:]), tree)
-
-
-def gate_window(text: str, offset: int, chars: int = GATE_WINDOW_CHARS) -> tuple[str, int]:
-    """Whole lines around the cursor in a document too big to re-parse per candidate
-    (the text and the cursor's index in it); small documents whole."""
-    if len(text) <= chars:
-        return text, offset
-    start = text.rfind("\n", 0, max(0, offset - chars // 2)) + 1
-    end = text.find("\n", min(len(text), offset + chars // 2))
-    end = len(text) if end < 0 else end
-    return text[start:end], offset - start
-
-
-def syntax_gate(text: str, offset: int, candidate: str, lang: LanguageSpec) -> str:
-    """The longest run of the candidate's first lines that, inserted at `offset`, adds no
-    ERROR/MISSING node to the document's parse and has none within its own text ("" when
-    even the first line fails). The second rule matters where the document is already
-    broken at the cursor: a candidate that mends that error and makes one of its own
-    keeps the count the same."""
-    text, offset = gate_window(text, offset)
-    parser = lang.parser()
-    base = parser.parse(encode(text))
-    allowed = _count_errors(base.root_node)
-    start = byte_offset(text, offset)
-    lines = candidate.split("\n")[:MAX_GATE_LINES]
-    for k in range(len(lines), 0, -1):
-        part = "\n".join(lines[:k])
-        if not part.strip():
-            break
-        tree = _parse_with(parser, base, text, offset, part)
-        if _count_errors(tree.root_node) <= allowed \
-                and not _error_within(tree.root_node, start, start + len(encode(part))):
-            return part
-    logger.debug("syntax gate rejected the whole candidate")
-    return ""
+def drop_partial_line(text: str, reason: StopReason, mode: Mode) -> str:
+    """A block cut by the token limit (or an unsure token) ends in a half line: drop it."""
+    if reason in (StopReason.LENGTH, StopReason.UNSURE) and not mode.single_line and "\n" in text:
+        return text[: text.rfind("\n")]
+    return text

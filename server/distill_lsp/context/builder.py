@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import logging
 import re
-from bisect import bisect_right
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from tree_sitter import Tree
 
 from .languages import LanguageSpec
 from .neighbours import foreign_definitions, rank_snippets, same_family_docs
-from .positions import byte_offset, encode
+from .window import CountTokens, anchor_prefix, fit_prefix, fit_suffix, split_lines
+from .positions import TextOffsets
 from .syntax import (
     definitions,
     enclosing_scopes,
@@ -33,8 +33,6 @@ from .syntax import (
 
 logger = logging.getLogger(__name__)
 
-CountTokens = Callable[[str], int]
-_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
 _IDENT = re.compile(r"[^\W\d]\w*")
 _PARTIAL_WORD = re.compile(r"\w+\Z")
 _DEFINED = re.compile(r"\b(?:def|class|function|func|fn|struct|enum|trait|interface|type)\s+([^\W\d]\w*)")
@@ -43,8 +41,6 @@ WINDOW_LINES_AFTER = 4
 MAX_REFITS = 4
 STICKY_BONUS = 0.2
 """Added to the similarity (Jaccard, 0..1) of the snippets the last request chose."""
-ANCHOR_LINES = 16
-"""The prefix window starts on a line number divisible by this (see `anchor_prefix`)."""
 _SECTION_ORDER = {"imports": 0, "signatures": 1, "scopes": 2}
 
 
@@ -112,83 +108,6 @@ class _Piece:
     """str offset in the current document it comes from (a line number for other documents)."""
 
 
-def split_lines(text: str) -> list[str]:
-    """Lines with their endings (\\n, \\r\\n or \\r); joining them gives `text` back."""
-    return _LINE.findall(text)
-
-
-def _trim_chars(text: str, limit: int, count: CountTokens, keep_end: bool) -> str:
-    """The longest end (keep_end) or start of `text` within `limit` tokens."""
-    lo, hi = 0, len(text)
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if count(text[len(text) - mid:] if keep_end else text[:mid]) <= limit:
-            lo = mid
-        else:
-            hi = mid - 1
-    return text[len(text) - lo:] if keep_end else text[:lo]
-
-
-def fit_prefix(before: str, limit: int, count: CountTokens) -> str:
-    """The nearest lines of `before` within `limit` tokens (the cursor line trimmed at its
-    start if alone it is too long)."""
-    if limit <= 0:
-        return ""
-    lines = split_lines(before)
-    current = "" if not lines or lines[-1].endswith(("\n", "\r")) else lines.pop()
-    used = count(current) if current else 0
-    if used > limit:
-        return _trim_chars(current, limit, count, keep_end=True)
-    kept = [current]
-    while lines:
-        cost = count(lines[-1])
-        if used + cost > limit:
-            break
-        kept.append(lines.pop())
-        used += cost
-    return "".join(reversed(kept))
-
-
-def anchor_prefix(before: str, prefix: str, every: int = ANCHOR_LINES, keep_line: int | None = None) -> str:
-    """`prefix` (a tail of `before`) starting at a line whose number is a multiple of
-    `every` (smaller for short windows: at most an eighth of their lines is dropped),
-    never dropping the cursor's line.
-
-    The nearest lines that fit the budget start one line further down every few
-    keystrokes; anchored, the window's start moves once in `every` such shifts, so
-    consecutive prompts keep a common start (the engine reuses its key/value cache).
-    With `keep_line` (the last window's first line) inside the window that fits, the
-    window starts there: it moves only when the budget forces it."""
-    if len(prefix) >= len(before) or every <= 1:
-        return prefix
-    lines = split_lines(prefix)
-    first_line = before.count("\n", 0, len(before) - len(prefix))
-    if keep_line is not None and first_line <= keep_line < first_line + len(lines):
-        return "".join(lines[keep_line - first_line:])
-    every = min(every, max(1, len(lines) // 8))  # never more than an eighth of the window
-    drop = -first_line % every
-    if drop == 0 or drop >= len(lines):
-        return prefix
-    return "".join(lines[drop:])
-
-
-def fit_suffix(after: str, limit: int, count: CountTokens) -> str:
-    """The nearest lines of `after` within `limit` tokens."""
-    if limit <= 0:
-        return ""
-    kept: list[str] = []
-    used = 0
-    for line in split_lines(after):
-        cost = count(line)
-        if used + cost > limit:
-            if not kept:
-                return _trim_chars(line, limit, count, keep_end=False)
-            break
-        kept.append(line)
-        used += cost
-    return "".join(kept)
-
-
 def identifiers_near(before: str, after: str) -> list[str]:
     """Identifiers around the cursor, nearest first, without repeats. The word being typed
     at the cursor is left out: it is a fragment ("ch", "chu", ...) that would change what
@@ -201,15 +120,6 @@ def identifiers_near(before: str, after: str) -> list[str]:
     names = [m.group() for m in reversed(list(_IDENT.finditer(above)))]
     names += [m.group() for m in _IDENT.finditer(below)]
     return list(dict.fromkeys(names))
-
-
-def _line_offsets(text: str) -> tuple[list[int], list[int]]:
-    """Byte and str offsets of the start of every \\n-separated line."""
-    byte_starts, str_starts = [0], [0]
-    for line in text.split("\n")[:-1]:
-        byte_starts.append(byte_starts[-1] + len(encode(line)) + 1)
-        str_starts.append(str_starts[-1] + len(line) + 1)
-    return byte_starts, str_starts
 
 
 def _memo(count: CountTokens) -> CountTokens:
@@ -229,20 +139,10 @@ class _Document:
 
     def __init__(self, text: str, offset: int, lang: LanguageSpec, tree: Tree) -> None:
         self.text, self.offset, self.lang, self.tree = text, offset, lang, tree
-        self.data = encode(text)
-        self.cursor_byte = byte_offset(text, offset)
-        self._lines: tuple[list[int], list[int]] | None = None
-
-    def to_str(self, byte: int) -> int:
-        """str offset of a byte offset (via the line it falls in, so it stays cheap)."""
-        if len(self.data) == len(self.text):
-            return byte
-        if self._lines is None:
-            self._lines = _line_offsets(self.text)
-        byte_starts, str_starts = self._lines
-        row = bisect_right(byte_starts, byte) - 1
-        within = self.data[byte_starts[row]:byte].decode("utf-8", "ignore")
-        return str_starts[row] + len(within)
+        self.offsets = TextOffsets(text)
+        self.data = self.offsets.data
+        self.cursor_byte = self.offsets.to_byte(offset)
+        self.to_str = self.offsets.to_str
 
     def scope_headers(self) -> list[_Piece]:
         """Headers of the scopes around the cursor, innermost first."""

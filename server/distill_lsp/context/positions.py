@@ -102,6 +102,49 @@ def str_offset_of_byte(text: str, byte: int) -> int:
     return len(data.decode(ENCODING, "ignore"))
 
 
+class TextOffsets:
+    """str index <-> UTF-8 byte offset within one text, cheap when asked many times: an
+    ASCII text maps one to one; another goes through the start of the \\n-line it is in.
+    Offsets are clamped into the text; a byte inside a character rounds down to it."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.data = encode(text)
+        self._ascii = len(self.data) == len(text)
+        self._lines: tuple[list[int], list[int]] | None = None
+
+    def _starts(self) -> tuple[list[int], list[int]]:
+        """Byte and str offsets of the start of every \\n-separated line."""
+        if self._lines is None:
+            byte_starts, str_starts = [0], [0]
+            for line in self.text.split("\n")[:-1]:
+                byte_starts.append(byte_starts[-1] + len(encode(line)) + 1)
+                str_starts.append(str_starts[-1] + len(line) + 1)
+            self._lines = byte_starts, str_starts
+        return self._lines
+
+    def to_byte(self, offset: int) -> int:
+        offset = max(0, min(offset, len(self.text)))
+        if self._ascii:
+            return offset
+        byte_start, start, _ = self._line(offset, in_bytes=False)
+        return byte_start + len(encode(self.text[start:offset]))
+
+    def to_str(self, byte: int) -> int:
+        byte = max(0, min(byte, len(self.data)))
+        if self._ascii:
+            return byte
+        byte_start, start, end = self._line(byte, in_bytes=True)
+        return start + str_offset_of_byte(self.text[start:end], byte - byte_start)
+
+    def _line(self, at: int, in_bytes: bool) -> tuple[int, int, int]:
+        """(byte start, str start, str end) of the \\n-line holding offset `at`."""
+        byte_starts, str_starts = self._starts()
+        row = bisect_right(byte_starts if in_bytes else str_starts, at) - 1
+        end = str_starts[row + 1] if row + 1 < len(str_starts) else len(self.text)
+        return byte_starts[row], str_starts[row], end
+
+
 def replace_range(text: str, start: tuple[int, int], end: tuple[int, int], new_text: str) -> str:
     """`text` with the LSP range start..end (line, UTF-16 column; clamped) replaced.
 

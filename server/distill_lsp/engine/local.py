@@ -1,20 +1,14 @@
 """The in-process backend: a transformers causal LM generating with cancellation,
-stop rules and timing, on the thread of the engine worker that owns it.
-
-Out of memory while generating: retry once with fewer new tokens, then move the model
-to the CPU (one notice for the user) and retry there; `EngineOutOfMemory` if even that
-fails. ``DISTILL_LSP_FAULT=oom`` (or ``oom:N``) injects the error into the first two (N)
-generations, so tests can walk this path on any machine.
+stop rules and timing, on the thread of the engine worker that owns it. Running out of
+memory is survived as `oom.MemoryFallback` says.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import re
 import time
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,15 +17,15 @@ from . import fastpath
 from .fastpath import FastDecoder
 from .kvcache import PrefixStore
 from .loader import LoadedModel
+from .oom import MemoryFallback
 from .memory import release_freed_memory
 from .kernels import agreement_ids, choose_kernels
 from .quant import quantize_model
 from .sampling import Sampler
-from .types import EngineOutOfMemory, GenerationRequest, GenerationResult, ModelInfo, StopReason
+from .types import GenerationRequest, GenerationResult, ModelInfo, StopReason
 
 logger = logging.getLogger(__name__)
 
-FAULT_ENV = "DISTILL_LSP_FAULT"
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 TRIM_EVERY = 32
@@ -51,21 +45,6 @@ def scrub_surrogates(text: str) -> str:
     return _LONE_SURROGATE.sub("\ufffd", text)
 
 
-def injected_ooms(env: Mapping[str, str] = os.environ) -> int:
-    """How many generations `DISTILL_LSP_FAULT` says must fail with out of memory."""
-    fault = env.get(FAULT_ENV, "").strip().lower()
-    if fault == "oom":
-        return 2
-    if fault.startswith("oom:") and fault[4:].isdigit():
-        return int(fault[4:])
-    return 0
-
-
-def shorter(max_new_tokens: int) -> int:
-    """The token limit of the retry after running out of memory."""
-    return max(1, max_new_tokens // 2)
-
-
 class LocalBackend:
     """Owns one loaded model; `generate` blocks and must run on the engine worker."""
 
@@ -78,8 +57,8 @@ class LocalBackend:
 
         self.model = loaded.model
         self.tokenizer = loaded.tokenizer
-        self._ooms_to_inject = injected_ooms()
-        self._fell_back = False
+        self._memory = MemoryFallback(lambda request, n: self._decode(request, n), device=lambda: self.info.device,
+                                      move_to_cpu=self._move_to_cpu, free_cache=self._free_cache)
         if threads > 0:
             torch.set_num_threads(threads)
         started = time.perf_counter()
@@ -117,25 +96,8 @@ class LocalBackend:
         return len(self.tokenizer(scrub_surrogates(text), add_special_tokens=False).input_ids)
 
     def generate(self, request: GenerationRequest) -> GenerationResult:
-        """Generate; on out of memory retry with fewer tokens, then on the CPU."""
-        import torch
-
-        try:
-            return self._generate(request, request.max_new_tokens)
-        except torch.OutOfMemoryError as exc:
-            logger.warning("out of memory generating %d tokens on %s (%s); retrying with %d",
-                           request.max_new_tokens, self.info.device, exc, shorter(request.max_new_tokens))
-        self._free_cache()
-        try:
-            return self._generate(request, shorter(request.max_new_tokens))
-        except torch.OutOfMemoryError as exc:
-            logger.warning("out of memory again on %s (%s); falling back to the CPU", self.info.device, exc)
-        notice = self._fall_back_to_cpu()
-        try:
-            result = self._generate(request, shorter(request.max_new_tokens))
-        except torch.OutOfMemoryError as exc:
-            raise EngineOutOfMemory(f"out of memory even on the CPU: {exc}") from exc
-        return dataclasses.replace(result, notice=notice)
+        """Generate; out of memory is retried with fewer tokens, then on the CPU (`oom.py`)."""
+        return self._memory.generate(request)
 
     def _free_cache(self) -> None:
         import torch
@@ -143,34 +105,11 @@ class LocalBackend:
         if self.info.device.startswith("cuda"):
             torch.cuda.empty_cache()
 
-    def _fall_back_to_cpu(self) -> str:
-        """Move the model to the CPU; the message to show the user ("" after the first time)."""
-        first, self._fell_back = not self._fell_back, True
-        was = self.info.device
-        advice = "Lower maxNewTokens or contextTokens, or free memory and restart the server."
-        if was.startswith("cpu"):
-            logger.error("out of memory on the CPU; generating fewer tokens")
-            return f"distill-lsp: out of memory on the CPU; suggestions are shorter. {advice}" if first else ""
-        self._free_cache()
+    def _move_to_cpu(self) -> None:
         self.model.to("cpu")
         if self.fast is not None:
             self.fast = FastDecoder(self.model)  # its joined weights are still on the old device
         self.info = dataclasses.replace(self.info, device="cpu")
-        logger.error("out of memory on %s: generating on the CPU from now on", was)
-        return f"distill-lsp: out of GPU memory on {was}; the model now generates on the CPU (slower). {advice}"
-
-    def _inject_fault(self) -> None:
-        import torch
-
-        if self._ooms_to_inject > 0:
-            self._ooms_to_inject -= 1
-            raise torch.OutOfMemoryError(f"injected by {FAULT_ENV}")
-
-    def _generate(self, request: GenerationRequest, max_new_tokens: int) -> GenerationResult:
-        """Our decode loop: reuse the cached prefix, run the rest of the prompt in chunks,
-        then one token per step; cancellation and the stop rule are checked between steps."""
-        self._inject_fault()
-        return self._decode(request, max_new_tokens)
 
     def _decode(self, request: GenerationRequest, max_new_tokens: int) -> GenerationResult:
         import torch

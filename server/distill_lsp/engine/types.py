@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, Protocol
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -149,3 +149,13 @@ class ModelInfo:
     quantization: str = "none"
     kernels: dict[str, Any] = field(default_factory=dict)
     """CPU kernel choice (`engine.kernels.KernelChoice.as_dict`); empty on a GPU or a remote backend."""
+
+
+class Backend(Protocol):
+    """What the completion pipeline and the actions need of a loaded backend (local or HTTP)."""
+
+    def encode(self, text: str) -> list[int]: ...
+    def count_tokens(self, text: str) -> int: ...
+    def generate(self, request: GenerationRequest) -> GenerationResult: ...
+    @property
+    def info(self) -> Any: ...

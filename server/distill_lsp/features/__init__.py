@@ -9,9 +9,9 @@ if TYPE_CHECKING:
 
 
 def register_all(server: DistillLanguageServer) -> None:
-    from . import (accepts, code_actions, completion, documents, engine_status, inline_completion, lifecycle,
-                   profiles, reload, status)
+    from . import (accepts, code_actions, completion, documents, inline_completion, lifecycle, reload, set_profile,
+                   status)
 
-    for module in (lifecycle, documents, inline_completion, accepts, completion, code_actions, profiles,
-                   engine_status, status, reload):
+    for module in (lifecycle, documents, inline_completion, accepts, completion, code_actions, set_profile, status,
+                   reload):
         module.register(server)

@@ -19,12 +19,13 @@ from pygls.exceptions import JsonRpcContentModified, JsonRpcException
 
 from ..actions.edits import ReplacementResult
 from ..actions.prompts import ActionKind
-from ..actions.run import ActionConfig, ActionError, ActionInput, ActionResult, run
+from ..actions.run import ActionConfig, ActionError, ActionInput, ActionOutput, run
 from ..document_store import Document
 from ..engine.types import CancelToken, EngineError, StopReason
-from ..untyped import plain
+from ..json_data import to_json_data
 from ..uris import file_name
 from .model_wait import wait_for_model
+from .progress import begin_progress, end_progress
 
 if TYPE_CHECKING:
     from ..server import DistillLanguageServer
@@ -60,7 +61,7 @@ class ActionData:
 
     @classmethod
     def from_json(cls, raw: Any) -> ActionData:
-        raw = plain(raw)
+        raw = to_json_data(raw)
         try:
             start, end = raw["range"]["start"], raw["range"]["end"]
             return cls(str(raw["uri"]), types.Range(types.Position(int(start["line"]), int(start["character"])),
@@ -71,12 +72,12 @@ class ActionData:
 
 
 @dataclass
-class Outcome:
-    result: ActionResult
+class PerformedAction:
+    """An action's output and the document version it worked on."""
+
+    output: ActionOutput
     doc: Document
     """The document as the action saw it."""
-    edit: types.WorkspaceEdit | None = None
-    explanation: Path | None = None
 
 
 class ProgressBar:
@@ -90,17 +91,10 @@ class ProgressBar:
         self._last = 0.0
 
     async def begin(self, title: str) -> None:
-        window = self.ls.client_capabilities.window
-        if not (window and window.work_done_progress):
-            return
-        try:
-            await self.ls.work_done_progress.create_async(self.token)
-        except Exception as exc:  # the client refused the token: go on without a bar
-            logger.debug("progress token refused: %s", exc)
+        if not await begin_progress(self.ls, self.token, title, "waiting for the model", cancellable=True,
+                                    percentage=0):
             return
         self.ls.work_done_progress.tokens[self.token].add_done_callback(self._on_client_cancel)
-        self.ls.work_done_progress.begin(self.token, types.WorkDoneProgressBegin(
-            title=title, message="waiting for the model", cancellable=True, percentage=0))
         self.active = True
 
     def _on_client_cancel(self, future: Future) -> None:
@@ -123,9 +117,8 @@ class ProgressBar:
             self.ls.work_done_progress.report(self.token, value)
 
     def end(self, message: str) -> None:
-        if self.active:
-            self.active = False
-            self.ls.work_done_progress.end(self.token, types.WorkDoneProgressEnd(message=message))
+        end_progress(self.ls, self.active, self.token, message)
+        self.active = False
 
 
 def refuse(ls: DistillLanguageServer, message: str, error: type[JsonRpcException] = ActionRefused) -> None:
@@ -169,7 +162,7 @@ def check_unchanged(ls: DistillLanguageServer, doc: Document, when: str) -> None
         refuse(ls, f"the document changed {when}; ask again", JsonRpcContentModified)
 
 
-async def perform(ls: DistillLanguageServer, data: ActionData) -> Outcome:
+async def perform(ls: DistillLanguageServer, data: ActionData) -> PerformedAction:
     """Run the action on the engine; refused when stale, not ready or cancelled."""
     current(ls, data)
     if (not_ready := await wait_for_model(ls, data.kind.value)) is not None:
@@ -186,11 +179,11 @@ async def perform(ls: DistillLanguageServer, data: ActionData) -> Outcome:
     logger.debug("%s: %s prompt_tokens=%d new_tokens=%d capped=%s %s %.0f ms", request_id, data.kind,
                  result.prompt_tokens, result.new_tokens, result.reasoning_capped, result.stop_reason,
                  result.timings.get("total_ms", 0))
-    return Outcome(result, doc)
+    return PerformedAction(result, doc)
 
 
 async def _generate(ls: DistillLanguageServer, job: ActionInput, config: ActionConfig, token: CancelToken,
-                    bar: ProgressBar, request_id: str) -> ActionResult:
+                    bar: ProgressBar, request_id: str) -> ActionOutput:
     future = ls.engine.submit(lambda backend, tok: run(job, backend, tok, config, bar.update, request_id),
                               key=f"{job.path}#action-{request_id}", token=token)
     outcome = "done"
@@ -205,7 +198,7 @@ async def _generate(ls: DistillLanguageServer, job: ActionInput, config: ActionC
         refuse(ls, str(exc))
     finally:
         bar.end(outcome)
-    return result if result is not None else ActionResult(job.kind, "", cancelled=True)
+    return result if result is not None else ActionOutput(job.kind, "", cancelled=True)
 
 
 def workspace_edit(ls: DistillLanguageServer, doc: Document, replacement: ReplacementResult) -> types.WorkspaceEdit:
@@ -221,15 +214,15 @@ def workspace_edit(ls: DistillLanguageServer, doc: Document, replacement: Replac
     return types.WorkspaceEdit(changes={doc.uri: [edit]})
 
 
-def edit_for(ls: DistillLanguageServer, data: ActionData, outcome: Outcome) -> types.WorkspaceEdit:
-    """The edit of a Fix / Document outcome; a refused one, or one whose document changed
+def edit_for(ls: DistillLanguageServer, data: ActionData, performed: PerformedAction) -> types.WorkspaceEdit:
+    """The edit of a performed Fix / Document; a refused one, or one whose document changed
     meanwhile, is told to the user."""
-    replacement = outcome.result.replacement
+    replacement = performed.output.replacement
     assert replacement is not None
     if not replacement.ok:
         refuse(ls, f"no {data.kind.value} offered: {replacement.refusal}")
-    check_unchanged(ls, outcome.doc, f"before the {data.kind.value} could be applied")
-    return workspace_edit(ls, outcome.doc, replacement)
+    check_unchanged(ls, performed.doc, f"before the {data.kind.value} could be applied")
+    return workspace_edit(ls, performed.doc, replacement)
 
 
 def explanation_path(ls: DistillLanguageServer, data: ActionData) -> Path:

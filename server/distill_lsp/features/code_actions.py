@@ -58,20 +58,20 @@ def register(server: DistillLanguageServer) -> None:
     @server.command(COMMANDS[ActionKind.EXPLAIN])
     async def explain(ls: Any, *args: Any) -> dict[str, Any]:
         data = _data(args, ActionKind.EXPLAIN)
-        outcome = await perform(ls, data)
-        path = await deliver_explanation(ls, data, outcome.result.markdown or "")
-        return {"path": str(path), "markdown": outcome.result.markdown, **_stats(outcome.result)}
+        performed = await perform(ls, data)
+        path = await deliver_explanation(ls, data, performed.output.markdown or "")
+        return {"path": str(path), "markdown": performed.output.markdown, **_stats(performed.output)}
 
     async def apply(ls: DistillLanguageServer, args: tuple[Any, ...], kind: ActionKind) -> dict[str, Any]:
         data = _data(args, kind)
-        outcome = await perform(ls, data)
-        edit = edit_for(ls, data, outcome)
+        performed = await perform(ls, data)
+        edit = edit_for(ls, data, performed)
         answer = await ls.workspace_apply_edit_async(types.ApplyWorkspaceEditParams(
             edit=edit, label=f"distill-lsp: {kind.value}"))
         if not answer.applied:
             ls.show_message(f"distill-lsp: the editor did not apply the {kind.value}: "
                             f"{answer.failure_reason or 'no reason given'}", types.MessageType.Warning)
-        return {"applied": answer.applied, **_stats(outcome.result)}
+        return {"applied": answer.applied, **_stats(performed.output)}
 
     @server.command(COMMANDS[ActionKind.FIX])
     async def fix(ls: Any, *args: Any) -> dict[str, Any]:

@@ -10,9 +10,11 @@ the document is reopened.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
+from pygls.protocol import lsp_method
 
 from ..document_store import Change, StaleVersion, UnknownDocument
 from ..engine.types import StopReason
@@ -70,3 +72,32 @@ def _report_stale(ls: DistillLanguageServer, uri: str, exc: StaleVersion) -> Non
     ls.show_message(f"distill-lsp: ignored an edit of {uri}: its version {exc.version} is not newer than "
                     f"{exc.held}; suggestions for this file may be wrong until it is reopened",
                     types.MessageType.Warning)
+
+
+class StoreDocumentSync:
+    """Mixed into `DistillProtocol`: didOpen / didChange / didClose only run the handlers
+    above, which keep the session's `DocumentStore`.
+
+    pygls' own built-ins would also keep a copy in its workspace: keyed by the unquoted URI,
+    splitting lines at \\f and \\u2028 as editors do not, raising KeyError for a change to
+    an unopened document and applying a stale version (fixes that belong upstream, in
+    pygls.workspace). These replace them, so pygls' workspace holds no documents.
+    """
+
+    fm: Any
+
+    @lsp_method(types.TEXT_DOCUMENT_DID_OPEN)
+    def lsp_text_document__did_open(self, params: types.DidOpenTextDocumentParams) -> Generator[Any, Any, None]:
+        yield from self._user_handler(types.TEXT_DOCUMENT_DID_OPEN, params)
+
+    @lsp_method(types.TEXT_DOCUMENT_DID_CHANGE)
+    def lsp_text_document__did_change(self, params: types.DidChangeTextDocumentParams) -> Generator[Any, Any, None]:
+        yield from self._user_handler(types.TEXT_DOCUMENT_DID_CHANGE, params)
+
+    @lsp_method(types.TEXT_DOCUMENT_DID_CLOSE)
+    def lsp_text_document__did_close(self, params: types.DidCloseTextDocumentParams) -> Generator[Any, Any, None]:
+        yield from self._user_handler(types.TEXT_DOCUMENT_DID_CLOSE, params)
+
+    def _user_handler(self, method: str, params: Any) -> Generator[Any, Any, None]:
+        if (handler := self.fm.features.get(method)) is not None:
+            yield handler, (params,), None

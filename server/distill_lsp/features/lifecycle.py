@@ -32,8 +32,5 @@ def register(server: DistillLanguageServer) -> None:
 
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: DistillLanguageServer, params: None) -> None:
-        if ls.owns_engine:
-            ls.engine.close()
-            return
-        for doc in ls.documents.documents():  # a shared engine keeps serving the others
+        for doc in ls.documents.documents():  # the engine is the process's (cli closes it): it may serve others
             ls.engine.cancel_key(doc.key)

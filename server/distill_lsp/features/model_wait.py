@@ -10,6 +10,7 @@ import uuid
 from typing import TYPE_CHECKING
 
 from ..engine.worker import EngineState
+from .progress import begin_progress, end_progress
 
 if TYPE_CHECKING:
     from ..server import DistillLanguageServer
@@ -32,7 +33,7 @@ async def wait_for_model(ls: DistillLanguageServer, title: str) -> str | None:
         return f"the model is not ready ({engine.state.value})"
     limit = ls.settings.load_wait_seconds
     token = f"distill-wait-{uuid.uuid4()}"
-    shown = await ls.begin_progress(token, f"distill-lsp: {title}", "waiting for the model to load")
+    shown = await begin_progress(ls, token, f"distill-lsp: {title}", "waiting for the model to load")
     outcome = "ready"
     try:
         await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(loading)), limit)
@@ -44,6 +45,6 @@ async def wait_for_model(ls: DistillLanguageServer, title: str) -> str | None:
         outcome = "failed"
         return f"the model could not be loaded ({exc}); {RETRY_HINT}"
     finally:
-        ls.end_progress(shown, token, outcome)
+        end_progress(ls, shown, token, outcome)
     logger.debug("%s waited for the model to load", title)
     return None

@@ -1,8 +1,9 @@
-"""`workspace/executeCommand distill.status`: what this running server is doing: the
-model and how it runs, the active profile of each feature, the engine's queue and
-prefix cache, memory, and the engine every session shares (`sharedEngine`, the same
-answer as the `distill/engineStatus` request). `doctor` answers the same questions
-before a server runs."""
+"""`workspace/executeCommand distill.status`, the one status request: what this running
+server is doing: the model and how it runs, the active profile of each feature, the
+engine's queue and prefix cache, memory, and the engine every session shares
+(`sharedEngine`: its id, model loads, sessions, parameter bytes). `doctor` answers the
+same questions before a server runs. (The `distill/status` notification is another
+thing: the model's load state, sent when a load ends; see `server.LOAD_STATE`.)"""
 
 from __future__ import annotations
 
@@ -13,8 +14,6 @@ import sys
 import threading
 import tracemalloc
 from typing import TYPE_CHECKING, Any, cast
-
-from .engine_status import engine_status
 
 if TYPE_CHECKING:
     from ..server import DistillLanguageServer
@@ -58,6 +57,32 @@ def server_status(ls: DistillLanguageServer) -> dict[str, Any]:
         "suggestions": ls.suggestion_stats.as_dict(),
         "memory": _memory(info.device if info is not None else "cpu"),
         "sharedEngine": engine_status(ls),
+    }
+
+
+def parameter_bytes(backend: Any) -> int:
+    """Bytes of the loaded model's parameters (0 for a backend without a local model)."""
+    model = getattr(backend, "model", None)
+    parameters = getattr(model, "parameters", None)
+    if parameters is None:
+        return 0
+    return sum(p.numel() * p.element_size() for p in parameters())
+
+
+def engine_status(ls: DistillLanguageServer) -> dict[str, Any]:
+    engine = ls.engine.engine
+    info = engine.info
+    return {
+        "state": engine.state.value,
+        "engineId": f"{id(engine):x}",
+        "loads": engine.loads,
+        "sessions": len(engine.sessions),
+        "session": ls.session_id,
+        "pending": engine.pending(),
+        "backend": info.source if info else "",
+        "model": info.name if info else "",
+        "device": info.device if info else "",
+        "parameterBytes": parameter_bytes(engine.backend),
     }
 
 

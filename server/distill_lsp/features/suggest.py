@@ -1,5 +1,10 @@
-"""The shared path of inline and classic completion: snapshot, run the pipeline on the
-engine, drop the answer if the document moved on meanwhile."""
+"""The shared path of inline and classic completion: one snapshot of the document, the
+pipeline run on the engine, and the answer committed unless the document moved on.
+
+The request watches its document from the snapshot on: an edit (or a close) cancels its
+token, so a job still queued is skipped without generating, a running one stops at its
+next decode step, and `_commit`, the one place that decides what is shown, answers empty.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +16,9 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 
 from ..completion import pipeline
-from ..completion.pipeline import CompletionConfig, Snapshot, Suggestion
-from ..engine.types import CancelToken, EngineError, StopReason
+from ..completion.types import CompletionConfig, Snapshot, Suggestion
 from ..context.positions import position_at
+from ..engine.types import CancelToken, EngineError, StopReason
 
 if TYPE_CHECKING:
     from ..server import DistillLanguageServer
@@ -22,7 +27,9 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass
-class Answer:
+class PlacedSuggestion:
+    """A suggestion and where it goes: what the completion handlers turn into LSP items."""
+
     snapshot: Snapshot
     suggestion: Suggestion
     range: types.Range
@@ -30,7 +37,7 @@ class Answer:
 
 
 async def suggest(ls: DistillLanguageServer, uri: str, position: types.Position,
-                  automatic: bool) -> Answer | None:
+                  automatic: bool) -> PlacedSuggestion | None:
     """A suggestion at `position`, or None when there is nothing to show."""
     snap = ls.snapshot(uri, position, automatic)
     request_id = ls.next_request_id()
@@ -40,35 +47,53 @@ async def suggest(ls: DistillLanguageServer, uri: str, position: types.Position,
     if not ls.engine.ready:
         logger.debug("%s: model not ready (%s)", request_id, ls.engine.state.value)
         return None
-    if automatic and ls.settings.debounce_ms > 0:
-        await asyncio.sleep(ls.settings.debounce_ms / 1000)
-        if ls.document_version(uri) != snap.version:
-            logger.debug("%s: the user kept typing during the debounce window", request_id)
-            return None
-    uri = snap.uri  # the document's normalised uri: one key for the engine and the caches
+    token = CancelToken()
+    with ls.documents.watching(snap.uri, lambda: token.cancel(StopReason.SUPERSEDED)):
+        if automatic and ls.settings.debounce_ms > 0:
+            await asyncio.sleep(ls.settings.debounce_ms / 1000)  # a keystroke meanwhile cancels `token`
+        cached = ls.typed_ahead.lookup(snap.uri, snap.prefix)
+        if cached:
+            logger.debug("%s: answered from the typed-ahead cache", request_id)
+            return _commit(ls, snap, Suggestion(cached, reason="typed-ahead cache"), token, request_id)
+        placed = _commit(ls, snap, await _generate(ls, snap, token, request_id), token, request_id)
+        if placed is not None:
+            ls.typed_ahead.remember(snap.uri, snap.prefix, placed.suggestion.text)
+        return placed
+
+
+def _commit(ls: DistillLanguageServer, snap: Snapshot, suggestion: Suggestion | None, token: CancelToken,
+            request_id: str) -> PlacedSuggestion | None:
+    """What is shown: the suggestion, unless its document changed since the snapshot."""
+    if suggestion is None or token.cancelled:
+        logger.debug("%s: superseded", request_id)
+        return None
+    if not suggestion.text:
+        return None
     here = types.Position(*position_at(snap.text, snap.offset))
     info = ls.engine.info
-    cached = ls.typed_ahead.lookup(uri, snap.prefix)
-    if cached:
-        logger.debug("%s: answered from the typed-ahead cache", request_id)
-        return Answer(snap, Suggestion(cached, reason="typed-ahead cache"), types.Range(here, here),
-                      info.name if info else "")
-    profile = ls.settings.sampling_profile()
-    config = CompletionConfig(profile=profile,
-                              max_new_tokens=profile.max_new_tokens or ls.settings.max_new_tokens,
-                              max_lines=ls.settings.max_lines,
-                              context_tokens=ls.settings.context_tokens,
-                              retries=ls.settings.retries,
-                              min_token_probability=ls.settings.min_token_probability,
-                              min_confidence=ls.settings.min_confidence)
-    token = CancelToken()
+    return PlacedSuggestion(snap, suggestion, types.Range(here, here), info.name if info else "")
 
-    def work(backend: object, tok: CancelToken) -> Suggestion | None:
-        if ls.document_version(uri) != snap.version:
-            return None  # the document changed while this waited in the queue: stale, not generated
-        return pipeline.run(snap, backend, tok, config, request_id)
 
-    future = ls.engine.submit(work, key=uri, token=token)
+def completion_config(ls: DistillLanguageServer) -> CompletionConfig:
+    settings = ls.settings
+    profile = settings.sampling_profile()
+    return CompletionConfig(profile=profile,
+                            max_new_tokens=profile.max_new_tokens or settings.max_new_tokens,
+                            max_lines=settings.max_lines,
+                            context_tokens=settings.context_tokens,
+                            retries=settings.retries,
+                            min_token_probability=settings.min_token_probability,
+                            min_confidence=settings.min_confidence)
+
+
+async def _generate(ls: DistillLanguageServer, snap: Snapshot, token: CancelToken,
+                    request_id: str) -> Suggestion | None:
+    """The pipeline's suggestion, run on the engine (None: the job was superseded)."""
+    if token.cancelled:
+        return None  # the document changed during the debounce wait: not generated
+    config = completion_config(ls)
+    future = ls.engine.submit(lambda backend, tok: pipeline.run(snap, backend, tok, config, request_id),
+                              key=snap.uri, token=token)
     try:
         suggestion = await asyncio.wrap_future(future)
     except asyncio.CancelledError:
@@ -80,19 +105,11 @@ async def suggest(ls: DistillLanguageServer, uri: str, position: types.Position,
         if getattr(exc, "notice", ""):  # an endpoint's outage, told once
             ls.show_message(exc.notice, types.MessageType.Warning)
         return None
-    if suggestion is not None and suggestion.notice:
-        ls.show_message(suggestion.notice, types.MessageType.Warning)
     if suggestion is not None:
+        if suggestion.notice:
+            ls.show_message(suggestion.notice, types.MessageType.Warning)
         _log(ls, request_id, config, suggestion)
-        if suggestion.memory is not None:
-            ls.documents.remember(uri, suggestion.memory)
-    if suggestion is None or ls.document_version(uri) != snap.version:
-        logger.debug("%s: superseded", request_id)
-        return None
-    if not suggestion.text:
-        return None
-    ls.typed_ahead.remember(uri, snap.prefix, suggestion.text)
-    return Answer(snap, suggestion, types.Range(here, here), info.name if info else "")
+    return suggestion
 
 
 def _log(ls: DistillLanguageServer, request_id: str, config: CompletionConfig, s: Suggestion) -> None:

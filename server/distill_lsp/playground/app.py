@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,14 @@ async def _body(request: Request) -> dict[str, Any]:
     return body
 
 
+async def _answer(request: Request, answer: Callable[[dict[str, Any]], Awaitable[Any]]) -> JSONResponse:
+    """`answer(body)` as JSON; a bad request or a problem the runner names as a 400."""
+    try:
+        return JSONResponse(await answer(await _body(request)))
+    except (PlaygroundError, TypeError, ValueError) as exc:
+        return JSONResponse({"error": str(exc)}, status_code=400)
+
+
 def create_app(runner: PlaygroundRunner) -> Starlette:
     async def page(request: Request) -> HTMLResponse:
         return HTMLResponse(PAGE.read_text(encoding="utf-8"))
@@ -36,22 +45,17 @@ def create_app(runner: PlaygroundRunner) -> Starlette:
         return JSONResponse(runner.status())
 
     async def suggest(request: Request) -> JSONResponse:
-        try:
-            b = await _body(request)
-            answers = await runner.suggest(str(b.get("code", "")), int(b.get("offset", 0)), b.get("language"),
-                                           list(b.get("profiles") or []), int(b.get("seed", 0)))
-        except (PlaygroundError, TypeError, ValueError) as exc:
-            return JSONResponse({"error": str(exc)}, status_code=400)
-        return JSONResponse({"suggestions": answers})
+        async def answer(b: dict[str, Any]) -> Any:
+            return {"suggestions": await runner.suggest(str(b.get("code", "")), int(b.get("offset", 0)),
+                                                        b.get("language"), list(b.get("profiles") or []),
+                                                        int(b.get("seed", 0)))}
+        return await _answer(request, answer)
 
     async def sweep(request: Request) -> JSONResponse:
-        try:
-            b = await _body(request)
-            result = await runner.sweep(str(b.get("code", "")), int(b.get("offset", 0)), b.get("language"),
-                                        list(b.get("temperatures") or []), int(b.get("samples", 4)))
-        except (PlaygroundError, TypeError, ValueError) as exc:
-            return JSONResponse({"error": str(exc)}, status_code=400)
-        return JSONResponse(result)
+        async def answer(b: dict[str, Any]) -> Any:
+            return await runner.sweep(str(b.get("code", "")), int(b.get("offset", 0)), b.get("language"),
+                                      list(b.get("temperatures") or []), int(b.get("samples", 4)))
+        return await _answer(request, answer)
 
     return Starlette(routes=[
         Route("/", page), Route("/api/status", status),

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..completion import pipeline
-from ..completion.pipeline import CompletionConfig
+from ..completion.types import CompletionConfig
 from ..context.languages import detect_language
 from ..engine.factory import make_backend_factory
 from ..engine.worker import Engine

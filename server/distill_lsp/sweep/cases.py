@@ -8,10 +8,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..completion.pipeline import Snapshot
+from ..completion.types import Snapshot
 from ..context.languages import LanguageSpec, detect_language
 from ..context.positions import encode
-from ..headless import EXTENSION_LANGUAGES, lsp_position, parse_location
+from ..headless import lsp_position, parse_location
 from ..context.positions import offset_at
 
 logger = logging.getLogger(__name__)
@@ -49,8 +49,7 @@ def _read(path: Path) -> str:
 
 
 def _language(path: Path, language: str | None) -> LanguageSpec | None:
-    language_id = language or EXTENSION_LANGUAGES.get(path.suffix.lower())
-    return detect_language(language_id, str(path))
+    return detect_language(language, str(path))
 
 
 def entry_point_for(text: str, offset: int, check: str | None, given: str | None = None) -> str | None:

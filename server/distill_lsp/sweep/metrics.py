@@ -10,9 +10,8 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
-from tree_sitter import Node
-
 from ..context.languages import LanguageSpec
+from ..context.parse_errors import count_errors
 from ..context.positions import encode
 from .cases import SweepCase
 
@@ -45,17 +44,11 @@ def consistency(answers: Sequence[str]) -> float:
     return Counter(answers).most_common(1)[0][1] / len(answers)
 
 
-def _errors(node: Node) -> int:
-    if not node.has_error:
-        return 0
-    return int(node.is_error or node.is_missing) + sum(_errors(c) for c in node.children)
-
-
 def adds_syntax_error(text: str, offset: int, answer: str, lang: LanguageSpec) -> bool:
     """Whether inserting `answer` at `offset` makes the document's parse worse."""
     parser = lang.parser()
-    before = _errors(parser.parse(encode(text)).root_node)
-    after = _errors(parser.parse(encode(text[:offset] + answer + text[offset:])).root_node)
+    before = count_errors(parser.parse(encode(text)).root_node)
+    after = count_errors(parser.parse(encode(text[:offset] + answer + text[offset:])).root_node)
     return after > before
 
 

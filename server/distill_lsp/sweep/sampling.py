@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..completion import pipeline
-from ..completion.pipeline import CompletionConfig
+from ..completion.types import CompletionConfig
 from ..engine.types import CancelToken
 from ..profiles import SamplingProfile
 from ..settings import Settings

@@ -1,13 +1,20 @@
-"""Switching sampling profiles at run time: which settings key a feature's profile lives
-under, and the checked settings layer a `distill.setProfile` command turns into."""
+"""`workspace/executeCommand distill.setProfile`: switch a feature's sampling profile
+without a restart. `[name]` or `[name, feature]` (or `[{"profile": name, "feature": f}]`)
+becomes a checked settings layer (`switch_layer`) under the key holding that feature's
+profile, applied like any other settings change."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
-from .settings import Settings, option_keys
+from pygls.exceptions import JsonRpcInvalidParams
+
+from ..settings import Settings, option_keys
+
+if TYPE_CHECKING:
+    from ..server import DistillLanguageServer
 
 logger = logging.getLogger(__name__)
 
@@ -47,3 +54,17 @@ def _parse_arguments(arguments: Sequence[Any]) -> tuple[str, str]:
             f"{SET_PROFILE_COMMAND} takes a profile name and optionally a feature "
             f"({', '.join(FEATURE_KEYS)}), got {arguments!r}")
     return args[0], args[1] if len(args) == 2 else "completion"
+
+
+def register(server: DistillLanguageServer) -> None:
+    @server.command(SET_PROFILE_COMMAND)
+    def set_profile(ls, *arguments):  # type: ignore[no-untyped-def]  # pygls resolves annotations at run time
+        ls = cast("DistillLanguageServer", ls)
+        try:
+            layer = switch_layer(ls.settings, arguments)
+        except ProfileSwitchError as exc:
+            raise JsonRpcInvalidParams(str(exc)) from exc
+        ls.update_settings(layer, SET_PROFILE_COMMAND)
+        (key, name), = layer.items()
+        logger.info("profile for %s is now %s", key, name)
+        return {"key": key, "profile": name, "describe": ls.settings.sampling_profile(name).describe()}

@@ -1,0 +1,96 @@
+"""What flows through the completion pipeline: the document as the request saw it
+(`Snapshot`), the settings it runs with (`CompletionConfig`), what it answers
+(`Suggestion`), and what it needs of a model (`engine.types.Backend`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from tree_sitter import Tree
+
+from ..context.builder import ContextMemory, ContextShares
+from ..context.languages import LanguageSpec
+from ..profiles import SamplingProfile
+
+MAX_LINES = 12
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The document as it was when the request arrived."""
+
+    uri: str
+    version: int | None
+    text: str
+    offset: int
+    """Cursor as an index into `text` (converted from UTF-16 at the protocol boundary)."""
+    lang: LanguageSpec | None = None
+    tree: Tree | None = None
+    """Parse of `text` (never mutated afterwards), None for plain-text documents."""
+    other_docs: Sequence[tuple[str, str]] = ()
+    """(path, text) of the other open documents."""
+    memory: ContextMemory | None = None
+    """What the last context built for this document chose (kept steady), from the document store."""
+    remember: Callable[[ContextMemory], None] | None = None
+    """Hands what this request's context chose back to the document store (for the next request)."""
+    automatic: bool = True
+    path: str = ""
+    """The document's file path (named in the prompt's header); empty: not named."""
+
+    @property
+    def prefix(self) -> str:
+        return self.text[: self.offset]
+
+    @property
+    def suffix(self) -> str:
+        return self.text[self.offset:]
+
+    @property
+    def line_prefix(self) -> str:
+        return self.prefix.rsplit("\n", 1)[-1].rsplit("\r", 1)[-1]
+
+    @property
+    def line_suffix(self) -> str:
+        return self.suffix.split("\n", 1)[0].split("\r", 1)[0]
+
+
+@dataclass(frozen=True)
+class CompletionConfig:
+    profile: SamplingProfile
+    max_new_tokens: int
+    max_lines: int = MAX_LINES
+    context_tokens: int = 0
+    shares: ContextShares = ContextShares()
+    seed: int | None = None
+    retries: int = 0
+    """Further tries when post-processing leaves nothing (see `run`)."""
+    min_token_probability: float = 0.0
+    """Generation stops before a token the model gives less than this probability."""
+    min_confidence: float = 0.0
+    """Nothing is shown when the first line's confidence (`first_line_confidence`) is lower."""
+
+
+@dataclass
+class Suggestion:
+    """What to show at the cursor; `text` is empty when there is nothing worth showing."""
+
+    text: str
+    reason: str = ""
+    timings: dict[str, float] = field(default_factory=dict)
+    prompt_tokens: int = 0
+    reused_tokens: int = 0
+    new_tokens: int = 0
+    stopped_early: bool = False
+    mode: str = ""
+    profile: str = ""
+    """The profile the generation used (`auto:precise` etc. when `auto` chose it)."""
+    ungated: str = ""
+    """The postprocessed suggestion before the syntax gate cut it (for the sweep's syntax-error rate)."""
+    tries: int = 1
+    """Generations this answer took (more than one when post-processing threw answers away)."""
+    confidence: float | None = None
+    """The model's confidence in the first line (`first_line_confidence`); None when unknown."""
+
+    notice: str = ""
+    """A one-time message from the engine for the user (e.g. it fell back to the CPU)."""

@@ -1,0 +1,48 @@
+"""The whitespace between the prompt and the generation: the space cut from the end of a
+prompt, and the generation as it reads from the cursor once that space is given back."""
+
+from __future__ import annotations
+
+
+def split_trailing_whitespace(prompt: str) -> tuple[str, str]:
+    """Cut the one space the cursor stands after, if it stands after a space.
+
+    Tokenizers of the GPT-2 kind attach a space to the word after it (`Ġreturn`) and merge
+    a newline with the next line's indentation less its last space (`ĊĠĠĠ` + `Ġreturn`):
+    a prompt that ends in that last space is off the distribution the model saw. Without
+    it, the model writes the space back as part of its first token and `rejoin_whitespace`
+    takes it off again. The newline and the rest of the indentation stay: cutting them let
+    the model go on with the line before the cursor instead of starting the cursor's line.
+    """
+    if prompt.endswith(" "):
+        return prompt[:-1], " "
+    return prompt, ""
+
+
+def rejoin_whitespace(generated: str, removed: str) -> str:
+    """The generation as seen from the cursor, given the whitespace cut from the prompt."""
+    if not removed or generated.startswith(removed):
+        return generated[len(removed):]
+    if generated.startswith(("\n", "\r")):
+        return generated
+    return generated.lstrip(" \t")
+
+
+def start_on_cursor_line(text: str, line_prefix: str) -> str:
+    """On a blank cursor line, a generation that first ends that line (and maybe more blank
+    lines) starts at its first non-blank line, placed at the cursor: the cursor's own
+    indentation is taken off that line, any deeper indentation kept."""
+    if line_prefix.strip() or not text.startswith(("\n", "\r")):
+        return text
+    lines = text.replace("\r\n", "\n").split("\n")
+    first = next((i for i, line in enumerate(lines) if line.strip()), None)
+    if first is None:
+        return ""
+    head = lines[first]
+    head = head[len(line_prefix):] if head.startswith(line_prefix) else head.lstrip(" \t")
+    return "\n".join([head, *lines[first + 1:]])
+
+
+def as_seen(generated: str, removed: str, line_prefix: str) -> str:
+    """The generation as it would be inserted at the cursor."""
+    return start_on_cursor_line(rejoin_whitespace(generated, removed), line_prefix)
