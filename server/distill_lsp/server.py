@@ -18,6 +18,7 @@ from pygls.lsp.server import LanguageServer
 from . import __version__
 from .access import token_gate
 from .completion.cache import TypedAheadCache
+from .completion.speculation import Speculations
 from .completion.types import Snapshot
 from .document_store import DocumentStore
 from .engine.factory import model_key, make_backend_factory
@@ -62,6 +63,8 @@ class DistillLanguageServer(LanguageServer):
         self.typed_ahead = TypedAheadCache()
         self.suggestion_stats = SuggestionStats()
         """Inline suggestions shown and accepted in this session (`features/accepts.py`)."""
+        self.speculations = Speculations()
+        """Next suggestions computed ahead, as if the shown ones were accepted (`features/suggest.py`)."""
 
     # -- settings -------------------------------------------------------------------
     def update_settings(self, layer: Any, origin: str) -> Settings:
@@ -140,7 +143,7 @@ class DistillLanguageServer(LanguageServer):
         self.documents.clear()
         self.typed_ahead = TypedAheadCache()
         self.suggestion_stats = SuggestionStats()
-        """Inline suggestions shown and accepted in this session (`features/accepts.py`)."""
+        self.speculations = Speculations()
         logger.info("session %s ended: %d engine jobs cancelled, its documents and caches freed",
                     self.session_id, cancelled)
 

@@ -57,6 +57,7 @@ class Settings:
     kernels: str = "auto"
     prefix_cache_mb: int = 256
     debounce_ms: int = DEFAULT_DEBOUNCE_MS
+    speculate: str = "auto"
     load_wait_seconds: float = 120.0
     reasoning_tokens: int = 512
     include_reasoning: str = "collapsed"
@@ -79,6 +80,10 @@ class Settings:
         if name == AUTO:
             return AUTO_PLACEHOLDER
         return self.profiles.get(name) or BUILTIN_PROFILES[name]
+
+    def speculates(self) -> bool:
+        """`speculate` resolved: `auto` is on where the model is in this process."""
+        return self.speculate == "on" or (self.speculate == "auto" and self.backend == "local")
 
     def profile_names(self) -> list[str]:
         return sorted({*BUILTIN_PROFILES, *self.profiles, AUTO})
@@ -214,6 +219,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("debounceMs", "debounce_ms",
            "Automatic inline completions wait this long for the next keystroke before generating.",
            _is_int(0, 5000), "an integer in [0, 5000]"),
+    Option("speculate", "speculate",
+           "Compute the next inline suggestion while the engine is idle, as if the shown one were accepted, "
+           "so the request after an accept is answered at once: auto (on for the local backend, off for "
+           "`openai`), on, off.", _one_of("auto", "on", "off"), "auto, on or off", env="DISTILL_LSP_SPECULATE"),
     Option("cacheDir", "cache_dir", "Where converted models and explanations are kept (default ~/.cache/distill-lsp).",
            _is_str, "a path", env="DISTILL_LSP_CACHE_DIR", server_owned=True),
     Option("reasoningTokens", "reasoning_tokens",

@@ -166,3 +166,83 @@ async def test_an_accepted_suggestion_is_counted_from_its_command(client: Langua
         command=command.command, arguments=command.arguments))
     after = counts(await client.workspace_execute_command_async(types.ExecuteCommandParams(command="distill.status")))
     assert after == (before[0], before[1] + 1) and after[0] >= after[1] >= 1
+
+
+async def _status(client: LanguageClient) -> dict:
+    return await client.workspace_execute_command_async(types.ExecuteCommandParams(command="distill.status"))
+
+
+async def test_the_request_after_an_accept_is_answered_from_the_speculation(client: LanguageClient, tmp_path) -> None:
+    """Accept chain: the suggestion is shown, the engine computes the next one while idle, the
+    editor inserts the item and runs its command, and the request at the new cursor is
+    answered from that speculation (no generation); the accept is counted once."""
+    uri = (tmp_path / "chain.py").as_uri()
+    open_doc(client, uri, UNFINISHED_PY)
+    first = await client.text_document_inline_completion_async(inline_params(uri, end_of(UNFINISHED_PY)))
+    assert len(first.items) == 1
+    item = first.items[0]
+    before = (await _status(client))["speculation"]
+    for _ in range(600):  # the speculation runs while the engine is idle
+        if (await _status(client))["speculation"]["ready"]:
+            break
+        await asyncio.sleep(0.1)
+    text = UNFINISHED_PY + item.insert_text
+    client.text_document_did_change(types.DidChangeTextDocumentParams(
+        text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+        content_changes=[types.TextDocumentContentChangePartial(range=item.range, text=item.insert_text)]))
+    await client.workspace_execute_command_async(types.ExecuteCommandParams(
+        command=item.command.command, arguments=item.command.arguments))
+    second = await client.text_document_inline_completion_async(inline_params(uri, end_of(text)))
+    after = (await _status(client))["speculation"]
+    assert after["enabled"] and after["started"] > before["started"]
+    assert after["used"] == before["used"] + 1, after
+    assert len(second.items) <= 1
+    rows = [r for r in (await _status(client))["suggestions"] if r["language"] == "python"]
+    assert sum(r["accepted"] for r in rows) >= 1
+
+
+async def test_an_accept_without_the_command_is_seen_in_the_document(client: LanguageClient, tmp_path) -> None:
+    uri = (tmp_path / "silent.py").as_uri()
+    open_doc(client, uri, UNFINISHED_PY)
+    first = await client.text_document_inline_completion_async(inline_params(uri, end_of(UNFINISHED_PY)))
+    assert len(first.items) == 1
+    item = first.items[0]
+
+    def accepted(status: dict) -> int:
+        return sum(r["accepted"] for r in status["suggestions"] if r["language"] == "python")
+
+    before = accepted(await _status(client))
+    text = UNFINISHED_PY + item.insert_text
+    client.text_document_did_change(types.DidChangeTextDocumentParams(
+        text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+        content_changes=[types.TextDocumentContentChangePartial(range=item.range, text=item.insert_text)]))
+    await client.text_document_inline_completion_async(inline_params(uri, end_of(text)))  # no command ran
+    assert accepted(await _status(client)) == before + 1
+    await client.workspace_execute_command_async(types.ExecuteCommandParams(  # a late command: still one
+        command=item.command.command, arguments=item.command.arguments))
+    assert accepted(await _status(client)) == before + 1
+
+
+async def test_copilot_show_and_partial_accept_notifications_are_counted(client: LanguageClient, tmp_path) -> None:
+    uri = (tmp_path / "partial.py").as_uri()
+    open_doc(client, uri, UNFINISHED_PY)
+    result = await client.text_document_inline_completion_async(inline_params(uri, end_of(UNFINISHED_PY)))
+    assert len(result.items) == 1
+    item = result.items[0]
+    shape = {"insertText": item.insert_text, "command": {"title": item.command.title, "command": item.command.command,
+                                                         "arguments": item.command.arguments}}
+
+    def counts(status: dict) -> tuple[int, int, int]:
+        rows = [r for r in status["suggestions"] if r["language"] == "python"]
+        return tuple(sum(r[k] for r in rows) for k in ("displayed", "partialAccepts", "partialChars"))
+
+    before = counts(await _status(client))
+    client.protocol.notify("textDocument/didShowCompletion", {"item": shape})
+    client.protocol.notify("textDocument/didPartiallyAcceptCompletion", {"item": shape, "acceptedLength": 1})
+    client.protocol.notify("textDocument/didPartiallyAcceptCompletion", {"item": "garbage"})  # ignored
+    for _ in range(50):
+        now = counts(await _status(client))
+        if now != before:
+            break
+        await asyncio.sleep(0.05)
+    assert now == (before[0] + 1, before[1] + 1, before[2] + 1)

@@ -135,3 +135,43 @@ def test_a_failed_load_can_be_retried_with_the_same_key(raised: BaseException) -
     e.load(flaky, key="m", force=True).result(5)
     assert len(attempts) == 3 and e.loads == 2, "force reloads"
     e.close()
+
+
+def test_idle_work_waits_for_the_queue_and_any_real_job_stops_it(engine) -> None:
+    gate = threading.Event()
+    busy = engine.submit(lambda b, t: gate.wait(5) and "busy")
+    order: list[str] = []
+    idle = engine.submit_idle(lambda b, t: order.append("idle") or b.run(t, 10_000), key="doc#next")
+    real = engine.submit(lambda b, t: order.append("real") or "real")
+    gate.set()
+    assert busy.result(5) == "busy" and real.result(5) == "real"
+    assert engine.backend.started.wait(5)  # the idle job (the only one that runs `b.run`) starts last
+    assert order == ["real", "idle"]
+    assert engine.submit(lambda b, t: "next").result(5) == "next"  # a real job stops it
+    assert idle.result(5) == "stopped:superseded"
+
+
+def test_idle_work_is_bounded_and_replaced_per_key(engine) -> None:
+    from distill_lsp.engine.worker import IDLE_JOBS
+
+    gate = threading.Event()
+    engine.submit(lambda b, t: gate.wait(5))
+    first = engine.submit_idle(lambda b, t: "first", key="a#next")
+    second = engine.submit_idle(lambda b, t: "second", key="a#next")  # replaces the first
+    others = [engine.submit_idle(lambda b, t, i=i: i, key=f"k{i}") for i in range(IDLE_JOBS)]
+    assert first.result(5) is None
+    assert second.result(5) is None  # the oldest of more than IDLE_JOBS waiting is dropped
+    gate.set()
+    assert sorted(f.result(5) for f in others) == list(range(IDLE_JOBS))  # newest first, all run
+
+
+def test_idle_work_is_dropped_on_close_and_cancel_key(engine) -> None:
+    gate = threading.Event()
+    engine.submit(lambda b, t: gate.wait(5))
+    keyed = engine.submit_idle(lambda b, t: "x", key="doc#next")
+    engine.cancel_key("doc#next")
+    assert keyed.result(5) is None
+    later = engine.submit_idle(lambda b, t: "y")
+    engine.close()
+    gate.set()
+    assert later.result(5) is None

@@ -35,6 +35,9 @@ def stop_rule(mode: Mode, removed: str, max_lines: int = MAX_LINES, line_prefix:
     return stop
 
 
+BACKGROUND_PREFILL_CHUNK = 64
+"""Prompt tokens per forward pass of speculative work (a cancellation check after each)."""
+
 def request_for(p: Plan, config: CompletionConfig, token: CancelToken | None = None,
                 request_id: str = "", avoid_first: tuple[int, ...] = ()) -> GenerationRequest:
     """The engine request that carries out plan `p` (`avoid_first`: see `run`)."""
@@ -43,6 +46,7 @@ def request_for(p: Plan, config: CompletionConfig, token: CancelToken | None = N
         stop_when=stop_rule(p.mode, p.removed, config.max_lines, p.line_prefix), seed=config.seed,
         cancel=token or CancelToken(), request_id=request_id, cache_key=p.cache_key, prompt_text=p.prompt,
         avoid_first=avoid_first, min_token_probability=config.min_token_probability,
+        prefill_chunk=BACKGROUND_PREFILL_CHUNK if config.background else 0,
     )
 
 

@@ -69,6 +69,8 @@ class CompletionConfig:
     """Generation stops before a token the model gives less than this probability."""
     min_confidence: float = 0.0
     """Nothing is shown when the first line's confidence (`first_line_confidence`) is lower."""
+    background: bool = False
+    """Speculative work: the prompt runs in small chunks, so a real request stops it at once."""
 
 
 @dataclass

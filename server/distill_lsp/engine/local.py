@@ -183,10 +183,11 @@ class LocalBackend:
             fed.append(tokens[0])
             return logits
         logits = None
-        for start in range(0, len(tokens), PREFILL_CHUNK):
+        step = request.prefill_chunk or PREFILL_CHUNK
+        for start in range(0, len(tokens), step):
             if request.cancel.cancelled:
                 return None
-            chunk = tokens[start:start + PREFILL_CHUNK]
+            chunk = tokens[start:start + step]
             ids = torch.tensor([chunk], device=self.model.device)
             out = self.model(input_ids=ids, cache=cache, use_cache=True, logits_to_keep=1)
             fed.extend(chunk)

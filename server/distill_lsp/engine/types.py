@@ -98,6 +98,9 @@ class GenerationRequest:
     min_token_probability: float = 0.0
     """Stop before a token the model gives less than this probability (its own
     distribution, before temperature and top-p): the rest would be a guess."""
+    prefill_chunk: int = 0
+    """Prompt tokens per forward pass between cancellation checks (0: the backend's default).
+    Background work asks for small chunks, so that a real request stops it at once."""
     avoid_first: tuple[int, ...] = ()
     """Token ids the first generated token must not be: a second try after an answer that
     post-processing threw away starts differently. Backends that can do this say so with

@@ -25,6 +25,8 @@ from .types import CancelToken, EngineNotReady, JobFailed, ModelInfo, StopReason
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+IDLE_JOBS = 4
+"""Lowest-priority jobs (speculation) waiting at most; newer ones push the oldest out."""
 
 
 class EngineState(str, enum.Enum):
@@ -43,6 +45,8 @@ class _Job(Generic[T]):
     needs_backend: bool = True
     submitted: float = field(default_factory=time.perf_counter)
     session: str = ""
+    idle: bool = False
+    """Runs only when nothing else is queued; any other job stops it (see `Engine.submit_idle`)."""
 
 
 class FairQueue:
@@ -93,6 +97,7 @@ class Engine:
     def __init__(self) -> None:
         self._cv = threading.Condition()
         self._queue = FairQueue()
+        self._idle: deque[_Job[Any]] = deque()
         self._running: _Job[Any] | None = None
         self._closed = False
         self.backend: Any = None
@@ -143,6 +148,33 @@ class Engine:
         """Queue `work`; the future resolves to its result, or None if superseded unstarted."""
         return self._enqueue(_Job(work, key, token or CancelToken(), session=session))
 
+    def submit_idle(self, work: Callable[[Any, CancelToken], T], *, key: str = "",
+                    token: CancelToken | None = None, session: str = "") -> Future:
+        """Queue `work` at the lowest priority: it starts only when no other job is queued,
+        and any job submitted after that cancels it (its token; a generation stops within
+        one decoding step). At most `IDLE_JOBS` wait; the oldest resolve to None."""
+        job = _Job(work, key, token or CancelToken(), session=session, idle=True)
+        with self._cv:
+            if self._closed:
+                _settle(job.future, None)
+                return job.future
+            if key:
+                for old in [j for j in self._idle if j.key == key and j.session == session]:
+                    self._drop_idle(old)
+                running = self._running
+                if running is not None and running.idle and running.key == key and running.session == session:
+                    running.token.cancel(StopReason.SUPERSEDED)
+            self._idle.append(job)
+            while len(self._idle) > IDLE_JOBS:
+                self._drop_idle(self._idle[0])
+            self._cv.notify()
+        return job.future
+
+    def _drop_idle(self, job: _Job[Any]) -> None:
+        self._idle.remove(job)
+        job.token.cancel(StopReason.SUPERSEDED)
+        _settle(job.future, None)
+
     def cancel_key(self, key: str, reason: StopReason = StopReason.SUPERSEDED, session: str = "") -> None:
         """Stop queued and running jobs with `key` (e.g. the document just changed)."""
         with self._cv:
@@ -164,6 +196,8 @@ class Engine:
                 self._queue.remove(job)
                 job.token.cancel(StopReason.CANCELLED)
                 _settle(job.future, None)
+            for job in [j for j in self._idle if j.session == session_id]:
+                self._drop_idle(job)
             running = self._running is not None and self._running.session == session_id
             if running:
                 self._running.token.cancel(StopReason.CANCELLED)
@@ -180,6 +214,8 @@ class Engine:
                 self._running.token.cancel(StopReason.CANCELLED)
             while len(self._queue):
                 _settle(self._queue.popleft().future, None)
+            while self._idle:
+                self._drop_idle(self._idle[0])
             self._cv.notify_all()
 
     def join(self, timeout: float | None = None) -> None:
@@ -192,6 +228,8 @@ class Engine:
                 return job.future
             if job.key:
                 self._supersede(job.key, StopReason.SUPERSEDED, job.session)
+            if self._running is not None and self._running.idle:
+                self._running.token.cancel(StopReason.SUPERSEDED)  # real work first
             self._queue.append(job)
             self._cv.notify()
         return job.future
@@ -201,6 +239,8 @@ class Engine:
             self._queue.remove(old)
             old.token.cancel(reason)
             _settle(old.future, None)
+        for old in [j for j in self._idle if j.key == key and j.session == session]:
+            self._drop_idle(old)
         running = self._running
         if running is not None and running.key == key and running.session == session:
             running.token.cancel(reason)
@@ -223,11 +263,11 @@ class Engine:
 
     def _next(self) -> _Job[Any] | None:
         with self._cv:
-            while not len(self._queue) and not self._closed:
+            while not len(self._queue) and not self._idle and not self._closed:
                 self._cv.wait()
             if self._closed:
                 return None
-            self._running = self._queue.popleft()
+            self._running = self._queue.popleft() if len(self._queue) else self._idle.pop()
             return self._running
 
     def _loop(self) -> None:
@@ -264,6 +304,10 @@ class EngineSession:
     def submit(self, work: Callable[[Any, CancelToken], T], *, key: str = "",
                token: CancelToken | None = None) -> Future:
         return self.engine.submit(work, key=key, token=token, session=self.session_id)
+
+    def submit_idle(self, work: Callable[[Any, CancelToken], T], *, key: str = "",
+                    token: CancelToken | None = None) -> Future:
+        return self.engine.submit_idle(work, key=key, token=token, session=self.session_id)
 
     def cancel_key(self, key: str, reason: StopReason = StopReason.SUPERSEDED) -> None:
         self.engine.cancel_key(key, reason, session=self.session_id)

@@ -1,7 +1,12 @@
 """Accept signals: every inline suggestion carries the `distill.accepted` command, which
 LSP 3.18 clients run after inserting the item; the server counts what was shown and what
-was accepted, per profile and language, and reports it in `distill.status`. The counts
-stay in this process: never sent anywhere, never written to disk."""
+was accepted, per profile and language, and reports it in `distill.status`.
+
+Also taken: Copilot's notifications, which some clients send (`textDocument/didShowCompletion`
+when the item is displayed, `textDocument/didPartiallyAcceptCompletion` with the accepted
+length), and an accept seen without any of these: the next request finds the document
+holding the suggestion at the cursor. The counts stay in this process: never sent
+anywhere, never written to disk."""
 
 from __future__ import annotations
 
@@ -19,11 +24,28 @@ REMEMBERED = 256
 """Shown suggestions remembered for their accept (the oldest are forgotten)."""
 
 
+DID_SHOW = "textDocument/didShowCompletion"
+DID_PARTIALLY_ACCEPT = "textDocument/didPartiallyAcceptCompletion"
+
+
 @dataclass
 class _Counts:
     shown: int = 0
+    displayed: int = 0
     accepted: int = 0
     accepted_chars: int = 0
+    partial_accepts: int = 0
+    partial_chars: int = 0
+
+
+@dataclass(frozen=True)
+class _Expected:
+    """The document as it is once an item is accepted: its text's hash, length and the cursor."""
+
+    item_id: str
+    text_hash: int
+    length: int
+    offset: int
 
 
 @dataclass
@@ -32,6 +54,8 @@ class SuggestionStats:
 
     counts: dict[tuple[str, str], _Counts] = field(default_factory=dict)
     recent: OrderedDict[str, tuple[tuple[str, str], int]] = field(default_factory=OrderedDict)
+    expected: OrderedDict[str, _Expected] = field(default_factory=OrderedDict)
+    """Per document: the text an accept of its last shown item would leave."""
 
     def shown(self, item_id: str, profile: str, language: str, text: str) -> None:
         key = (profile, language)
@@ -39,6 +63,35 @@ class SuggestionStats:
         self.recent[item_id] = (key, len(text))
         while len(self.recent) > REMEMBERED:
             self.recent.popitem(last=False)
+
+    def expect(self, uri: str, item_id: str, text_after: str, offset_after: int) -> None:
+        """Item `item_id` of `uri`, once accepted, leaves `text_after` with the cursor at `offset_after`."""
+        self.expected.pop(uri, None)
+        self.expected[uri] = _Expected(item_id, hash(text_after), len(text_after), offset_after)
+        while len(self.expected) > REMEMBERED:
+            self.expected.popitem(last=False)
+
+    def saw_document(self, uri: str, text: str, offset: int) -> bool:
+        """A request on `uri`: when its document is what accepting the last item leaves,
+        that is an accept (counted once, whether or not the client ran the command)."""
+        expected = self.expected.pop(uri, None)
+        if expected is None or (expected.length, expected.offset) != (len(text), offset) \
+                or expected.text_hash != hash(text):
+            return False
+        self.accepted(expected.item_id)
+        return True
+
+    def displayed(self, item_id: str) -> None:
+        entry = self.recent.get(item_id)
+        if entry is not None:
+            self.counts.setdefault(entry[0], _Counts()).displayed += 1
+
+    def partially_accepted(self, item_id: str, length: int) -> None:
+        entry = self.recent.get(item_id)
+        if entry is not None:
+            counts = self.counts.setdefault(entry[0], _Counts())
+            counts.partial_accepts += 1
+            counts.partial_chars += max(0, min(length, entry[1]))
 
     def accepted(self, item_id: str) -> bool:
         """Count the accept of a shown item (once); False for an unknown or repeated id."""
@@ -52,8 +105,9 @@ class SuggestionStats:
         return True
 
     def as_dict(self) -> list[dict[str, Any]]:
-        return [{"profile": p, "language": lang, "shown": c.shown, "accepted": c.accepted,
-                 "acceptedChars": c.accepted_chars, "acceptRate": round(c.accepted / c.shown, 3) if c.shown else None}
+        return [{"profile": p, "language": lang, "shown": c.shown, "displayed": c.displayed, "accepted": c.accepted,
+                 "acceptedChars": c.accepted_chars, "partialAccepts": c.partial_accepts,
+                 "partialChars": c.partial_chars, "acceptRate": round(c.accepted / c.shown, 3) if c.shown else None}
                 for (p, lang), c in sorted(self.counts.items())]
 
 
@@ -73,3 +127,30 @@ def register(server: DistillLanguageServer) -> None:
         if isinstance(item_id, str):
             cast("DistillLanguageServer", ls).suggestion_stats.accepted(item_id)
         return None
+
+    @server.feature(DID_SHOW)
+    def did_show(ls, params) -> None:  # type: ignore[no-untyped-def]
+        item_id = _item_id(params)
+        if item_id is not None:
+            cast("DistillLanguageServer", ls).suggestion_stats.displayed(item_id)
+
+    @server.feature(DID_PARTIALLY_ACCEPT)
+    def did_partially_accept(ls, params) -> None:  # type: ignore[no-untyped-def]
+        item_id, length = _item_id(params), _field(params, "acceptedLength")
+        if item_id is not None and isinstance(length, int) and not isinstance(length, bool):
+            cast("DistillLanguageServer", ls).suggestion_stats.partially_accepted(item_id, length)
+
+
+def _field(value: Any, name: str) -> Any:
+    """`value.name` or `value[name]`: custom notifications arrive as plain objects or mappings."""
+    if isinstance(value, dict):
+        return value.get(name)
+    return getattr(value, name, None)
+
+
+def _item_id(params: Any) -> str | None:
+    """Our item id from a Copilot-shaped notification: ``{item: {command: {arguments: [{id}]}}}``."""
+    arguments = _field(_field(_field(params, "item"), "command"), "arguments")
+    first = arguments[0] if isinstance(arguments, (list, tuple)) and arguments else None
+    item_id = _field(first, "id")
+    return item_id if isinstance(item_id, str) else None

@@ -54,6 +54,7 @@ def register(server: DistillLanguageServer) -> None:
         ls.engine.cancel_key(doc.key, StopReason.SUPERSEDED)
         ls.documents.close(doc.key)
         ls.typed_ahead.forget(doc.key)
+        ls.speculations.forget(doc.key)
 
 
 def _change(change: types.TextDocumentContentChangeEvent) -> Change:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 
 from .accepts import accept_command
-from .suggest import suggest
+from .suggest import speculate, suggest
 
 if TYPE_CHECKING:
     from ..server import DistillLanguageServer
@@ -27,4 +27,5 @@ def register(server: DistillLanguageServer) -> None:
                                   suggestion.text)
         item = types.InlineCompletionItem(insert_text=suggestion.text, range=answer.range,
                                           command=accept_command(item_id, suggestion.confidence))
+        speculate(ls, answer, item_id)
         return types.InlineCompletionList(items=[item])

@@ -55,6 +55,8 @@ def server_status(ls: DistillLanguageServer) -> dict[str, Any]:
             "hits": prefix.hits, "misses": prefix.misses},
         "debounceMs": settings.debounce_ms,
         "suggestions": ls.suggestion_stats.as_dict(),
+        "speculation": {"enabled": settings.speculates(), "ready": ls.speculations.ready(),
+                        **ls.speculations.stats.as_dict()},
         "memory": _memory(info.device if info is not None else "cpu"),
         "sharedEngine": engine_status(ls),
     }

@@ -9,16 +9,19 @@ next decode step, and `_commit`, the one place that decides what is shown, answe
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
 from ..completion import pipeline
+from ..completion.speculation import accepted
 from ..completion.types import CompletionConfig, Snapshot, Suggestion
 from ..context.positions import position_at
-from ..engine.types import CancelToken, EngineError, StopReason
+from ..engine.types import Backend, CancelToken, EngineError, StopReason
 
 if TYPE_CHECKING:
     from ..server import DistillLanguageServer
@@ -34,6 +37,8 @@ class PlacedSuggestion:
     suggestion: Suggestion
     range: types.Range
     model_name: str
+    config: CompletionConfig | None = None
+    """The settings it was generated with (None: served from the typed-ahead cache)."""
 
 
 async def suggest(ls: DistillLanguageServer, uri: str, position: types.Position,
@@ -47,6 +52,7 @@ async def suggest(ls: DistillLanguageServer, uri: str, position: types.Position,
     if not ls.engine.ready:
         logger.debug("%s: model not ready (%s)", request_id, ls.engine.state.value)
         return None
+    ls.suggestion_stats.saw_document(snap.uri, snap.text, snap.offset)  # an accept without its command
     token = CancelToken()
     with ls.documents.watching(snap.uri, lambda: token.cancel(StopReason.SUPERSEDED)):
         if automatic and ls.settings.debounce_ms > 0:
@@ -55,14 +61,18 @@ async def suggest(ls: DistillLanguageServer, uri: str, position: types.Position,
         if cached:
             logger.debug("%s: answered from the typed-ahead cache", request_id)
             return _commit(ls, snap, Suggestion(cached, reason="typed-ahead cache"), token, request_id)
-        placed = _commit(ls, snap, await _generate(ls, snap, token, request_id), token, request_id)
+        config = completion_config(ls)
+        suggestion = await _speculated(ls, snap, config, request_id)
+        if suggestion is None:
+            suggestion = await _generate(ls, snap, token, request_id, config)
+        placed = _commit(ls, snap, suggestion, token, request_id, config)
         if placed is not None:
             ls.typed_ahead.remember(snap.uri, snap.prefix, placed.suggestion.text)
         return placed
 
 
 def _commit(ls: DistillLanguageServer, snap: Snapshot, suggestion: Suggestion | None, token: CancelToken,
-            request_id: str) -> PlacedSuggestion | None:
+            request_id: str, config: CompletionConfig | None = None) -> PlacedSuggestion | None:
     """What is shown: the suggestion, unless its document changed since the snapshot."""
     if suggestion is None or token.cancelled:
         logger.debug("%s: superseded", request_id)
@@ -71,7 +81,7 @@ def _commit(ls: DistillLanguageServer, snap: Snapshot, suggestion: Suggestion | 
         return None
     here = types.Position(*position_at(snap.text, snap.offset))
     info = ls.engine.info
-    return PlacedSuggestion(snap, suggestion, types.Range(here, here), info.name if info else "")
+    return PlacedSuggestion(snap, suggestion, types.Range(here, here), info.name if info else "", config)
 
 
 def completion_config(ls: DistillLanguageServer) -> CompletionConfig:
@@ -86,12 +96,45 @@ def completion_config(ls: DistillLanguageServer) -> CompletionConfig:
                             min_confidence=settings.min_confidence)
 
 
+async def _speculated(ls: DistillLanguageServer, snap: Snapshot, config: CompletionConfig,
+                      request_id: str) -> Suggestion | None:
+    """The suggestion computed ahead for exactly this document (the user accepted the last
+    one), waiting for it if it is still being computed; None when there is none to use."""
+    speculation = ls.speculations.take(snap.uri, snap.text, snap.offset, config)
+    if speculation is None:
+        return None
+    suggestion = await asyncio.wrap_future(speculation.future)
+    if not isinstance(suggestion, Suggestion) or suggestion.stopped_early:
+        return None  # stopped by other work before it was done
+    ls.speculations.used(suggestion)
+    logger.debug("%s: answered from the speculation started %.0f ms before", request_id,
+                 (time.perf_counter() - speculation.started) * 1000)
+    return suggestion
+
+
+def speculate(ls: DistillLanguageServer, placed: PlacedSuggestion, item_id: str) -> None:
+    """Start computing the suggestion that will be wanted once `placed` is accepted, at the
+    engine's lowest priority: any real request stops it."""
+    snap, text = placed.snapshot, placed.suggestion.text
+    after = snap.text[:snap.offset] + text + snap.text[snap.offset:]
+    ls.suggestion_stats.expect(snap.uri, item_id, after, snap.offset + len(text))
+    if placed.config is None or not text or not ls.settings.speculates():
+        return
+    speculation = ls.speculations.expect(snap, text, placed.config, item_id)
+    background = dataclasses.replace(placed.config, background=True)
+    request_id = f"{item_id}-next"
+
+    def work(backend: Backend, tok: CancelToken) -> Suggestion:
+        return pipeline.run(accepted(snap, text, ls.speculations.parser), backend, tok, background, request_id)
+
+    speculation.future = ls.engine.submit_idle(work, key=f"{snap.uri}#next")
+
+
 async def _generate(ls: DistillLanguageServer, snap: Snapshot, token: CancelToken,
-                    request_id: str) -> Suggestion | None:
+                    request_id: str, config: CompletionConfig) -> Suggestion | None:
     """The pipeline's suggestion, run on the engine (None: the job was superseded)."""
     if token.cancelled:
         return None  # the document changed during the debounce wait: not generated
-    config = completion_config(ls)
     future = ls.engine.submit(lambda backend, tok: pipeline.run(snap, backend, tok, config, request_id),
                               key=snap.uri, token=token)
     try:
