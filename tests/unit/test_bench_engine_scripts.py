@@ -36,3 +36,17 @@ def test_latency_trace_parsing_and_percentiles() -> None:
                                               "context_ms": 3, "ttft_ms": 41, "total_ms": 300}]
     assert latency.pct([5, 1, 3, 2, 4], 0.5) == 3 and latency.pct([1, 2, 3], 0.95) == 3
     assert len(latency.TYPED) >= 40  # the 40-character line
+
+
+def test_accept_chain_files_end_at_a_top_level_definition_and_parse() -> None:
+    sys.path.insert(0, str(ROOT))
+    from bench.accept_chain import FILES, chain_text
+    from distill_lsp.context.languages import detect_language
+    from distill_lsp.context.trees import IncrementalParser
+
+    lang = detect_language("python", "x.py")
+    for name, start in FILES:
+        text = chain_text(name, start)
+        assert text.endswith("\n\n\n" + start)
+        tree = IncrementalParser().parse(lang, text[:-len(start)])
+        assert not tree.root_node.has_error, name  # nothing left open before the new function

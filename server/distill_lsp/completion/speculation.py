@@ -27,10 +27,11 @@ MAX_DOCUMENTS = 8
 
 
 def accepted(snap: Snapshot, text: str, parser: IncrementalParser) -> Snapshot:
-    """`snap` after the user accepts `text` at its cursor: inserted there, the cursor after it."""
+    """`snap` after the user accepts `text` at its cursor: inserted there, the cursor after it.
+    Its context choices are not remembered for the document (that is not its text yet)."""
     tree = parser.reparse(snap.lang, snap.tree, snap.text, snap.offset, snap.offset, text)
     return dataclasses.replace(snap, version=None, text=snap.text[:snap.offset] + text + snap.text[snap.offset:],
-                               offset=snap.offset + len(text), tree=tree, automatic=True)
+                               offset=snap.offset + len(text), tree=tree, automatic=True, remember=None)
 
 
 @dataclass
