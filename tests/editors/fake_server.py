@@ -79,8 +79,24 @@ def _suggest(uri: str, position: types.Position) -> str:
 def inline_completion(params: types.InlineCompletionParams) -> types.InlineCompletionList:
     text = _suggest(params.text_document.uri, params.position) if _ready() else ""
     logger.info("inline completion at %s: %r", params.position, text)
-    items = [types.InlineCompletionItem(insert_text=text)] if text else []
-    return types.InlineCompletionList(items=items)
+    if not text:
+        return types.InlineCompletionList(items=[])
+    _state["shown"] = _state.get("shown", 0) + 1
+    item_id = f"fake-{_state['shown']}"  # like the real server: the item carries its accept command
+    command = types.Command(title="distill: suggestion accepted", command="distill.accepted", arguments=[{"id": item_id}])
+    return types.InlineCompletionList(items=[types.InlineCompletionItem(insert_text=text, command=command)])
+
+
+@server.command("distill.accepted")
+def accepted(ls: LanguageServer, *args: Any) -> None:
+    _state["accepted"] = _state.get("accepted", 0) + 1
+
+
+@server.command("distill.status")
+def status(ls: LanguageServer, *args: Any) -> dict[str, Any]:
+    shown, accepted = _state.get("shown", 0), _state.get("accepted", 0)
+    return {"suggestions": [{"profile": "stand-in", "language": "python", "shown": shown, "accepted": accepted,
+                             "acceptRate": round(accepted / shown, 3) if shown else None}]}
 
 
 @server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=[" ", "."]))

@@ -59,6 +59,12 @@ def check_inline(report: dict[str, Any], server: ServerUnderTest) -> None:
     if server.expected is not None:
         assert report["line_after"] == "    return " + server.expected
     assert "textDocument/inlineCompletion" in report["sent"]
+    # Neovim ran the accepted item's command; distill.status counts what was shown and accepted
+    assert "workspace/executeCommand:distill.accepted" in report["sent"], report["sent"]
+    assert report.get("status_error") is None, report
+    rows = [r for r in report["suggestion_counts"] if r["language"] == "python"]
+    shown, accepted = sum(r["shown"] for r in rows), sum(r["accepted"] for r in rows)
+    assert shown >= accepted >= 1 and all(r["acceptRate"] is not None for r in rows), rows
 
 
 @pytest.fixture(scope="module")

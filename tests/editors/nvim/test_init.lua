@@ -128,7 +128,17 @@ function phase_fns.inline()
   end)
   report.line_after = vim.api.nvim_buf_get_lines(buf, row - 1, row, false)[1]
   vim.cmd('stopinsert')
-  sleep(50)
+  -- Neovim runs the accepted item's command (distill.accepted); the server's counts after it.
+  wait_for('accept command', function()
+    return vim.tbl_contains(report.sent, 'workspace/executeCommand:distill.accepted')
+  end, nil, 10)
+  local answered = false
+  client:request('workspace/executeCommand', { command = 'distill.status' }, function(err, result)
+    report.status_error = err and tostring(err.message or err) or nil
+    report.suggestion_counts = result and result.suggestions or nil
+    answered = true
+  end, buf)
+  wait_for('status', function() return answered end, nil, 30)
 end
 
 function phase_fns.actions()
