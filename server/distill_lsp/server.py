@@ -102,6 +102,7 @@ class DistillLanguageServer(LanguageServer):
             logger.debug("no running event loop; the model is not loaded")
             return
         self._loaded_key = key
+        self.speculations = Speculations()  # computed by the model being replaced
         future = self.engine.load(make_backend_factory(self.settings), key=key, force=force)
         self._load_task = loop.create_task(self._load(self.settings, future))
 
