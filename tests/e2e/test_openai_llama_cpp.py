@@ -102,6 +102,9 @@ async def test_inline_completion_from_llama_cpp(client: LanguageClient) -> None:
     assert result.items[0].range.start == pos
     first, *rest = text.split("\n")
     assert all(not line.strip() or line.startswith("    ") for line in rest), text
+    # llama.cpp's server sends each token's log-probability: the item carries the confidence
+    confidence = result.items[0].command.arguments[0].get("confidence")
+    assert confidence is not None and 0.0 < confidence <= 1.0, result.items[0].command
     status = plain(await client.workspace_execute_command_async(
         types.ExecuteCommandParams(command="distill.status")))["sharedEngine"]
     assert status["backend"] == "openai" and status["parameterBytes"] == 0  # no model in this process

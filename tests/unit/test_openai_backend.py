@@ -64,7 +64,7 @@ def test_request_body_sampling() -> None:
     body = request_body(request(seed=3), "m")
     assert body == {"model": "m", "max_tokens": 16, "stream": True, "temperature": 0.0,
                     "prompt": "def add(a, b):\n    ", "seed": 3, "repetition_penalty": GREEDY.repetition_penalty,
-                    "repeat_penalty": GREEDY.repetition_penalty}
+                    "repeat_penalty": GREEDY.repetition_penalty, "logprobs": 1}
     chat = request_body(GenerationRequest([1], BUILTIN_PROFILES["creative"], 8,
                                           messages=({"role": "user", "content": "hi"},)), "m")
     assert chat["messages"] == [{"role": "user", "content": "hi"}] and "prompt" not in chat
@@ -171,4 +171,46 @@ def test_cancel_closes_the_connection_every_time() -> None:
         assert result.stop_reason is StopReason.CANCELLED
         assert fake.disconnected.wait(3), "the server kept streaming to a cancelled request"
         b.close()
+        fake.stop()
+
+
+def test_token_probabilities_are_read_from_logprobs_chunks() -> None:
+    from distill_lsp.engine.openai_wire import chunk_token_probs
+
+    chunk = {"choices": [{"text": " a +", "logprobs": {"tokens": [" a", " +"], "token_logprobs": [-0.1, -2.0]}}]}
+    (t1, p1), (t2, p2) = chunk_token_probs(chunk)
+    assert (t1, t2) == (" a", " +") and p1 == pytest.approx(0.904837, rel=1e-5) and p2 == pytest.approx(0.135335, rel=1e-5)
+    for broken in ({}, {"choices": []}, {"choices": [{"logprobs": None}]},
+                   {"choices": [{"logprobs": {"tokens": ["a"], "token_logprobs": [None]}}]},
+                   {"choices": [{"logprobs": {"tokens": ["a", "b"], "token_logprobs": [-1.0]}}]}):
+        assert chunk_token_probs(broken) == []
+    assert "logprobs" in request_body(request(), "m") and "logprobs" not in request_body(request(), "m", logprobs=False)
+    chat = GenerationRequest([0], GREEDY, 8, messages=({"role": "user", "content": "hi"},))
+    assert "logprobs" not in request_body(chat, "m")  # chat answers are not scored
+
+
+def test_the_endpoints_probabilities_give_confidence_and_cut_unsure_tokens(fake: FakeOpenAI) -> None:
+    fake.pieces = ["return", " a", " +", " b", "\n"]
+    fake.probs = [0.9, 0.8, 0.05, 0.7, 0.6]
+    b = backend(fake.url)
+    result = b.generate(request())
+    assert result.text == "return a + b\n"
+    assert result.token_probs == pytest.approx((0.9, 0.8, 0.05, 0.7, 0.6))
+    assert result.token_ends == (6, 8, 10, 12, 13)
+    cut = b.generate(request(min_token_probability=0.1))
+    assert cut.text == "return a" and cut.stop_reason is StopReason.UNSURE and len(cut.token_probs) == 2
+    b.close()
+
+
+def test_a_server_that_refuses_logprobs_is_asked_without_them() -> None:
+    fake = FakeOpenAI("strict")
+    try:
+        b = backend(fake.url)
+        first = b.generate(request())
+        assert first.text == "return a + b\n" and first.token_probs == ()
+        assert "logprobs" in fake.requests[-2] and "logprobs" not in fake.requests[-1]
+        b.generate(request())
+        assert "logprobs" not in fake.requests[-1] and not b.logprobs  # remembered
+        b.close()
+    finally:
         fake.stop()

@@ -31,8 +31,8 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .openai_wire import (EndpointFailure, ThinkJoiner, chunk_piece, is_done, json_body, pick_model, request_body,
-                          sse_payload)
+from .openai_wire import (EndpointFailure, ThinkJoiner, chunk_piece, chunk_token_probs, is_done, json_body, pick_model,
+                          request_body, sse_payload)
 from .remote_tokens import LocalTokenizer, estimate_tokens
 from .types import EndpointUnavailable, GenerationRequest, GenerationResult, ModelInfo, StopReason
 
@@ -105,8 +105,12 @@ class _Progress:
     first_at: float | None = None
     finish: str | None = None
     stopped_by_rule: bool = False
+    unsure: bool = False
+    """Stopped before a token less probable than the request's `min_token_probability`."""
     truncated: bool = False
     started: float = field(default_factory=time.perf_counter)
+    probs: list[float] = field(default_factory=list)
+    ends: list[int] = field(default_factory=list)
 
 
 class OpenAIBackend:
@@ -128,6 +132,8 @@ class OpenAIBackend:
         self._thread.start()
         timeout = httpx.Timeout(connect=config.connect_timeout, read=None, write=config.connect_timeout, pool=None)
         self._client = httpx.AsyncClient(timeout=timeout)
+        self.logprobs = True
+        """Completions ask for log-probabilities until the server refuses them once."""
         started = time.perf_counter()
         model, context = self._probe()
         self.model = model
@@ -152,13 +158,17 @@ class OpenAIBackend:
         chat = bool(request.messages)
         url = f"{self.config.base_url}/{'chat/completions' if chat else 'completions'}"
         progress = _Progress()
-        body = request_body(request, self.model)
-        future = asyncio.run_coroutine_threadsafe(self._stream(url, body, request, progress, chat), self._loop)
+        body = request_body(request, self.model, logprobs=self.logprobs)
         try:
-            self._wait(future, request)
+            self._wait(asyncio.run_coroutine_threadsafe(self._stream(url, body, request, progress, chat),
+                                                        self._loop), request)
         except EndpointFailure as exc:
-            message = f"the OpenAI-compatible endpoint {url} failed: {exc}"
-            raise EndpointUnavailable(message, self.backoff.failed(message)) from None
+            if not (exc.status in (400, 422) and "logprobs" in body):
+                message = f"the OpenAI-compatible endpoint {url} failed: {exc}"
+                raise EndpointUnavailable(message, self.backoff.failed(message)) from None
+            logger.warning("%s refused logprobs (%s); asking without them from now on", url, exc)
+            self.logprobs = False  # the server does not take them: confidence stays unknown
+            return self.generate(request)
         self.backoff.succeeded()
         return self._result(request, progress)
 
@@ -184,6 +194,8 @@ class OpenAIBackend:
             stop_reason=self._stop_reason(request, progress),
             time_to_first_token_s=(progress.first_at or ended) - progress.started,
             total_s=ended - progress.started,
+            token_probs=tuple(progress.probs),
+            token_ends=tuple(progress.ends),
         )
 
     @staticmethod
@@ -192,6 +204,8 @@ class OpenAIBackend:
             return request.cancel.reason or StopReason.CANCELLED
         if progress.stopped_by_rule:
             return StopReason.STOP_RULE
+        if progress.unsure:
+            return StopReason.UNSURE
         if progress.finish in ("stop", "done"):
             return StopReason.EOS
         return StopReason.LENGTH
@@ -210,6 +224,8 @@ class OpenAIBackend:
                 raise
             progress.truncated = True
             logger.warning("%s: stopped after %g s (totalTimeout)", request.request_id, cfg.total_timeout)
+        except EndpointFailure:
+            raise
         except Exception as exc:
             raise EndpointFailure(_describe(exc)) from None
 
@@ -232,11 +248,13 @@ class OpenAIBackend:
     async def _read_stream(self, response: Any, request: GenerationRequest, progress: _Progress,
                            first: asyncio.Timeout, joiner: ThinkJoiner | None) -> None:
         if response.status_code >= 400:
-            raise EndpointFailure(await _http_error(response, self.config.api_key_env))
-        async for piece, finish in _pieces(response.aiter_lines(), joiner):
+            raise EndpointFailure(await _http_error(response, self.config.api_key_env), response.status_code)
+        async for piece, finish, probs in _pieces(response.aiter_lines(), joiner):
             if piece and progress.first_at is None:
                 progress.first_at = time.perf_counter()
                 first.reschedule(None)
+            if probs and not _add_probs(progress, piece, probs, request.min_token_probability):
+                return  # the caller closes the response: the server stops
             progress.text += piece
             progress.chunks += bool(piece)
             progress.finish = finish or progress.finish
@@ -305,15 +323,32 @@ class OpenAIBackend:
         self._loop.close()
 
 
-async def _pieces(lines: AsyncIterator[str], joiner: ThinkJoiner | None) -> AsyncIterator[tuple[str, str | None]]:
-    """(text, finish reason) per chunk; ends with ("", "done") at ``[DONE]``."""
+async def _pieces(lines: AsyncIterator[str], joiner: ThinkJoiner | None
+                  ) -> AsyncIterator[tuple[str, str | None, list[tuple[str, float]]]]:
+    """(text, finish reason, token probabilities) per chunk; ends with ("", "done", []) at ``[DONE]``."""
     async for line in lines:
         if is_done(line):
-            yield "", "done"
+            yield "", "done", []
             return
         payload = sse_payload(line)
         if payload is not None:
-            yield chunk_piece(payload, joiner)
+            yield (*chunk_piece(payload, joiner), chunk_token_probs(payload) if joiner is None else [])
+
+
+def _add_probs(progress: _Progress, piece: str, probs: list[tuple[str, float]], floor: float) -> bool:
+    """Record the probabilities of the tokens `piece` is made of; False (with the text before
+    that token added) when one is below `floor`: the rest would be a guess."""
+    aligned = "".join(token for token, _ in probs) == piece
+    end = len(progress.text)
+    for token, probability in probs:
+        if probability < floor:
+            progress.text += piece[:end - len(progress.text)] if aligned else ""
+            progress.unsure = True
+            return False
+        end += len(token) if aligned else 0
+        progress.probs.append(probability)
+        progress.ends.append(end if aligned else len(progress.text) + len(piece))
+    return True
 
 
 def check_endpoint(config: EndpointConfig) -> str:

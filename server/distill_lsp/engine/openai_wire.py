@@ -4,6 +4,7 @@ server-sent events its streamed answer arrives in (text pieces, reasoning kept a
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +15,11 @@ _THINK_OPEN, _THINK_CLOSE = "<think>", "</think>"
 
 class EndpointFailure(Exception):
     """What went wrong with one request, in words for the user."""
+
+    def __init__(self, message: str, status: int = 0) -> None:
+        super().__init__(message)
+        self.status = status
+        """The HTTP status the server answered with (0: not an HTTP error)."""
 
 
 def sse_payload(line: str) -> dict[str, Any] | None:
@@ -68,8 +74,28 @@ def chunk_piece(payload: dict[str, Any], joiner: ThinkJoiner | None) -> tuple[st
     return joiner.add(choice.get("delta") or {}), choice.get("finish_reason")
 
 
-def request_body(request: GenerationRequest, model: str) -> dict[str, Any]:
-    """The JSON body: prompt or messages, token limit and sampling, streamed."""
+def chunk_token_probs(payload: dict[str, Any]) -> list[tuple[str, float]]:
+    """(token text, probability) of each token in a streamed completions chunk that carries
+    ``logprobs`` (the legacy completions shape: ``tokens`` and ``token_logprobs``); [] when
+    it carries none or they do not read as numbers."""
+    choices = payload.get("choices") or []
+    logprobs = choices[0].get("logprobs") if choices and isinstance(choices[0], dict) else None
+    if not isinstance(logprobs, dict):
+        return []
+    tokens, values = logprobs.get("tokens"), logprobs.get("token_logprobs")
+    if not isinstance(tokens, list) or not isinstance(values, list) or len(tokens) != len(values):
+        return []
+    out = []
+    for token, value in zip(tokens, values):
+        if not isinstance(token, str) or not isinstance(value, (int, float)) or isinstance(value, bool):
+            return []
+        out.append((token, math.exp(min(0.0, float(value)))))
+    return out
+
+
+def request_body(request: GenerationRequest, model: str, logprobs: bool = True) -> dict[str, Any]:
+    """The JSON body: prompt or messages, token limit and sampling, streamed; completions ask
+    for each token's log-probability (`logprobs`) unless the server refused it before."""
     p = request.profile
     body: dict[str, Any] = {"model": model, "max_tokens": request.max_new_tokens, "stream": True,
                             "temperature": p.temperature if p.do_sample else 0.0}
@@ -77,6 +103,8 @@ def request_body(request: GenerationRequest, model: str) -> dict[str, Any]:
         body["messages"] = [dict(m) for m in request.messages]
     else:
         body["prompt"] = request.prompt_text
+        if logprobs:
+            body["logprobs"] = 1
     if p.do_sample:
         body["top_p"] = p.top_p
         if p.top_k:
