@@ -9,6 +9,8 @@ from typing import Any
 
 from lsprotocol import types
 
+from distill_lsp.json_data import to_json_data
+
 SERVER_CMD = [sys.executable, "-m", "distill_lsp", "serve", "--log-level", "debug"]
 
 
@@ -60,14 +62,8 @@ async def wait_ready(client: Any) -> dict[str, Any]:
     return plain(params)
 
 
-def plain(value: Any) -> Any:
-    if hasattr(value, "_asdict"):
-        return {k: plain(v) for k, v in value._asdict().items()}
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    return value
+plain = to_json_data
+"""pygls's namedtuples (custom results, command answers) as the dicts and lists that were sent."""
 
 
 #: examples/fib.py (the README's demo) up to its cursor: an unfinished function body.

@@ -172,24 +172,34 @@ async def _status(client: LanguageClient) -> dict:
     return await client.workspace_execute_command_async(types.ExecuteCommandParams(command="distill.status"))
 
 
+async def _shown_item(client: LanguageClient, uri: str) -> types.InlineCompletionItem:
+    """The inline item shown at the end of a fresh document holding UNFINISHED_PY."""
+    open_doc(client, uri, UNFINISHED_PY)
+    result = await client.text_document_inline_completion_async(inline_params(uri, end_of(UNFINISHED_PY)))
+    assert len(result.items) == 1
+    return result.items[0]
+
+
+def _accept(client: LanguageClient, uri: str, item: types.InlineCompletionItem) -> str:
+    """Insert `item` as an editor does (version 2); the document's text after it."""
+    client.text_document_did_change(types.DidChangeTextDocumentParams(
+        text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+        content_changes=[types.TextDocumentContentChangePartial(range=item.range, text=item.insert_text)]))
+    return UNFINISHED_PY + item.insert_text
+
+
 async def test_the_request_after_an_accept_is_answered_from_the_speculation(client: LanguageClient, tmp_path) -> None:
     """Accept chain: the suggestion is shown, the engine computes the next one while idle, the
     editor inserts the item and runs its command, and the request at the new cursor is
     answered from that speculation (no generation); the accept is counted once."""
     uri = (tmp_path / "chain.py").as_uri()
-    open_doc(client, uri, UNFINISHED_PY)
-    first = await client.text_document_inline_completion_async(inline_params(uri, end_of(UNFINISHED_PY)))
-    assert len(first.items) == 1
-    item = first.items[0]
+    item = await _shown_item(client, uri)
     before = (await _status(client))["speculation"]
     for _ in range(600):  # the speculation runs while the engine is idle
         if (await _status(client))["speculation"]["ready"]:
             break
         await asyncio.sleep(0.1)
-    text = UNFINISHED_PY + item.insert_text
-    client.text_document_did_change(types.DidChangeTextDocumentParams(
-        text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
-        content_changes=[types.TextDocumentContentChangePartial(range=item.range, text=item.insert_text)]))
+    text = _accept(client, uri, item)
     await client.workspace_execute_command_async(types.ExecuteCommandParams(
         command=item.command.command, arguments=item.command.arguments))
     second = await client.text_document_inline_completion_async(inline_params(uri, end_of(text)))
@@ -203,19 +213,13 @@ async def test_the_request_after_an_accept_is_answered_from_the_speculation(clie
 
 async def test_an_accept_without_the_command_is_seen_in_the_document(client: LanguageClient, tmp_path) -> None:
     uri = (tmp_path / "silent.py").as_uri()
-    open_doc(client, uri, UNFINISHED_PY)
-    first = await client.text_document_inline_completion_async(inline_params(uri, end_of(UNFINISHED_PY)))
-    assert len(first.items) == 1
-    item = first.items[0]
+    item = await _shown_item(client, uri)
 
     def accepted(status: dict) -> int:
         return sum(r["accepted"] for r in status["suggestions"] if r["language"] == "python")
 
     before = accepted(await _status(client))
-    text = UNFINISHED_PY + item.insert_text
-    client.text_document_did_change(types.DidChangeTextDocumentParams(
-        text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
-        content_changes=[types.TextDocumentContentChangePartial(range=item.range, text=item.insert_text)]))
+    text = _accept(client, uri, item)
     await client.text_document_inline_completion_async(inline_params(uri, end_of(text)))  # no command ran
     assert accepted(await _status(client)) == before + 1
     await client.workspace_execute_command_async(types.ExecuteCommandParams(  # a late command: still one
@@ -224,11 +228,7 @@ async def test_an_accept_without_the_command_is_seen_in_the_document(client: Lan
 
 
 async def test_copilot_show_and_partial_accept_notifications_are_counted(client: LanguageClient, tmp_path) -> None:
-    uri = (tmp_path / "partial.py").as_uri()
-    open_doc(client, uri, UNFINISHED_PY)
-    result = await client.text_document_inline_completion_async(inline_params(uri, end_of(UNFINISHED_PY)))
-    assert len(result.items) == 1
-    item = result.items[0]
+    item = await _shown_item(client, (tmp_path / "partial.py").as_uri())
     shape = {"insertText": item.insert_text, "command": {"title": item.command.title, "command": item.command.command,
                                                          "arguments": item.command.arguments}}
 

@@ -52,7 +52,7 @@ def test_wasted_speculations_are_counted_with_their_cost() -> None:
     second = store.expect(_snap(), "return 2", CONFIG, "item-2")  # replaces the first: wasted
     store.forget("file:///a.py")
     second.future.set_result(None)  # dropped by the engine before it ran
-    stats = store.stats.as_dict()
+    stats = store.figures()
     assert (stats["started"], stats["wasted"], stats["wastedTokens"], stats["wastedSeconds"]) == (2, 2, 7, 0.25)
 
 
@@ -60,7 +60,7 @@ def test_at_most_max_documents_are_kept() -> None:
     store = Speculations()
     for i in range(MAX_DOCUMENTS + 2):
         store.expect(_snap(f"file:///{i}.py"), "x", CONFIG, f"item-{i}").future = _done()
-    assert len(store._by_uri) == MAX_DOCUMENTS and store.stats.wasted == 2
+    assert len(store._by_uri) == MAX_DOCUMENTS and store.stats["wasted"] == 2
 
 
 def _done() -> Future:

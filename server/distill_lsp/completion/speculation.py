@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,26 +51,6 @@ class Speculation:
         return (uri, offset, config) == (self.uri, self.offset, self.config) and text == self.text
 
 
-@dataclass
-class SpeculationStats:
-    """What speculation cost and saved in this session."""
-
-    started: int = 0
-    used: int = 0
-    """Requests answered from a speculation (the user accepted, the document matched)."""
-    wasted: int = 0
-    """Speculations finished or stopped without being used."""
-    wasted_tokens: int = 0
-    wasted_s: float = 0.0
-    """Engine time spent on speculations that were not used."""
-    used_tokens: int = 0
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"started": self.started, "used": self.used, "wasted": self.wasted,
-                "usedTokens": self.used_tokens, "wastedTokens": self.wasted_tokens,
-                "wastedSeconds": round(self.wasted_s, 3)}
-
-
 class Speculations:
     """The speculations of one session: the newest per document."""
 
@@ -79,7 +59,9 @@ class Speculations:
         self._lock = threading.Lock()
         self.parser = IncrementalParser()
         """Parses the expected documents, on the engine worker only (a parser is not thread-safe)."""
-        self.stats = SpeculationStats()
+        self.stats: Counter[str] = Counter()
+        """started; used (requests answered from one) and their usedTokens; wasted (finished or
+        stopped unused) and their wastedTokens and wastedSeconds of engine time."""
 
     def expect(self, snap: Snapshot, text: str, config: CompletionConfig, item_id: str) -> Speculation:
         """Remember a speculation for `snap` once `text` is accepted (replacing the document's
@@ -89,7 +71,7 @@ class Speculations:
         with self._lock:
             old = self._by_uri.pop(snap.uri, None)
             self._by_uri[snap.uri] = speculation
-            self.stats.started += 1
+            self.stats["started"] += 1
             dropped = [old] if old is not None else []
             while len(self._by_uri) > MAX_DOCUMENTS:
                 dropped.append(self._by_uri.popitem(last=False)[1])
@@ -109,6 +91,12 @@ class Speculations:
             return None
         return speculation
 
+    def figures(self) -> dict[str, Any]:
+        """What `distill.status` reports."""
+        with self._lock:
+            return {name: round(self.stats[name], 3) for name in
+                    ("started", "used", "wasted", "usedTokens", "wastedTokens", "wastedSeconds")}
+
     def ready(self) -> int:
         """Speculations computed and waiting for their accept."""
         with self._lock:
@@ -116,8 +104,8 @@ class Speculations:
 
     def used(self, suggestion: Suggestion | None) -> None:
         with self._lock:
-            self.stats.used += 1
-            self.stats.used_tokens += suggestion.new_tokens if suggestion is not None else 0
+            self.stats["used"] += 1
+            self.stats["usedTokens"] += suggestion.new_tokens if suggestion is not None else 0
 
     def forget(self, uri: str) -> None:
         with self._lock:
@@ -129,8 +117,8 @@ class Speculations:
         def count(future: Future) -> None:
             result = None if future.cancelled() or future.exception() else future.result()
             with self._lock:
-                self.stats.wasted += 1
+                self.stats["wasted"] += 1
                 if isinstance(result, Suggestion):
-                    self.stats.wasted_tokens += result.new_tokens
-                    self.stats.wasted_s += result.timings.get("total_ms", 0.0) / 1000
+                    self.stats["wastedTokens"] += result.new_tokens
+                    self.stats["wastedSeconds"] += result.timings.get("total_ms", 0.0) / 1000
         speculation.future.add_done_callback(count)

@@ -10,7 +10,7 @@ anywhere, never written to disk."""
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
@@ -28,14 +28,8 @@ DID_SHOW = "textDocument/didShowCompletion"
 DID_PARTIALLY_ACCEPT = "textDocument/didPartiallyAcceptCompletion"
 
 
-@dataclass
-class _Counts:
-    shown: int = 0
-    displayed: int = 0
-    accepted: int = 0
-    accepted_chars: int = 0
-    partial_accepts: int = 0
-    partial_chars: int = 0
+COUNTS = ("shown", "displayed", "accepted", "acceptedChars", "partialAccepts", "partialChars")
+"""What is counted per (profile, language), as `distill.status` names it."""
 
 
 @dataclass(frozen=True)
@@ -52,14 +46,14 @@ class _Expected:
 class SuggestionStats:
     """What was shown and accepted in this session, per (profile, language)."""
 
-    counts: dict[tuple[str, str], _Counts] = field(default_factory=dict)
+    counts: dict[tuple[str, str], Counter[str]] = field(default_factory=dict)
     recent: OrderedDict[str, tuple[tuple[str, str], int]] = field(default_factory=OrderedDict)
     expected: OrderedDict[str, _Expected] = field(default_factory=OrderedDict)
     """Per document: the text an accept of its last shown item would leave."""
 
     def shown(self, item_id: str, profile: str, language: str, text: str) -> None:
         key = (profile, language)
-        self.counts.setdefault(key, _Counts()).shown += 1
+        self.counts.setdefault(key, Counter())["shown"] += 1
         self.recent[item_id] = (key, len(text))
         while len(self.recent) > REMEMBERED:
             self.recent.popitem(last=False)
@@ -84,14 +78,14 @@ class SuggestionStats:
     def displayed(self, item_id: str) -> None:
         entry = self.recent.get(item_id)
         if entry is not None:
-            self.counts.setdefault(entry[0], _Counts()).displayed += 1
+            self.counts.setdefault(entry[0], Counter())["displayed"] += 1
 
     def partially_accepted(self, item_id: str, length: int) -> None:
         entry = self.recent.get(item_id)
         if entry is not None:
-            counts = self.counts.setdefault(entry[0], _Counts())
-            counts.partial_accepts += 1
-            counts.partial_chars += max(0, min(length, entry[1]))
+            counts = self.counts.setdefault(entry[0], Counter())
+            counts["partialAccepts"] += 1
+            counts["partialChars"] += max(0, min(length, entry[1]))
 
     def accepted(self, item_id: str) -> bool:
         """Count the accept of a shown item (once); False for an unknown or repeated id."""
@@ -99,15 +93,14 @@ class SuggestionStats:
         if entry is None:
             return False
         key, chars = entry
-        counts = self.counts.setdefault(key, _Counts())
-        counts.accepted += 1
-        counts.accepted_chars += chars
+        counts = self.counts.setdefault(key, Counter())
+        counts["accepted"] += 1
+        counts["acceptedChars"] += chars
         return True
 
     def as_dict(self) -> list[dict[str, Any]]:
-        return [{"profile": p, "language": lang, "shown": c.shown, "displayed": c.displayed, "accepted": c.accepted,
-                 "acceptedChars": c.accepted_chars, "partialAccepts": c.partial_accepts,
-                 "partialChars": c.partial_chars, "acceptRate": round(c.accepted / c.shown, 3) if c.shown else None}
+        return [{"profile": p, "language": lang, **{name: c[name] for name in COUNTS},
+                 "acceptRate": round(c["accepted"] / c["shown"], 3) if c["shown"] else None}
                 for (p, lang), c in sorted(self.counts.items())]
 
 

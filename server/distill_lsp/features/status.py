@@ -56,7 +56,7 @@ def server_status(ls: DistillLanguageServer) -> dict[str, Any]:
         "debounceMs": settings.debounce_ms,
         "suggestions": ls.suggestion_stats.as_dict(),
         "speculation": {"enabled": settings.speculates(), "ready": ls.speculations.ready(),
-                        **ls.speculations.stats.as_dict()},
+                        **ls.speculations.figures()},
         "memory": _memory(info.device if info is not None else "cpu"),
         "sharedEngine": engine_status(ls),
     }
