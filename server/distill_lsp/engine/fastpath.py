@@ -49,11 +49,6 @@ Matmul = tuple["torch.dtype | None", Callable[[torch.Tensor], torch.Tensor]]
 """A decoding matmul: the dtype its input must have (None: any) and the call."""
 
 
-def _rotate_half(x: torch.Tensor) -> torch.Tensor:
-    half = x.shape[-1] // 2
-    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
-
-
 @dataclass
 class _Block:
     """One decoder layer as the step runs it: q/k/v joined into one matmul, gate/up into another."""
@@ -87,10 +82,13 @@ class FastDecoder:
     @staticmethod
     def _block(layer: Any) -> _Block:
         attn, mlp = layer.self_attn, layer.mlp
+        # q/k/v are rotated against float32 cos/sin, o and down added to the float32 residual:
+        # those results are promoted anyway; gate/up go through the activation in float32
         return _Block(layer.input_layernorm.weight, layer.post_attention_layernorm.weight,
                       layer.input_layernorm.variance_epsilon,
-                      _matmul([attn.q_proj, attn.k_proj, attn.v_proj]), _matmul([attn.o_proj]),
-                      _matmul([mlp.gate_proj, mlp.up_proj]), _matmul([mlp.down_proj]))
+                      _matmul([attn.q_proj, attn.k_proj, attn.v_proj], float_output=False),
+                      _matmul([attn.o_proj], float_output=False),
+                      _matmul([mlp.gate_proj, mlp.up_proj]), _matmul([mlp.down_proj], float_output=False))
 
     @staticmethod
     def can_use(cache: Any) -> bool:
@@ -102,14 +100,16 @@ class FastDecoder:
         x = self.embed(torch.tensor([token], device=device))  # [1, hidden]
         cos, sin = self.rotary(x, torch.tensor([[position]], device=device))
         cos, sin = cos.reshape(1, -1), sin.reshape(1, -1)
+        half = sin.shape[-1] // 2
+        sin = torch.cat((-sin[:, :half], sin[:, half:]), dim=-1)  # rotate_half(q) * sin == roll(q) * this
         d, kv, heads = self.head_dim, self.kv_heads, self.heads
         width = x.shape[-1]
         for block, layer in zip(self.blocks, cache.layers):
             h = torch.rms_norm(x, (width,), block.input_norm, block.eps)
             qkv = _run(block.qkv, h).view(heads + 2 * kv, d)
             qk = qkv[:heads + kv]
-            qk = qk * cos + _rotate_half(qk) * sin
-            keys, values = layer.update(qk[heads:].view(1, kv, 1, d), qkv[heads + kv:].view(1, kv, 1, d))
+            qk = qk * cos + qk.roll(half, -1) * sin
+            keys, values = layer.append(qk[heads:].view(1, kv, 1, d), qkv[heads + kv:].view(1, kv, 1, d))
             q = qk[:heads].view(1, heads, 1, d).to(keys.dtype)
             out = torch.nn.functional.scaled_dot_product_attention(q, keys, values, scale=self.scaling,
                                                                    enable_gqa=True)
@@ -125,11 +125,11 @@ def _run(matmul: Matmul, rows: torch.Tensor) -> torch.Tensor:
     return call(rows if dtype is None else rows.to(dtype))
 
 
-def _matmul(layers: list[Any]) -> Matmul:
+def _matmul(layers: list[Any], float_output: bool = True) -> Matmul:
     """`layers` (reading the same input) as one decoding matmul where they can be joined."""
     layer = layers[0] if len(layers) == 1 else side_by_side(layers)
     if isinstance(layer, KernelLinear):
-        return layer.decoder()
+        return layer.decoder(float_output)
     if type(layer) is torch.nn.Linear:
         weight, bias = layer.weight, layer.bias
         return weight.dtype, lambda rows: torch.nn.functional.linear(rows, weight, bias)

@@ -52,6 +52,17 @@ class GrowingLayer(DynamicLayer):
         self.keys, self.values = self._k[..., :need, :], self._v[..., :need, :]
         return self.keys, self.values
 
+    def append(self, key_states: Any, value_states: Any) -> tuple[Any, Any]:
+        """`update` for one position (a decoding step), with as few tensor operations as it takes."""
+        at = self._len
+        if not self.is_initialized or self._k is None or at >= self._k.shape[-2]:
+            return self.update(key_states, value_states)
+        self._k.select(-2, at).copy_(key_states.select(-2, 0))
+        self._v.select(-2, at).copy_(value_states.select(-2, 0))
+        self._len = at + 1
+        self.keys, self.values = self._k.narrow(-2, 0, at + 1), self._v.narrow(-2, 0, at + 1)
+        return self.keys, self.values
+
     def get_seq_length(self) -> int:
         return self._len if self.is_initialized else 0
 

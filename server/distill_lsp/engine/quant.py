@@ -181,10 +181,12 @@ class KernelLinear(nn.Module):
             y = torch.ops.aten._weight_int4pack_mm_for_cpu(x, self.codes["int4"], GROUP, self.scales[kind, dtype])
         return y.float()
 
-    def decoder(self) -> tuple[torch.dtype, Callable[[torch.Tensor], torch.Tensor]]:
+    def decoder(self, float_output: bool = True) -> tuple[torch.dtype, Callable[[torch.Tensor], torch.Tensor]]:
         """The decoding path as one call on rows already in its activation dtype, and that
         dtype: a decode loop converts each input once, not once per layer that reads it.
-        The result is in float32, as `forward`'s."""
+        The result is in float32, as `forward`'s, or with `float_output` False in the
+        activation dtype for a caller whose next operation promotes it to float32 anyway
+        (adding it to a float32 residual: the same values, one conversion fewer)."""
         path = self.decode_path
         if path == DENSE_FP32:
             weight, dtype = self.weight, torch.float32
@@ -200,7 +202,7 @@ class KernelLinear(nn.Module):
             else:
                 call = (lambda rows: torch.ops.aten._weight_int4pack_mm_for_cpu(rows, codes, GROUP, scales))  # noqa: E731
         if self.bias is None:
-            return dtype, (lambda rows: call(rows).float())
+            return dtype, (lambda rows: call(rows).float()) if float_output else call
         bias = self.bias
         return dtype, (lambda rows: call(rows).float() + bias)
 
