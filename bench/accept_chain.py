@@ -1,6 +1,6 @@
 """Accept chains, with speculation on and off, in one run (real LSP sessions, the bundled model).
 
-    python -m bench.accept_chain [--isa native|avx2] [--chains 6] [--steps 10] [--think-ms 500,1500]
+    python -m bench.accept_chain [--isa native|avx2] [--chains 10] [--steps 10] [--think-ms 500,1500]
 
 A chain opens a real file (the first lines of a standard-library module and the start of a
 function), asks for an inline suggestion, and then, `--steps` times: waits the user's
@@ -38,7 +38,9 @@ from bench.session import utf16_offset, utf16_position  # noqa: E402
 
 FILES = (("textwrap.py", "def indent_all(lines, prefix):\n    "), ("csv.py", "def read_rows(path):\n    "),
          ("heapq.py", "def top_items(items, n):\n    "), ("shlex.py", "def split_args(line):\n    "),
-         ("json/encoder.py", "def encode_all(values):\n    "), ("argparse.py", "def parse_flags(argv):\n    "))
+         ("json/encoder.py", "def encode_all(values):\n    "), ("argparse.py", "def parse_flags(argv):\n    "),
+         ("fnmatch.py", "def match_any(name, patterns):\n    "), ("bisect.py", "def find_index(items, x):\n    "),
+         ("difflib.py", "def changed_lines(a, b):\n    "), ("calendar.py", "def days_between(start, end):\n    "))
 
 
 def chain_text(name: str, start: str) -> str:
@@ -136,7 +138,7 @@ def print_table(d: dict[str, dict[str, Any]], think: list[int]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--isa", default="native", choices=sorted(isa.CLASSES))
-    parser.add_argument("--chains", type=int, default=6)
+    parser.add_argument("--chains", type=int, default=10)
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--think-ms", default="500,1500", help="the user's reading times to run, in ms")
     parser.add_argument("--typing-runs", type=int, default=3)
