@@ -168,6 +168,28 @@ def test_prefix_store_reuse_budget_and_eviction(model) -> None:
     assert common_prefix([1, 2, 3], [1, 2, 4, 5]) == 2 and common_prefix([], [1]) == 0
 
 
+def test_a_second_entry_is_copied_from_and_left_in_place(model) -> None:
+    store = PrefixStore(budget_bytes=10**9)
+    document = list(range(100, 160))
+    base = store.take("doc", document, model)
+    with torch.inference_mode():
+        model(input_ids=torch.tensor([document]), cache=base.cache, use_cache=True)
+        reference = model(input_ids=torch.tensor([document + [5, 6]])).logits[0, -1]
+    store.put("doc", document, base.cache)
+    # speculative work on the document with more text: starts from a copy of "doc"'s prefix
+    ahead = document + [5, 6]
+    spec = store.take("doc#next", ahead, model, also="doc")
+    assert spec.reused == len(document) and spec.cache is not base.cache
+    with torch.inference_mode():
+        got = model(input_ids=torch.tensor([[5, 6]]), cache=spec.cache, use_cache=True).logits[0, -1]
+    torch.testing.assert_close(got, reference, atol=1e-4, rtol=1e-4)
+    store.put("doc#next", ahead, spec.cache)
+    assert base.cache.get_seq_length() == len(document)  # the document's own cache is untouched
+    # the document's next request takes its own entry when it serves as much
+    own = store.take("doc", document[:50] + [1], model, also="doc#next")
+    assert own.cache is base.cache and own.reused == 50 and len(store) == 1
+
+
 def test_sampling_is_reproducible_with_a_seed(model, tokenizer) -> None:
     backend = _backend(model, tokenizer, prefix_cache_mb=64)
     ids = backend.encode(SOURCE)

@@ -35,6 +35,8 @@ def stop_rule(mode: Mode, removed: str, max_lines: int = MAX_LINES, line_prefix:
     return stop
 
 
+SPECULATIVE = "#speculative"
+"""Suffix of the key/value cache key of a document's speculative work."""
 BACKGROUND_PREFILL_CHUNK = 64
 """Prompt tokens per forward pass of speculative work (a cancellation check after each)."""
 
@@ -44,7 +46,10 @@ def request_for(p: Plan, config: CompletionConfig, token: CancelToken | None = N
     return GenerationRequest(
         prompt_ids=p.ids, profile=p.profile, max_new_tokens=config.max_new_tokens,
         stop_when=stop_rule(p.mode, p.removed, config.max_lines, p.line_prefix), seed=config.seed,
-        cancel=token or CancelToken(), request_id=request_id, cache_key=p.cache_key, prompt_text=p.prompt,
+        cancel=token or CancelToken(), request_id=request_id, prompt_text=p.prompt,
+        # speculative work keeps a cache of its own: the document's stays as its requests left it
+        cache_key=p.cache_key + SPECULATIVE if config.background else p.cache_key,
+        cache_also=p.cache_key if config.background else p.cache_key + SPECULATIVE,
         avoid_first=avoid_first, min_token_probability=config.min_token_probability,
         prefill_chunk=BACKGROUND_PREFILL_CHUNK if config.background else 0,
     )

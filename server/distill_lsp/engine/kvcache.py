@@ -20,6 +20,8 @@ logger = logging.getLogger(__name__)
 
 MIN_REUSE_TOKENS = 8
 """A shorter common prefix is not worth the bookkeeping: the prompt runs from scratch."""
+COPY_WORTH_TOKENS = 16
+"""Another entry is copied from only when it serves this many more tokens than the key's own."""
 
 
 class GrowingLayer(DynamicLayer):
@@ -81,6 +83,15 @@ class GrowingLayer(DynamicLayer):
         return 2 * self._k.numel() * self._k.element_size()
 
 
+def copy_prefix(cache: Any, tokens: int, model: Any) -> Any:
+    """A new cache holding a copy of the first `tokens` positions of `cache` (all growing layers)."""
+    copy = new_cache(model)
+    for source, target in zip(cache.layers, copy.layers):
+        if source.is_initialized:
+            target.update(source.keys[..., :tokens, :], source.values[..., :tokens, :])
+    return copy
+
+
 def new_cache(model: Any) -> Any:
     """A cache for `model`: its own layer types (sliding windows stay as they are), with
     plain full-attention layers replaced by growing buffers."""
@@ -139,22 +150,40 @@ class PrefixStore:
         self.hits = 0
         self.misses = 0
 
-    def take(self, key: str, prompt: list[int], model: Any) -> Reuse:
+    def take(self, key: str, prompt: list[int], model: Any, also: str = "") -> Reuse:
         """A cache holding the longest reusable prefix of `prompt` (at least one prompt
-        token is left to run, so the model yields the next token's logits)."""
+        token is left to run, so the model yields the next token's logits).
+
+        `also` names a second entry to reuse from, left in place (a copy of its prefix is
+        taken): speculative work keeps an entry of its own, so it never replaces the cache
+        that the document's real requests reuse, and each side can start from the other's."""
         entry = self._entries.pop(key, None) if key and self.budget_bytes > 0 else None
-        if entry is not None and croppable(entry.cache):
-            keep = min(common_prefix(entry.ids, prompt), len(prompt) - 1)
-            logger.debug("prefix cache %s: %d of %d prompt tokens in common with the %d kept",
-                         key, keep, len(prompt), len(entry.ids))
-            if keep >= MIN_REUSE_TOKENS:
-                held = entry.cache.get_seq_length()
-                if held > keep:
-                    entry.cache.crop(keep - held)
-                self.hits += 1
-                return Reuse(entry.cache, keep)
+        keep = self._usable(entry, prompt, key)
+        other = self._entries.get(also) if also and self.budget_bytes > 0 else None
+        borrowed = self._usable(other, prompt, also)
+        if other is not None and borrowed > max(keep, MIN_REUSE_TOKENS - 1) + COPY_WORTH_TOKENS:
+            if entry is not None:
+                self._entries[key] = entry  # kept for later: it is not the better start this time
+            self.hits += 1
+            return Reuse(copy_prefix(other.cache, borrowed, model), borrowed)
+        if entry is not None and keep >= MIN_REUSE_TOKENS:
+            held = entry.cache.get_seq_length()
+            if held > keep:
+                entry.cache.crop(keep - held)
+            self.hits += 1
+            return Reuse(entry.cache, keep)
         self.misses += 1
         return Reuse(new_cache(model), 0)
+
+    @staticmethod
+    def _usable(entry: Entry | None, prompt: list[int], key: str) -> int:
+        """Prompt tokens `entry` could serve (0 when it cannot be cut back)."""
+        if entry is None or not croppable(entry.cache):
+            return 0
+        keep = min(common_prefix(entry.ids, prompt), len(prompt) - 1)
+        logger.debug("prefix cache %s: %d of %d prompt tokens in common with the %d kept",
+                     key, keep, len(prompt), len(entry.ids))
+        return keep
 
     def put(self, key: str, ids: list[int], cache: Any) -> None:
         if not key or self.budget_bytes <= 0:

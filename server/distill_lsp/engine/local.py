@@ -118,7 +118,7 @@ class LocalBackend:
         prompt = list(request.prompt_ids)
         if request.seed is not None:
             torch.manual_seed(request.seed)
-        reuse = self.prefix.take(request.cache_key, prompt, self.model)
+        reuse = self.prefix.take(request.cache_key, prompt, self.model, also=request.cache_also)
         cache, fed = reuse.cache, prompt[:reuse.reused]
         sampler = Sampler(request.profile, prompt, self.model.device)
         new_ids: list[int] = []

@@ -90,6 +90,8 @@ class GenerationRequest:
     cache_key: str = ""
     """Which kept key/value cache to reuse and replace (e.g. the document's URI): the
     backend reuses the longest common token prefix, so any key is safe, a good one is fast."""
+    cache_also: str = ""
+    """Another kept cache to start from when it holds more of the prompt (it is copied, not taken)."""
     prompt_text: str = ""
     """The prompt as text, the same as `prompt_ids` (HTTP backends send it as is)."""
     messages: tuple[Mapping[str, str], ...] = ()
