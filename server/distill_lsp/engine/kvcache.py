@@ -157,8 +157,12 @@ class PrefixStore:
         `also` names a second entry to reuse from, left in place (a copy of its prefix is
         taken): speculative work keeps an entry of its own, so it never replaces the cache
         that the document's real requests reuse, and each side can start from the other's."""
-        entry = self._entries.pop(key, None) if key and self.budget_bytes > 0 else None
+        entry = self._entries.get(key) if key and self.budget_bytes > 0 else None
         keep = self._usable(entry, prompt, key)
+        if entry is not None and keep >= MIN_REUSE_TOKENS:
+            del self._entries[key]  # taken: the generation extends it in place
+        else:
+            entry = None  # of no use to this prompt: it stays for the next one (a miss cut short keeps it)
         other = self._entries.get(also) if also and self.budget_bytes > 0 else None
         borrowed = self._usable(other, prompt, also)
         if other is not None and borrowed > max(keep, MIN_REUSE_TOKENS - 1) + COPY_WORTH_TOKENS:
@@ -166,7 +170,7 @@ class PrefixStore:
                 self._entries[key] = entry  # kept for later: it is not the better start this time
             self.hits += 1
             return Reuse(copy_prefix(other.cache, borrowed, model), borrowed)
-        if entry is not None and keep >= MIN_REUSE_TOKENS:
+        if entry is not None:
             held = entry.cache.get_seq_length()
             if held > keep:
                 entry.cache.crop(keep - held)
@@ -186,7 +190,9 @@ class PrefixStore:
         return keep
 
     def put(self, key: str, ids: list[int], cache: Any) -> None:
-        if not key or self.budget_bytes <= 0:
+        """Keep `cache` (holding `ids`) for `key`, unless it holds too little to be worth more
+        than what the key keeps already (a generation cancelled before its prompt ran)."""
+        if not key or self.budget_bytes <= 0 or (len(ids) < MIN_REUSE_TOKENS and key in self._entries):
             return
         if cache.get_seq_length() != len(ids):
             logger.debug("cache for %s out of step (%d vs %d tokens); dropped", key, cache.get_seq_length(), len(ids))
