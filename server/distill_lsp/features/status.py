@@ -15,6 +15,8 @@ import threading
 import tracemalloc
 from typing import TYPE_CHECKING, Any, cast
 
+from .models_status import models_status
+
 if TYPE_CHECKING:
     from ..server import DistillLanguageServer
 
@@ -59,6 +61,7 @@ def server_status(ls: DistillLanguageServer) -> dict[str, Any]:
                         **ls.speculations.stats.as_dict()},
         "memory": _memory(info.device if info is not None else "cpu"),
         "sharedEngine": engine_status(ls),
+        "models": models_status(ls),
     }
 
 
