@@ -42,7 +42,7 @@ _KINDS_BY_LANGUAGE = {
 }
 _DEFINITIONS = {"python": "function_definition", "javascript": "function_declaration", "go": "function_declaration"}
 _HEADERS = {"go": "package p\n\n"}
-MIN_LINES, MAX_LINES = 5, 22
+MIN_LINES, MAX_LINES = 5, 12
 PER_FILE = 3
 
 

@@ -18,7 +18,7 @@ message, wrong edits offered (and among them edits with a syntax error: the targ
 latency and model tries per fix. Document: the share of offered docs that parse and name
 every parameter.
 
-    PYTHONPATH=server nice -n 19 python -m bench.actions --per-language 14 --docs 5
+    PYTHONPATH=server nice -n 19 python -m bench.actions --per-language 14 --docs 3 --json bench-actions.json
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ SYSTEMS = ("one-shot", "model search", "parser repair", "shipped")
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench.actions", description=__doc__.split("\n\n")[0])
     p.add_argument("--per-language", type=int, default=14, help="Fix cases per language (default 14)")
-    p.add_argument("--docs", type=int, default=5, help="Document cases per language (default 5)")
+    p.add_argument("--docs", type=int, default=3, help="Document cases per language (default 3)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--model", default=None, help="default: the settings' model (auto: the bundled one here)")
     p.add_argument("--json", type=Path, help="write every case's outcome here")
@@ -213,12 +213,22 @@ def main(argv: list[str] | None = None) -> int:
           f"({info.dtype}, {info.quantization}); {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} CPUs; tries {settings.action_tries}, budget {settings.action_budget_seconds:g} s; "
           f"sources: {', '.join(pinned(lang) for lang in ('python', 'javascript', 'go'))}\n")
-    rows = [row for case in cases for row in run_fix(case, backend, settings)]
-    doc_rows = [row for case in docs for row in run_document(case, backend, settings)]
+    rows: list[dict[str, Any]] = []
+    doc_rows: list[dict[str, Any]] = []
+    for case in cases:
+        rows += run_fix(case, backend, settings)
+        _save(args.json, rows, doc_rows)
+    for case in docs:
+        doc_rows += run_document(case, backend, settings)
+        _save(args.json, rows, doc_rows)
     print("## Fix\n\n" + fix_table(rows) + "\n\n## Document\n\n" + doc_table(doc_rows))
-    if args.json:
-        args.json.write_text(json.dumps({"fix": rows, "document": doc_rows}, indent=1, default=str))
     return 0
+
+
+def _save(path: Path | None, rows: list[dict[str, Any]], doc_rows: list[dict[str, Any]]) -> None:
+    """Every case so far (a long run can be read while it goes on)."""
+    if path is not None:
+        path.write_text(json.dumps({"fix": rows, "document": doc_rows}, indent=1, default=str))
 
 
 if __name__ == "__main__":

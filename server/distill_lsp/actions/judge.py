@@ -88,8 +88,8 @@ def hunk_candidates(old: str, new: str) -> list[str]:
     old_lines, new_lines = old.splitlines(keepends=True), new.splitlines(keepends=True)
     if old_lines and new_lines and not new_lines[-1].endswith("\n") and old_lines[-1].endswith("\n"):
         new_lines[-1] += "\n"
-    ops = [op for op in difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False).get_opcodes()
-           if op[0] != "equal"]
+    ops = [atom for op in difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False).get_opcodes()
+           if op[0] != "equal" for atom in _atoms(op, old_lines, new_lines)]
     subsets: list[tuple[int, ...]] = [(i,) for i in range(len(ops))]
     if 1 < len(ops) <= MAX_HUNKS:
         subsets += list(itertools.combinations(range(len(ops)), 2))
@@ -99,6 +99,34 @@ def hunk_candidates(old: str, new: str) -> list[str]:
         out.setdefault(text, size)
     out.setdefault(new, 1 << 30)
     return sorted(out, key=lambda text: out[text])
+
+
+def _atoms(op: tuple[str, int, int, int, int], old: list[str],
+           new: list[str]) -> list[tuple[str, int, int, int, int]]:
+    """A replacement of n lines by m split into line-for-line replacements and the insertion
+    (or deletion) of the |m - n| others, placed first or last, whichever pairs lines that
+    look more alike: a docstring added above a changed line becomes two parts."""
+    tag, i1, i2, j1, j2 = op
+    n, m = i2 - i1, j2 - j1
+    if tag != "replace":
+        return [op]
+    extra = abs(m - n)
+    pairs = min(n, m)
+
+    def layout(first: bool) -> list[tuple[str, int, int, int, int]]:
+        oi, nj = (i1 + (n - pairs if first else 0)), (j1 + (m - pairs if first else 0))
+        paired = [("replace", oi + k, oi + k + 1, nj + k, nj + k + 1) for k in range(pairs)
+                  if old[oi + k] != new[nj + k]]
+        if not extra:
+            return paired
+        rest = (("insert", i1, i1, j1, j1 + extra) if m > n else ("delete", i1, i1 + extra, j1, j1)) if first else (
+            ("insert", i2, i2, j2 - extra, j2) if m > n else ("delete", i2 - extra, i2, j2, j2))
+        return [rest, *paired] if first else [*paired, rest]
+
+    def likeness(ops: list[tuple[str, int, int, int, int]]) -> float:
+        return sum(difflib.SequenceMatcher(None, old[a], new[c]).ratio() for t, a, _b, c, _d in ops if t == "replace")
+
+    return max(layout(True), layout(False), key=likeness) if extra else layout(True)
 
 
 def _apply(old: list[str], new: list[str], ops: list[tuple[str, int, int, int, int]]) -> tuple[str, int]:
@@ -177,10 +205,11 @@ def parameter_names(job: ActionInput) -> list[str]:
 def _identifiers(parameters: tree_sitter.Node) -> list[str]:
     names: list[str] = []
     for child in parameters.named_children:
-        found = child if child.type == "identifier" else _first_identifier(child)
-        if found is not None and found.text:
-            name = found.text.decode("utf-8", "replace")
-            if name not in _SKIPPED_PARAMETERS:
+        several = child.children_by_field_name("name")  # Go: `a, b int`
+        found = [child] if child.type == "identifier" else several if len(several) > 1 else [_first_identifier(child)]
+        for node in found:
+            name = node.text.decode("utf-8", "replace") if node is not None and node.text else ""
+            if name and name not in _SKIPPED_PARAMETERS:
                 names.append(name)
     return names
 
