@@ -63,6 +63,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--docs", type=int, default=3, help="Document cases per language (default 3)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--model", default=None, help="default: the settings' model (auto: the bundled one here)")
+    p.add_argument("--max-new-tokens", type=int, default=None,
+                   help="actionMaxNewTokens for every system (default: the setting's, 512)")
     p.add_argument("--json", type=Path, help="write every case's outcome here")
     return p.parse_args(argv)
 
@@ -204,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     layers: list[dict[str, Any]] = [env_layer(os.environ)]
     if args.model:
         layers.append({"model": args.model})
+    if args.max_new_tokens:
+        layers.append({"actionMaxNewTokens": args.max_new_tokens})
     settings, problems = resolve(*layers)
     assert not problems, problems
     cases, docs = fix_cases(args.per_language, args.seed), document_cases(args.docs, args.seed)
@@ -211,7 +215,8 @@ def main(argv: list[str] | None = None) -> int:
     info = backend.info
     print(f"# bench.actions: {len(cases)} Fix cases, {len(docs)} Document cases; model {info.name} on {info.device} "
           f"({info.dtype}, {info.quantization}); {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} CPUs; tries {settings.action_tries}, budget {settings.action_budget_seconds:g} s; "
+          f"{os.cpu_count()} CPUs; tries {settings.action_tries}, budget {settings.action_budget_seconds:g} s, "
+          f"answers of at most {settings.action_max_new_tokens} tokens; "
           f"sources: {', '.join(pinned(lang) for lang in ('python', 'javascript', 'go'))}\n")
     rows: list[dict[str, Any]] = []
     doc_rows: list[dict[str, Any]] = []

@@ -6,13 +6,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ..completion.prompt import template_for
 
 if TYPE_CHECKING:
     from ..server import DistillLanguageServer
 
 
 def models_status(ls: DistillLanguageServer) -> dict[str, Any]:
-    return {role: _model(view.engine) for role, view in ls.engines().items()}
+    out = {role: _model(view.engine) for role, view in ls.engines().items()}
+    info = ls.engine.info
+    out["completion"]["template"] = template_for(info).name if info is not None else ""
+    return out
 
 
 def _model(engine: Any) -> dict[str, Any]:
@@ -32,6 +36,7 @@ def _model(engine: Any) -> dict[str, Any]:
         "kernels": {k: kernels[k] for k in ("prompt", "decode") if k in kernels},
         "parameterMiB": round(parameter_bytes(engine.backend) / 2**20, 1),
         "keptWeightsMiB": kernels.get("weight_mib"),
+        "prefixEntries": len(prefix) if (prefix := getattr(engine.backend, "prefix", None)) is not None else 0,
         "loads": engine.loads,
         "pending": engine.pending(),
     }
