@@ -4,7 +4,6 @@ and never an edit that adds a syntax error."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 
