@@ -32,6 +32,7 @@ for _path in (REPO, REPO / "server"):
         sys.path.insert(0, str(_path))
 
 import argparse  # noqa: E402
+import itertools  # noqa: E402
 import json  # noqa: E402
 import logging  # noqa: E402
 import os  # noqa: E402
@@ -65,7 +66,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--model", default=None, help="default: the settings' model (auto: the bundled one here)")
     p.add_argument("--max-new-tokens", type=int, default=None,
                    help="actionMaxNewTokens for every system (default: the setting's, 512)")
-    p.add_argument("--json", type=Path, help="write every case's outcome here")
+    p.add_argument("--json", type=Path, help="write every case's outcome here (after each case)")
+    p.add_argument("--report", type=Path, help="print the tables of a --json file (of a finished or unfinished run)")
     return p.parse_args(argv)
 
 
@@ -125,9 +127,9 @@ def run_fix(case: Case, backend: Any, settings: Any) -> list[dict[str, Any]]:
 
 def _parser_row(case: Case, repair: Any, seconds: float) -> dict[str, Any]:
     from distill_lsp.actions.edits import ReplacementResult
-    from distill_lsp.actions.run import ActionOutput
+    from distill_lsp.actions.run import ActionResult
 
-    result = ActionOutput(ActionKind.FIX, "", tries=0)
+    result = ActionResult(ActionKind.FIX, "", tries=0)
     result.replacement = (ReplacementResult(repair.offset, repair.offset, repair.token) if repair is not None
                           else ReplacementResult(case.start, case.end, None, "no one-token insertion parses alone"))
     return outcome(case, result, seconds, "parser repair")
@@ -203,6 +205,10 @@ def doc_table(rows: list[dict[str, Any]]) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s", stream=sys.stderr)
+    if args.report:
+        saved = json.loads(args.report.read_text())
+        print("## Fix\n\n" + fix_table(saved["fix"]) + "\n\n## Document\n\n" + doc_table(saved["document"]))
+        return 0
     layers: list[dict[str, Any]] = [env_layer(os.environ)]
     if args.model:
         layers.append({"model": args.model})
@@ -220,14 +226,33 @@ def main(argv: list[str] | None = None) -> int:
           f"sources: {', '.join(pinned(lang) for lang in ('python', 'javascript', 'go'))}\n")
     rows: list[dict[str, Any]] = []
     doc_rows: list[dict[str, Any]] = []
-    for case in cases:
-        rows += run_fix(case, backend, settings)
-        _save(args.json, rows, doc_rows)
-    for case in docs:
-        doc_rows += run_document(case, backend, settings)
+    for case in interleaved(cases, docs):  # an unfinished run still covers every language and kind
+        if case.kind == "document":
+            doc_rows += run_document(case, backend, settings)
+        else:
+            rows += run_fix(case, backend, settings)
         _save(args.json, rows, doc_rows)
     print("## Fix\n\n" + fix_table(rows) + "\n\n## Document\n\n" + doc_table(doc_rows))
     return 0
+
+
+def interleaved(cases: list[Case], docs: list[Case]) -> list[Case]:
+    """Languages taking turns, and a Document case after every few Fix cases."""
+    turns, docs = _turns(cases), _turns(docs)
+    every = max(1, len(turns) // max(1, len(docs)))
+    out: list[Case] = []
+    for index, case in enumerate(turns):
+        out.append(case)
+        if (index + 1) % every == 0 and docs:
+            out.append(docs.pop(0))
+    return out + docs
+
+
+def _turns(cases: list[Case]) -> list[Case]:
+    by_language: dict[str, list[Case]] = {}
+    for case in cases:
+        by_language.setdefault(case.language, []).append(case)
+    return [c for group in itertools.zip_longest(*by_language.values()) for c in group if c is not None]
 
 
 def _save(path: Path | None, rows: list[dict[str, Any]], doc_rows: list[dict[str, Any]]) -> None:
