@@ -22,7 +22,7 @@ from .completion.speculation import Speculations
 from .completion.types import Snapshot
 from .document_store import DocumentStore
 from .engine.factory import model_key, make_backend_factory
-from .engine.roles import ACTIONS, COMPLETION, EnginePool, role_settings
+from .engine.roles import ACTIONS, COMPLETION, EnginePool, one_at_a_time, role_settings
 from .engine.worker import Engine, EngineSession, EngineState
 from .features.accepts import SuggestionStats
 from .features.progress import begin_progress, end_progress
@@ -118,7 +118,7 @@ class DistillLanguageServer(LanguageServer):
         if separate:
             loads.append((self.action_engine, settings[ACTIONS], keys[1], [ACTIONS]))
         for engine, role_set, key, roles in loads:
-            future = engine.load(make_backend_factory(role_set), key=key, force=force)
+            future = engine.load(one_at_a_time(make_backend_factory(role_set)), key=key, force=force)
             self._load_task = loop.create_task(self._load(role_set, future, roles))
 
     def _set_action_engine(self, separate: bool) -> None:

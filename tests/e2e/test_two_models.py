@@ -55,12 +55,11 @@ async def two(lsp_client: LanguageClient, tmp_path_factory: pytest.TempPathFacto
     await lsp_client.initialize_session(types.InitializeParams(capabilities=caps, initialization_options=options))
     lsp_client.loaded = await asyncio.wait_for(both_ready(lsp_client), 600)
     lsp_client.dir = tmp_path_factory.mktemp("docs")
-    yield
 
 
-async def test_each_job_has_its_own_model_loaded_once(two: Any, lsp_client: LanguageClient) -> None:
-    assert {m["state"] for m in lsp_client.loaded.values()} == {"ready"}, lsp_client.loaded
-    models = (await status(lsp_client))["models"]
+async def test_each_job_has_its_own_model_loaded_once(two: LanguageClient) -> None:
+    assert {m["state"] for m in two.loaded.values()} == {"ready"}, two.loaded
+    models = (await status(two))["models"]
     completion, actions = models["completion"], models["actions"]
     assert completion["engineId"] != actions["engineId"]
     assert (completion["loads"], actions["loads"]) == (1, 1)
@@ -69,38 +68,38 @@ async def test_each_job_has_its_own_model_loaded_once(two: Any, lsp_client: Lang
     assert completion["device"] == actions["device"] == "cpu" and completion["parameterMiB"] > 0
 
 
-async def test_completions_and_actions_reach_their_own_model(two: Any, lsp_client: LanguageClient) -> None:
-    uri = (lsp_client.dir / "mean.py").as_uri()
-    open_doc(lsp_client, uri, BROKEN.replace("in values\n", "in values:\n") + "\n\ndef median(values):\n    ")
-    before = (await status(lsp_client))["models"]
-    answer = await lsp_client.text_document_inline_completion_async(types.InlineCompletionParams(
+async def test_completions_and_actions_reach_their_own_model(two: LanguageClient) -> None:
+    uri = (two.dir / "mean.py").as_uri()
+    open_doc(two, uri, BROKEN.replace("in values\n", "in values:\n") + "\n\ndef median(values):\n    ")
+    before = (await status(two))["models"]
+    answer = await two.text_document_inline_completion_async(types.InlineCompletionParams(
         types.TextDocumentIdentifier(uri), types.Position(7, 4),
         types.InlineCompletionContext(types.InlineCompletionTriggerKind.Invoked)))
     assert answer is None or isinstance(answer, (list, types.InlineCompletionList))
-    after = (await status(lsp_client))["models"]
+    after = (await status(two))["models"]
     assert after["completion"]["prefixEntries"] > before["completion"]["prefixEntries"]
     assert after["actions"]["prefixEntries"] == before["actions"]["prefixEntries"]
 
     here = types.Position(2, 4)
-    listed = await lsp_client.text_document_code_action_async(types.CodeActionParams(
+    listed = await two.text_document_code_action_async(types.CodeActionParams(
         types.TextDocumentIdentifier(uri), types.Range(here, here), types.CodeActionContext(diagnostics=[])))
     explain = next(a for a in listed if a.title == "Explain this")
-    resolved = await asyncio.wait_for(lsp_client.code_action_resolve_async(explain), 300)
+    resolved = await asyncio.wait_for(two.code_action_resolve_async(explain), 300)
     assert resolved is not None
-    final = (await status(lsp_client))["models"]
+    final = (await status(two))["models"]
     assert final["actions"]["prefixEntries"] >= 1 and final["actions"]["pending"] == 0
     assert final["completion"]["prefixEntries"] == after["completion"]["prefixEntries"]
 
 
-async def test_the_issues_fix_gets_its_colon(two: Any, lsp_client: LanguageClient) -> None:
-    uri = (lsp_client.dir / "broken.py").as_uri()
-    open_doc(lsp_client, uri, BROKEN)
+async def test_the_issues_fix_gets_its_colon(two: LanguageClient) -> None:
+    uri = (two.dir / "broken.py").as_uri()
+    open_doc(two, uri, BROKEN)
     here = types.Position(2, 4)
     diagnostic = types.Diagnostic(types.Range(types.Position(2, 19), types.Position(2, 19)), "expected ':'")
-    listed = await lsp_client.text_document_code_action_async(types.CodeActionParams(
+    listed = await two.text_document_code_action_async(types.CodeActionParams(
         types.TextDocumentIdentifier(uri), types.Range(here, here), types.CodeActionContext(diagnostics=[diagnostic])))
     fix = next(a for a in listed if a.title == "Fix this")
-    resolved = await asyncio.wait_for(lsp_client.code_action_resolve_async(fix), 300)
+    resolved = await asyncio.wait_for(two.code_action_resolve_async(fix), 300)
     assert apply_workspace_edit(BROKEN, uri, resolved.edit) == BROKEN.replace("in values\n", "in values:\n")
-    logs = [m.message for m in lsp_client.log_messages if m.message.startswith("fix:")]
+    logs = [m.message for m in two.log_messages if m.message.startswith("fix:")]
     assert logs and logs[-1].startswith("fix: offered after 0 model tries (parser)"), logs

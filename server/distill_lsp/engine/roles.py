@@ -15,12 +15,17 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from ..settings import Settings
 from .worker import Engine
 
 logger = logging.getLogger(__name__)
+
+_LOADS = threading.Lock()
+"""Loads run one at a time: transformers builds a model under process-wide state (the meta
+device), so two engines loading at once corrupt each other's model."""
 
 COMPLETION = "completion"
 ACTIONS = "actions"
@@ -40,6 +45,14 @@ def role_settings(settings: Settings, role: str) -> Settings:
         else:
             changes["model"] = model
     return dataclasses.replace(settings, **changes)
+
+
+def one_at_a_time(factory: Callable[[], Any]) -> Callable[[], Any]:
+    """`factory`, run while no other engine of the process loads a model."""
+    def load() -> Any:
+        with _LOADS:
+            return factory()
+    return load
 
 
 class EnginePool:
