@@ -53,8 +53,10 @@ async def two(lsp_client: LanguageClient, tmp_path_factory: pytest.TempPathFacto
     options = {"completionModel": str(tiny), "actionModel": "auto", "threads": 2, "maxNewTokens": 8,
                "explainProfile": "greedy", "actionMaxNewTokens": 24, "actionTries": 2}
     await lsp_client.initialize_session(types.InitializeParams(capabilities=caps, initialization_options=options))
-    lsp_client.loaded = await asyncio.wait_for(both_ready(lsp_client), 600)
+    lsp_client.loaded = await asyncio.wait_for(both_ready(lsp_client), 1800)  # (two loads in turn, a busy CPU)
     lsp_client.dir = tmp_path_factory.mktemp("docs")
+    yield
+    await lsp_client.shutdown_session()
 
 
 async def test_each_job_has_its_own_model_loaded_once(two: LanguageClient) -> None:
@@ -73,8 +75,8 @@ async def test_completions_and_actions_reach_their_own_model(two: LanguageClient
     open_doc(two, uri, BROKEN.replace("in values\n", "in values:\n") + "\n\ndef median(values):\n    ")
     before = (await status(two))["models"]
     answer = await two.text_document_inline_completion_async(types.InlineCompletionParams(
-        types.TextDocumentIdentifier(uri), types.Position(7, 4),
-        types.InlineCompletionContext(types.InlineCompletionTriggerKind.Invoked)))
+        text_document=types.TextDocumentIdentifier(uri), position=types.Position(7, 4),
+        context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Invoked)))
     assert answer is None or isinstance(answer, (list, types.InlineCompletionList))
     after = (await status(two))["models"]
     assert after["completion"]["prefixEntries"] > before["completion"]["prefixEntries"]
