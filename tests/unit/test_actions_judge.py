@@ -95,3 +95,15 @@ def test_parameters_are_read_with_tree_sitter_in_three_languages() -> None:
     assert parameter_names(ActionInput(ActionKind.DOCUMENT, go, 11, len(go), detect_language("go", None))) == [
         "a", "b", "s"]
     assert documented_share(["a", "b"], "x\n", "// a is the first\nx\n") == 0.5
+
+
+def test_a_fix_that_moves_the_syntax_error_past_its_end_is_refused() -> None:
+    # Seen in bench/actions.py: a one-line answer that opens a block; the `}` then goes missing at the end.
+    js = ("function padStart(string, length, chars) {\n  string = toString(string);\n  length = toInteger(length;\n\n"
+          "  var n = length ? 1 : 0;\n  return n;\n}\n")
+    job_js = ActionInput(ActionKind.FIX, js, 0, len(js) - 1, detect_language("javascript", None), "p.js")
+    moved = js.replace("  length = toInteger(length;\n", "  function padStart(string, length, chars) {\n")
+    verdict = judge_fix(job_js, ReplacementResult(0, len(js) - 1, moved[:-1]))
+    assert not verdict.accepted, verdict
+    fixed = js.replace("toInteger(length;", "toInteger(length);")
+    assert judge_fix(job_js, ReplacementResult(0, len(js) - 1, fixed[:-1])).accepted

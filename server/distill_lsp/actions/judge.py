@@ -28,7 +28,7 @@ from ..context.positions import encode
 from .answer import bare_code, extract_code_block, split_reasoning, strip_special_tokens
 from .edits import ReplacementResult, check_edit
 from .prompts import ActionKind
-from .repair import region_clean
+from .repair import leaves_no_new_error, region_clean
 from .run import ActionInput
 
 logger = logging.getLogger(__name__)
@@ -170,6 +170,8 @@ def _fix_problem(job: ActionInput, start: int, end: int, candidate: str, names: 
     new_doc = job.text[:start] + candidate + job.text[end:]
     if not region_clean(new_doc, start, start + len(candidate), parser, job.language.name):
         return "the model's fix does not parse (Python's own parser)"
+    if not leaves_no_new_error(job.text, start, end, new_doc, start + len(candidate), parser):
+        return "the model's fix leaves a syntax error after the code it changed"
     for name in names:
         if still_undefined(name, candidate):
             return f"the model's fix still uses `{name}`, reported undefined"

@@ -94,6 +94,21 @@ def python_error(text: str) -> tuple[int, str] | None:
     return None
 
 
+def errors_outside(text: str, start: int, end: int, parser: tree_sitter.Parser) -> int:
+    """ERROR and MISSING nodes of ``text`` that do not touch ``[start, end]``."""
+    tree = parser.parse(encode(text))
+    inside = {(n.start_byte, n.end_byte, n.type) for n in syntax_errors(tree, start, end + 1, text)}
+    return sum(1 for n in syntax_errors(tree, 0, len(text) + 1, text)
+               if (n.start_byte, n.end_byte, n.type) not in inside)
+
+
+def leaves_no_new_error(old: str, start: int, end: int, new: str, new_end: int, parser: tree_sitter.Parser) -> bool:
+    """True when the edited ``new`` has no syntax error but those ``old`` had away from the edit."""
+    return errors_outside(new, start, new_end, parser) <= errors_outside(old, start, end, parser) and (
+        sum(1 for _ in syntax_errors(parser.parse(encode(new)), 0, len(new) + 1, new))
+        <= errors_outside(old, start, end, parser))
+
+
 def region_clean(text: str, start: int, end: int, parser: tree_sitter.Parser, language: str) -> bool:
     """True when ``text`` has no syntax error in ``[start, end)`` (Python: nor anywhere Python sees one)."""
     tree = parser.parse(encode(text))
@@ -134,7 +149,8 @@ def single_token_repairs(text: str, start: int, end: int, lang_ts: tree_sitter.L
         tried.add((repair.token, repair.offset))
         fixed = repair.apply(text)
         new_end = end + len(repair.token)
-        if region_clean(fixed, start, new_end, parser, language) and error_count(parser.parse(encode(fixed))) < before:
+        if (region_clean(fixed, start, new_end, parser, language) and error_count(parser.parse(encode(fixed))) < before
+                and leaves_no_new_error(text, start, end, fixed, new_end, parser)):
             found.append(repair)
     logger.debug("%d one-token repairs of %d tried", len(found), len(tried))
     return found
