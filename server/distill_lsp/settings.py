@@ -164,28 +164,15 @@ def _one_of(*choices: str) -> Callable[[Any], bool]:
     return lambda v: isinstance(v, str) and (v in choices or v.startswith("cuda:") and "cuda" in choices)
 
 
+from .job_options import ACTION_SEARCH_OPTIONS, JOB_MODEL_OPTIONS  # noqa: E402  (they use the checks above)
+
 OPTIONS: tuple[Option, ...] = (
     Option("model", "model",
            "Model to load: `auto`, a Hugging Face id (resolved from the local cache only), "
            "a model directory, or a `.gguf` file.",
            lambda v: isinstance(v, str) and v.strip() != "", "a non-empty string",
            env="DISTILL_LSP_MODEL", server_owned=True),
-    Option("completionModel", "completion_model",
-           "Model for inline and classic completions, in the forms of `model` (with backend `openai`: the "
-           "remote model's name); empty: `model`. A FIM code model (e.g. Qwen/Qwen2.5-Coder-1.5B) suits them.",
-           _is_str, "a string", env="DISTILL_LSP_COMPLETION_MODEL", server_owned=True),
-    Option("actionModel", "action_model",
-           "Model for Explain / Fix / Document, in the forms of `model` (with backend `openai`: the remote "
-           "model's name); empty: `model`. When it resolves like the completion model, one copy serves both.",
-           _is_str, "a string", env="DISTILL_LSP_ACTION_MODEL", server_owned=True),
-    Option("completionBackend", "completion_backend",
-           "Backend of completions: `local` or `openai`; empty: `backend`.",
-           _one_of("", "local", "openai"), "empty, local or openai", env="DISTILL_LSP_COMPLETION_BACKEND",
-           server_owned=True),
-    Option("actionBackend", "action_backend",
-           "Backend of Explain / Fix / Document: `local` or `openai`; empty: `backend`.",
-           _one_of("", "local", "openai"), "empty, local or openai", env="DISTILL_LSP_ACTION_BACKEND",
-           server_owned=True),
+    *JOB_MODEL_OPTIONS,
     Option("profile", "profile",
            "Sampling profile for completions: auto (greedy on code, coding within comments: measured, see "
            "Measured), greedy, precise, coding, creative or a name from `profiles`.",
@@ -260,16 +247,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("explainProfile", "explain_profile", "Sampling profile for Explain.", _is_str, "a profile name"),
     Option("fixProfile", "fix_profile", "Sampling profile for Fix.", _is_str, "a profile name"),
     Option("documentProfile", "document_profile", "Sampling profile for Document.", _is_str, "a profile name"),
-    Option("actionTries", "action_tries",
-           "Fix / Document: most candidates the model generates (the first greedy, the rest sampled) until one "
-           "parses, leaves the diagnostics behind and changes the least (Document: names every parameter); "
-           "1: one generation.", _is_int(1, 16), "an integer in [1, 16]"),
-    Option("actionBudgetSeconds", "action_budget_seconds",
-           "Fix / Document: no further candidate starts after this many seconds, and a running one stops "
-           "(the first always finishes); 0: no limit.", _is_number(0, 3600), "seconds in [0, 3600]"),
-    Option("parserRepair", "parser_repair",
-           "Fix: offer the one-token insertion (a `:`, a closing bracket...) the parser finds, when it finds "
-           "exactly one, without asking the model.", lambda v: isinstance(v, bool), "true or false"),
+    *ACTION_SEARCH_OPTIONS,
     Option("backend", "backend",
            "Where generation runs: `local` (the model in this process) or `openai` (an OpenAI-compatible "
            "server: vLLM, SGLang, TGI, llama.cpp, Ollama; see `endpoint`).",
