@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .job_options import ACTION_SEARCH_OPTIONS, JOB_MODEL_OPTIONS
 from .profiles import (AUTO, AUTO_PLACEHOLDER, BUILTIN_PROFILES, DEFAULT_COMPLETION_PROFILE, SamplingProfile,
                        validate_profile)
 
@@ -164,15 +165,13 @@ def _one_of(*choices: str) -> Callable[[Any], bool]:
     return lambda v: isinstance(v, str) and (v in choices or v.startswith("cuda:") and "cuda" in choices)
 
 
-from .job_options import ACTION_SEARCH_OPTIONS, JOB_MODEL_OPTIONS  # noqa: E402  (they use the checks above)
-
 OPTIONS: tuple[Option, ...] = (
     Option("model", "model",
            "Model to load: `auto`, a Hugging Face id (resolved from the local cache only), "
            "a model directory, or a `.gguf` file.",
            lambda v: isinstance(v, str) and v.strip() != "", "a non-empty string",
            env="DISTILL_LSP_MODEL", server_owned=True),
-    *JOB_MODEL_OPTIONS,
+    *(Option(**fields) for fields in JOB_MODEL_OPTIONS),
     Option("profile", "profile",
            "Sampling profile for completions: auto (greedy on code, coding within comments: measured, see "
            "Measured), greedy, precise, coding, creative or a name from `profiles`.",
@@ -247,7 +246,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("explainProfile", "explain_profile", "Sampling profile for Explain.", _is_str, "a profile name"),
     Option("fixProfile", "fix_profile", "Sampling profile for Fix.", _is_str, "a profile name"),
     Option("documentProfile", "document_profile", "Sampling profile for Document.", _is_str, "a profile name"),
-    *ACTION_SEARCH_OPTIONS,
+    *(Option(**fields) for fields in ACTION_SEARCH_OPTIONS),
     Option("backend", "backend",
            "Where generation runs: `local` (the model in this process) or `openai` (an OpenAI-compatible "
            "server: vLLM, SGLang, TGI, llama.cpp, Ollama; see `endpoint`).",
