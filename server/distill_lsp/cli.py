@@ -132,6 +132,7 @@ def _serve(args: argparse.Namespace) -> int:
     from .server import create_server
     from .settings import env_layer
 
+    from .engine.roles import EnginePool
     from .engine.worker import Engine
     from .transport import TransportError, start_stdio, start_tcp
 
@@ -143,7 +144,7 @@ def _serve(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"distill-lsp: {exc}", file=sys.stderr)
         return 2
-    engine = Engine()  # one model for every session (TCP serves many)
+    engine = EnginePool(Engine())  # one engine per model, for every session (TCP serves many)
     if not args.tcp:
         return _end_process(engine, start_stdio(create_server(layers, engine), exit_process=False))
     try:

@@ -9,6 +9,7 @@ from typing import Any
 
 from . import __version__
 from .engine.resolve import bundled_gguf, environment_offline, hf_cache_dir, resolve_model
+from .engine.roles import ACTIONS, COMPLETION, ROLES, role_settings
 from .engine.types import EngineError
 from .settings import Settings, env_layer, resolve
 
@@ -49,15 +50,10 @@ def report(cli_layer: dict[str, Any]) -> list[str]:
     lines.append(f"transformers: {transformers.__version__}")
     lines += _torch_lines()
     lines.append(f"backend: {settings.backend}")
-    if settings.backend == "openai":
+    lines += _role_lines(settings)
+    if settings.backend == "openai" and all(role_settings(settings, r).backend == "openai" for r in ROLES):
         return lines + _endpoint_lines(settings) + [f"settings problem: {p}" for p in problems]
     lines.append(f"model setting: {settings.model!r}; profile: {settings.sampling_profile().describe()}")
-    try:
-        spec = resolve_model(settings.model, settings.device)
-        lines.append(f"model resolves to: {spec.name} [{spec.source}] at {spec.path}")
-        lines.append(f"  because: {spec.reason}")
-    except EngineError as exc:
-        lines.append(f"model does not resolve: {exc}")
     lines.append(f"engine: quantize={settings.quantize} (auto: int4 where lossless, else int8, on the CPU; "
                  f"none on a GPU); prefix cache {settings.prefix_cache_mb} MiB; debounce {settings.debounce_ms} ms; "
                  f"threads {settings.threads or 'physical cores'}")
@@ -69,6 +65,42 @@ def report(cli_layer: dict[str, Any]) -> list[str]:
     lines.append(f"distill-lsp cache: {settings.resolved_cache_dir()}")
     lines += [f"settings problem: {p}" for p in problems]
     return lines
+
+
+def _role_lines(settings: Settings) -> list[str]:
+    """Each job's model (completions; Explain / Fix / Document): where it resolves, and
+    whether one loaded copy serves both."""
+    from .engine.factory import model_key
+
+    per_role = {role: role_settings(settings, role) for role in ROLES}
+    shared = model_key(per_role[COMPLETION]) == model_key(per_role[ACTIONS])
+    lines = [f"models: {'one model serves completions and actions' if shared else 'two models, each loaded once'}"]
+    for role, role_set in per_role.items():
+        if role_set.backend == "openai":
+            lines.append(f"{role} model: {role_set.remote_model or '(the first the endpoint lists)'} "
+                         f"on {role_set.endpoint or '(no endpoint set)'}")
+            continue
+        label = "completions and actions" if shared else role
+        try:
+            spec = resolve_model(role_set.model, role_set.device)
+            lines.append(f"{label} model ({role_set.model!r}) resolves to: {spec.name} [{spec.source}] at {spec.path}")
+            lines.append(f"  because: {spec.reason}; device {role_set.device}, dtype {role_set.dtype}, "
+                         f"quantize {role_set.quantize}, kernels {role_set.kernels}; "
+                         f"weights on disk {_disk_mib(spec.path):.0f} MiB")
+        except EngineError as exc:
+            lines.append(f"{label} model ({role_set.model!r}) does not resolve: {exc}")
+        if shared:
+            break
+    return lines
+
+
+def _disk_mib(path: Any) -> float:
+    """MiB of a model's weight files (a file, or a directory's safetensors / bin / gguf)."""
+    from pathlib import Path
+
+    root = Path(path)
+    files = [root] if root.is_file() else [p for p in root.rglob("*") if p.suffix in (".safetensors", ".bin", ".gguf")]
+    return sum(p.stat().st_size for p in files if p.is_file()) / 2**20
 
 
 def _endpoint_lines(settings: Settings) -> list[str]:

@@ -22,7 +22,8 @@ from .completion.speculation import Speculations
 from .completion.types import Snapshot
 from .document_store import DocumentStore
 from .engine.factory import model_key, make_backend_factory
-from .engine.worker import Engine, EngineState
+from .engine.roles import ACTIONS, COMPLETION, EnginePool, one_at_a_time, role_settings
+from .engine.worker import Engine, EngineSession, EngineState
 from .features.accepts import SuggestionStats
 from .features.progress import begin_progress, end_progress
 from .protocol import DistillProtocol
@@ -39,13 +40,18 @@ LOAD_STATE = "distill/status"
 class DistillLanguageServer(LanguageServer):
     """One LSP session; the engine (and its model) may be shared between sessions."""
 
-    def __init__(self, base_layers: tuple[Mapping[str, Any], ...] = (), engine: Engine | None = None,
+    def __init__(self, base_layers: tuple[Mapping[str, Any], ...] = (), engine: Engine | EnginePool | None = None,
                  access_token: str | None = None, shared: bool = False) -> None:
         super().__init__("distill-lsp", __version__, protocol_cls=DistillProtocol,
                          text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
         self.session_id = uuid.uuid4().hex[:12]
-        self.engine = (engine or Engine()).session(self.session_id)
-        """This session's view of the engine: its jobs take turns with other sessions'."""
+        self.pool = engine if isinstance(engine, EnginePool) else EnginePool(engine)
+        """The process's engines: one per distinct model (`engine/roles.py`)."""
+        self.engine = self.pool.completion.session(self.session_id)
+        """This session's view of the completion engine: its jobs take turns with other sessions'."""
+        self.action_engine: EngineSession = self.engine
+        """The view of the engine that runs Explain / Fix / Document: the same one unless
+        `actionModel` (or `actionBackend`) names another model."""
         self.protocol.admit = token_gate(access_token)
         """When a token is set, `initialize` must carry it as initializationOptions.token."""
         self.shared = shared
@@ -53,6 +59,7 @@ class DistillLanguageServer(LanguageServer):
         come only from `base_layers` (command line, environment, config file)."""
         self.settings, self._startup_problems = resolve(*base_layers)
         self._loaded_key: tuple[Any, ...] | None = None
+        """(completion model key, actions model key) last loaded."""
         self._load_task: asyncio.Task[None] | None = None
         self._request_ids = itertools.count(1)
         self.settings_from_client: Any = None
@@ -91,37 +98,64 @@ class DistillLanguageServer(LanguageServer):
 
     # -- model ----------------------------------------------------------------------
     def ensure_model(self, force: bool = False) -> None:
-        """Start loading the configured model in the background unless it is loaded or
-        loading; a failed load is tried again, and `force` reloads a loaded one."""
-        key = model_key(self.settings)
-        if key == self._loaded_key and not force and self.engine.state is not EngineState.FAILED:
+        """Start loading the configured models in the background unless they are loaded or
+        loading; a failed load is tried again, and `force` reloads a loaded one. Completions
+        and actions share one engine (one load) when their models are the same."""
+        settings = {role: role_settings(self.settings, role) for role in (COMPLETION, ACTIONS)}
+        keys = (model_key(settings[COMPLETION]), model_key(settings[ACTIONS]))
+        failed = any(e.state is EngineState.FAILED for e in {id(e): e for e in (self.engine, self.action_engine)}.values())
+        if keys == self._loaded_key and not force and not failed:
             return
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # driven without an event loop (unit tests): nothing to load on
             logger.debug("no running event loop; the model is not loaded")
             return
-        self._loaded_key = key
+        self._loaded_key = keys
         self.speculations = Speculations()  # computed by the model being replaced
-        future = self.engine.load(make_backend_factory(self.settings), key=key, force=force)
-        self._load_task = loop.create_task(self._load(self.settings, future))
+        separate = keys[0] != keys[1]
+        self._set_action_engine(separate)
+        loads = [(self.engine, settings[COMPLETION], keys[0], [COMPLETION] if separate else [COMPLETION, ACTIONS])]
+        if separate:
+            loads.append((self.action_engine, settings[ACTIONS], keys[1], [ACTIONS]))
+        for engine, role_set, key, roles in loads:
+            future = engine.load(one_at_a_time(make_backend_factory(role_set)), key=key, force=force)
+            self._load_task = loop.create_task(self._load(role_set, future, roles))
 
-    async def _load(self, settings: Settings, future: Future) -> None:
+    def _set_action_engine(self, separate: bool) -> None:
+        if separate == (self.action_engine is not self.engine):
+            return
+        if separate:
+            self.action_engine = self.pool.actions(True).session(self.session_id)
+            return
+        self.action_engine.end()
+        self.action_engine = self.engine
+        if not self.shared:  # (a shared pool keeps its engines for the other sessions)
+            self.pool.drop_actions()
+
+    def engines(self) -> dict[str, EngineSession]:
+        """This session's engine views by role (the same view twice when the model is shared)."""
+        return {COMPLETION: self.engine, ACTIONS: self.action_engine}
+
+    async def _load(self, settings: Settings, future: Future, roles: list[str] | None = None) -> None:
+        roles = roles or [COMPLETION, ACTIONS]
+        label = "" if len(roles) == 2 else f"{roles[0]} "
         token = str(uuid.uuid4())
-        progress = await begin_progress(self, token, "distill-lsp", f"loading model ({settings.model})")
+        progress = await begin_progress(self, token, "distill-lsp", f"loading {label}model ({settings.model})")
         try:
             info = await asyncio.wrap_future(future)
         except Exception as exc:  # any failure of the load (the engine marked itself failed): tell the user
             end_progress(self, progress, token, "failed")
-            logger.error("model not available: %s", exc)
-            self.show_message(f"distill-lsp: {exc}", types.MessageType.Error)
-            self.protocol.notify(LOAD_STATE, {"state": "failed", "error": str(exc)})
+            logger.error("%smodel not available: %s", label, exc)
+            self.show_message(f"distill-lsp: {label}model: {exc}" if label else f"distill-lsp: {exc}",
+                              types.MessageType.Error)
+            self.protocol.notify(LOAD_STATE, {"state": "failed", "error": str(exc), "roles": roles})
             return
         end_progress(self, progress, token, "ready")
-        message = f"model {info.name} ready on {info.device} ({info.dtype}) in {info.load_s:.1f} s"
+        message = f"{label}model {info.name} ready on {info.device} ({info.dtype}) in {info.load_s:.1f} s"
         self.window_log_message(types.LogMessageParams(types.MessageType.Info, message))
         self.protocol.notify(LOAD_STATE, {"state": "ready", "model": info.name, "modelType": info.model_type,
-                                                "device": info.device, "loadSeconds": info.load_s})
+                                          "device": info.device, "loadSeconds": info.load_s, "roles": roles})
 
     # -- documents ------------------------------------------------------------------
     def snapshot(self, uri: str, position: types.Position, automatic: bool) -> Snapshot | None:
@@ -141,6 +175,8 @@ class DistillLanguageServer(LanguageServer):
     def end_session(self) -> None:
         """The connection is gone: cancel this session's jobs, forget its documents and caches."""
         cancelled = self.engine.end()  # (a model load is shared: it goes on for the other sessions)
+        if self.action_engine is not self.engine:
+            cancelled += self.action_engine.end()
         self.documents.clear()
         self.typed_ahead = TypedAheadCache()
         self.suggestion_stats = SuggestionStats()
@@ -153,7 +189,7 @@ class DistillLanguageServer(LanguageServer):
         self.window_show_message(types.ShowMessageParams(type=kind, message=message))
 
 
-def create_server(base_layers: tuple[Mapping[str, Any], ...] = (), engine: Engine | None = None,
+def create_server(base_layers: tuple[Mapping[str, Any], ...] = (), engine: Engine | EnginePool | None = None,
                   access_token: str | None = None, shared: bool = False) -> DistillLanguageServer:
     """A server with every feature registered (`shared`: one TCP session of many)."""
     from .features import register_all

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .job_options import ACTION_SEARCH_OPTIONS, JOB_MODEL_OPTIONS
 from .profiles import (AUTO, AUTO_PLACEHOLDER, BUILTIN_PROFILES, DEFAULT_COMPLETION_PROFILE, SamplingProfile,
                        validate_profile)
 
@@ -40,6 +41,10 @@ class Settings:
     """Validated settings in force for one session."""
 
     model: str = "auto"
+    completion_model: str = ""
+    action_model: str = ""
+    completion_backend: str = ""
+    action_backend: str = ""
     profile: str = DEFAULT_COMPLETION_PROFILE
     profiles: Mapping[str, SamplingProfile] = field(default_factory=dict)
     max_new_tokens: int = 48
@@ -65,6 +70,9 @@ class Settings:
     explain_profile: str = "coding"
     fix_profile: str = "precise"
     document_profile: str = "precise"
+    action_tries: int = 4
+    action_budget_seconds: float = 30.0
+    parser_repair: bool = True
     backend: str = "local"
     endpoint: str = ""
     remote_model: str = ""
@@ -163,6 +171,7 @@ OPTIONS: tuple[Option, ...] = (
            "a model directory, or a `.gguf` file.",
            lambda v: isinstance(v, str) and v.strip() != "", "a non-empty string",
            env="DISTILL_LSP_MODEL", server_owned=True),
+    *(Option(**fields) for fields in JOB_MODEL_OPTIONS),
     Option("profile", "profile",
            "Sampling profile for completions: auto (greedy on code, coding within comments: measured, see "
            "Measured), greedy, precise, coding, creative or a name from `profiles`.",
@@ -237,6 +246,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("explainProfile", "explain_profile", "Sampling profile for Explain.", _is_str, "a profile name"),
     Option("fixProfile", "fix_profile", "Sampling profile for Fix.", _is_str, "a profile name"),
     Option("documentProfile", "document_profile", "Sampling profile for Document.", _is_str, "a profile name"),
+    *(Option(**fields) for fields in ACTION_SEARCH_OPTIONS),
     Option("backend", "backend",
            "Where generation runs: `local` (the model in this process) or `openai` (an OpenAI-compatible "
            "server: vLLM, SGLang, TGI, llama.cpp, Ollama; see `endpoint`).",

@@ -72,12 +72,35 @@ def make_replacement(
     ``answer`` is the generated text as it came (reasoning and special tokens
     included); ``prompt_opened_think`` says the prompt ended inside ``<think>``.
     """
+    found = proposed_text(text, start, end, answer, language, indent_unit, special_tokens=special_tokens,
+                          prompt_opened_think=prompt_opened_think)
+    if found.new_text is None:
+        return found
+    reason = check_edit(text, found.start, end, found.new_text, lang_ts, kind=kind)
+    if reason is not None:
+        logger.debug("refused %s edit: %s", kind, reason)
+        return ReplacementResult(found.start, end, None, reason, found.reasoning)
+    return found
+
+
+def proposed_text(
+    text: str,
+    start: int,
+    end: int,
+    answer: str,
+    language: str | None,
+    indent_unit: str,
+    *,
+    special_tokens: Iterable[str] = (),
+    prompt_opened_think: bool = False,
+) -> ReplacementResult:
+    """The code the answer proposes for ``text[start:end]``, fitted to the document's
+    indentation but not yet checked (``check_edit``), or why there is none."""
     start, indent, mid_line = _line_start(text, start)
     reasoning, reply = split_reasoning(answer, prompt_opened_think=prompt_opened_think)
     reply = strip_special_tokens(reply, special_tokens)
 
     def refuse(reason: str) -> ReplacementResult:
-        logger.debug("refused %s edit: %s", kind, reason)
         return ReplacementResult(start, end, None, reason, reasoning)
 
     if not reply.strip():
@@ -90,9 +113,6 @@ def make_replacement(
     new_text = _fit(code, indent, indent_unit, mid_line, text[start:end])
     if new_text == text[start:end]:
         return refuse("the model returned the code unchanged")
-    reason = check_edit(text, start, end, new_text, lang_ts, kind=kind)
-    if reason is not None:
-        return refuse(reason)
     return ReplacementResult(start, end, new_text, None, reasoning)
 
 

@@ -104,14 +104,23 @@ def build_messages(
     path: str | None,
     diagnostics: Sequence[str],
     surrounding: str | None,
+    hints: Sequence[str] = (),
+    focus: tuple[int, str] | None = None,
 ) -> list[dict[str, str]]:
-    """The system and user chat messages for one action on ``code``."""
-    user = "\n\n".join(_user_parts(kind, code, language, path, diagnostics, surrounding))
+    """The system and user chat messages for one action on ``code`` (``hints``: what the
+    parser says about it, e.g. ``line 3: missing `)` after `f(a```; ``focus``: a Fix of
+    one line, its 1-based number and text, answered with that line alone)."""
+    parts = _user_parts(kind, code, language, path, diagnostics, surrounding, hints)
+    if focus is not None and kind is ActionKind.FIX:
+        lang = canonical_language(language)
+        parts[-1] = (f"Line {focus[0]} is:\n{fence(focus[1], lang)}\n\nReply with line {focus[0]} corrected, "
+                     f"and nothing else, in one ```{lang or ''} block.")
+    user = "\n\n".join(parts)
     return [{"role": "system", "content": _SYSTEMS[kind]}, {"role": "user", "content": user}]
 
 
 def _user_parts(kind: ActionKind, code: str, language: str | None, path: str | None,
-                diagnostics: Sequence[str], surrounding: str | None) -> list[str]:
+                diagnostics: Sequence[str], surrounding: str | None, hints: Sequence[str] = ()) -> list[str]:
     lang = canonical_language(language)
     name = _DISPLAY_NAMES.get(lang or "", language or "")
     where = f" from `{path}`" if path else ""
@@ -121,6 +130,8 @@ def _user_parts(kind: ActionKind, code: str, language: str | None, path: str | N
     parts.append(f"{name + ' code' if name else 'Code'}{where}:\n{fence(code, lang)}")
     if diagnostics:
         parts.append("Diagnostics reported for this code:\n" + "\n".join(f"- {d}" for d in diagnostics))
+    if hints:
+        parts.append("The parser reports:\n" + "\n".join(f"- {h}" for h in hints))
     parts.append(_task(kind, lang))
     return parts
 

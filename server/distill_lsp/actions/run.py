@@ -57,6 +57,13 @@ class ActionInput:
     title: str = "Explanation"
     context_lines: int = 0
     """Lines of the code around the target shown to the model (for a bare selection)."""
+    hints: tuple[str, ...] = ()
+    """What the parser says about the code (``line 3: missing `)` after ...``), for the prompt."""
+    focus_row: int | None = None
+    """Fix one line: the 0-based row of `code` the model rewrites alone (None: the whole code)."""
+    lead: str = ""
+    """The start of the answer's code, written for the model after the opening fence (the
+    lines before the first error; a definition's header and the docstring's quotes)."""
 
     @property
     def code(self) -> str:
@@ -72,6 +79,14 @@ class ActionConfig:
     """Most tokens spent inside ``<think>`` before ``</think>`` is forced."""
     include_reasoning: str = "collapsed"
     seed: int | None = None
+    tries: int = 1
+    """Fix / Document: most candidates generated (the first greedy, the rest sampled); 1: one-shot."""
+    budget_s: float = 0.0
+    """Fix / Document: no try starts after this many seconds, and a running one stops (0: none)."""
+    parser_repair: bool = False
+    """Fix: a one-token insertion the parser finds (and finds alone) is offered before any model try."""
+    deadline: float | None = None
+    """`time.perf_counter()` after which a generation stops (set per try by the search)."""
 
 
 @dataclass
@@ -90,6 +105,12 @@ class ActionOutput:
     new_tokens: int = 0
     stop_reason: str = ""
     timings: dict[str, float] = field(default_factory=dict)
+    tries: int = 1
+    """Model generations the accepted candidate took (0: the parser's repair, no model)."""
+    attempts: list[str] = field(default_factory=list)
+    """One line per candidate tried: how it was made and what became of it."""
+    repaired_by: str = "model"
+    """``model`` or ``parser`` (a one-token insertion)."""
 
 
 class _Monitor:
@@ -97,7 +118,8 @@ class _Monitor:
     and the end of the code block an edit needs."""
 
     def __init__(self, progress: Progress | None, *, thinking: bool, reasoning_cap: int | None,
-                 answer_cap: int, lead: str = "", stop_at_fence: bool = False, done: int = 0) -> None:
+                 answer_cap: int, lead: str = "", stop_at_fence: bool = False, done: int = 0,
+                 deadline: float | None = None) -> None:
         self.progress = progress
         self.thinking = thinking
         self.reasoning_cap = reasoning_cap
@@ -105,11 +127,14 @@ class _Monitor:
         self.lead = lead
         self.stop_at_fence = stop_at_fence
         self.done = done
+        self.deadline = deadline
         self.steps = self.answer_steps = 0
         self.capped = False
 
     def __call__(self, text: str) -> bool:
         self.steps += 1
+        if self.deadline is not None and time.perf_counter() > self.deadline:
+            return True
         in_think = still_thinking(text, self.thinking)
         self.answer_steps += not in_think
         if self.progress is not None:
@@ -156,7 +181,16 @@ def action_messages(job: ActionInput) -> list[dict[str, str]]:
     """The chat messages of one action."""
     context = surrounding(job.text, job.start, job.end, job.context_lines)
     return build_messages(job.kind, code=job.code, language=job.language.name if job.language else None,
-                          path=job.path, diagnostics=job.diagnostics, surrounding=context)
+                          path=job.path, diagnostics=job.diagnostics, surrounding=context, hints=job.hints,
+                          focus=focus_of(job))
+
+
+def focus_of(job: ActionInput) -> tuple[int, str] | None:
+    """(1-based number, text) of the line a one-line Fix rewrites."""
+    lines = job.code.split("\n")
+    if job.focus_row is None or not 0 <= job.focus_row < len(lines):
+        return None
+    return job.focus_row + 1, lines[job.focus_row]
 
 
 def build_prompt(job: ActionInput, tokenizer: Any) -> str:
@@ -189,12 +223,12 @@ def generate_capped(backend: Backend, prompt: str, token: CancelToken, config: A
     if not prompt_opens_think(prompt):
         result = _phase(backend, prompt + prefix, token, config, config.max_new_tokens, request_id, _Monitor(
             progress, thinking=False, reasoning_cap=config.reasoning_tokens, answer_cap=config.max_new_tokens,
-            lead=prefix, stop_at_fence=fence))
+            lead=prefix, stop_at_fence=fence, deadline=config.deadline))
         return Generated(prefix + result.text, result.prompt_tokens, result.new_tokens, result.stop_reason)
     done = Generated("")
     if config.reasoning_tokens > 0:
         monitor = _Monitor(progress, thinking=True, reasoning_cap=config.reasoning_tokens,
-                           answer_cap=config.max_new_tokens, stop_at_fence=fence)
+                           answer_cap=config.max_new_tokens, stop_at_fence=fence, deadline=config.deadline)
         first = _phase(backend, prompt, token, config, config.max_new_tokens + config.reasoning_tokens,
                        request_id, monitor)
         done = Generated(first.text, first.prompt_tokens, first.new_tokens, first.stop_reason)
@@ -204,7 +238,7 @@ def generate_capped(backend: Backend, prompt: str, token: CancelToken, config: A
     forced = done.text.rstrip() + FORCED_CLOSE + prefix
     second = _phase(backend, prompt + forced, token, config, config.max_new_tokens, request_id, _Monitor(
         progress, thinking=False, reasoning_cap=None, answer_cap=config.max_new_tokens, lead=prefix,
-        stop_at_fence=fence, done=done.new_tokens))
+        stop_at_fence=fence, done=done.new_tokens, deadline=config.deadline))
     return Generated(forced + second.text, done.prompt_tokens or second.prompt_tokens,
                      done.new_tokens + second.new_tokens, second.stop_reason, reasoning_capped=True)
 
@@ -221,7 +255,7 @@ def generate_chat(backend: Backend, job: ActionInput, token: CancelToken, config
     prompt = render_prompt(getattr(backend, "tokenizer", None), messages)
     fence = job.kind is not ActionKind.EXPLAIN
     monitor = _Monitor(progress, thinking=False, reasoning_cap=None, answer_cap=config.max_new_tokens,
-                       stop_at_fence=fence)
+                       stop_at_fence=fence, deadline=config.deadline)
     result = _phase(backend, prompt, token, config, config.max_new_tokens + config.reasoning_tokens, request_id,
                     monitor, messages=tuple(messages))
     text = result.text
@@ -269,8 +303,8 @@ def run(job: ActionInput, backend: Backend, token: CancelToken, config: ActionCo
     else:
         prompt = build_prompt(job, getattr(backend, "tokenizer", None))
         opened = prompt_opens_think(prompt)
-        out = generate_capped(backend, prompt, token, config, answer_prefix(job.kind, job.language), progress,
-                              request_id)
+        out = generate_capped(backend, prompt, token, config, answer_prefix(job.kind, job.language) + job.lead,
+                              progress, request_id)
     logger.debug("%s: %s raw answer %r", request_id, job.kind, out.text)
     if token.cancelled:
         result = ActionOutput(job.kind, out.text, cancelled=True)

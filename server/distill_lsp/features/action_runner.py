@@ -19,7 +19,8 @@ from pygls.exceptions import JsonRpcContentModified, JsonRpcException
 
 from ..actions.edits import ReplacementResult
 from ..actions.prompts import ActionKind
-from ..actions.run import ActionConfig, ActionError, ActionInput, ActionOutput, run
+from ..actions.run import ActionConfig, ActionError, ActionInput, ActionOutput
+from ..actions.search import run_action
 from ..document_store import Document
 from ..engine.types import CancelToken, EngineError, StopReason
 from ..json_data import to_json_data
@@ -89,6 +90,7 @@ class ProgressBar:
         self.active = False
         self._loop = asyncio.get_running_loop()
         self._last = 0.0
+        self._phase = ""
 
     async def begin(self, title: str) -> None:
         if not await begin_progress(self.ls, self.token, title, "waiting for the model", cancellable=True,
@@ -103,11 +105,12 @@ class ProgressBar:
             self.cancel.cancel(StopReason.CANCELLED)
 
     def update(self, tokens: int, phase: str) -> None:
-        """Called on the engine worker for every token; reports at most every 0.2 s."""
+        """Called on the engine worker for every token; reports at most every 0.2 s, and
+        always when the phase changes (a new try of a Fix, reasoning to answer)."""
         now = time.monotonic()
-        if not self.active or (now - self._last < PROGRESS_EVERY_S and tokens > 1):
+        if not self.active or (now - self._last < PROGRESS_EVERY_S and tokens > 1 and phase == self._phase):
             return
-        self._last = now
+        self._last, self._phase = now, phase
         value = types.WorkDoneProgressReport(message=f"{tokens} tokens ({phase})", cancellable=True,
                                              percentage=min(99, tokens * 100 // self.budget))
         self._loop.call_soon_threadsafe(self._report, value)
@@ -133,7 +136,8 @@ def action_config(ls: DistillLanguageServer, kind: ActionKind) -> ActionConfig:
             ActionKind.DOCUMENT: s.document_profile}[kind]
     profile = s.sampling_profile(name)
     return ActionConfig(profile=profile, max_new_tokens=profile.max_new_tokens or s.action_max_new_tokens,
-                        reasoning_tokens=s.reasoning_tokens, include_reasoning=s.include_reasoning)
+                        reasoning_tokens=s.reasoning_tokens, include_reasoning=s.include_reasoning,
+                        tries=s.action_tries, budget_s=s.action_budget_seconds, parser_repair=s.parser_repair)
 
 
 def make_input(data: ActionData, doc: Document) -> ActionInput:
@@ -165,12 +169,13 @@ def check_unchanged(ls: DistillLanguageServer, doc: Document, when: str) -> None
 async def perform(ls: DistillLanguageServer, data: ActionData) -> PerformedAction:
     """Run the action on the engine; refused when stale, not ready or cancelled."""
     current(ls, data)
-    if (not_ready := await wait_for_model(ls, data.kind.value)) is not None:
+    if (not_ready := await wait_for_model(ls, data.kind.value, ls.action_engine)) is not None:
         refuse(ls, not_ready)
     doc = current(ls, data)  # (the user may have typed while the model loaded)
     job = make_input(data, doc)
     config, token, request_id = action_config(ls, data.kind), CancelToken(), ls.next_request_id()
-    bar = ProgressBar(ls, token, config.max_new_tokens + config.reasoning_tokens)
+    tries = config.tries if data.kind is not ActionKind.EXPLAIN else 1
+    bar = ProgressBar(ls, token, (config.max_new_tokens + config.reasoning_tokens) * tries)
     await bar.begin(f"distill-lsp: {data.kind.value}")
     result = await _generate(ls, job, config, token, bar, request_id)
     if result.cancelled:
@@ -179,13 +184,16 @@ async def perform(ls: DistillLanguageServer, data: ActionData) -> PerformedActio
     logger.debug("%s: %s prompt_tokens=%d new_tokens=%d capped=%s %s %.0f ms", request_id, data.kind,
                  result.prompt_tokens, result.new_tokens, result.reasoning_capped, result.stop_reason,
                  result.timings.get("total_ms", 0))
+    if data.kind is not ActionKind.EXPLAIN:
+        ls.window_log_message(types.LogMessageParams(types.MessageType.Info, tries_line(data.kind, result)))
     return PerformedAction(result, doc)
 
 
 async def _generate(ls: DistillLanguageServer, job: ActionInput, config: ActionConfig, token: CancelToken,
                     bar: ProgressBar, request_id: str) -> ActionOutput:
-    future = ls.engine.submit(lambda backend, tok: run(job, backend, tok, config, bar.update, request_id),
-                              key=f"{job.path}#action-{request_id}", token=token)
+    future = ls.action_engine.submit(
+        lambda backend, tok: run_action(job, backend, tok, config, bar.update, request_id),
+        key=f"{job.path}#action-{request_id}", token=token)
     outcome = "done"
     try:
         result = await asyncio.wrap_future(future)
@@ -199,6 +207,15 @@ async def _generate(ls: DistillLanguageServer, job: ActionInput, config: ActionC
     finally:
         bar.end(outcome)
     return result if result is not None else ActionOutput(job.kind, "", cancelled=True)
+
+
+def tries_line(kind: ActionKind, result: ActionOutput) -> str:
+    """The log line of a Fix / Document: what each try gave, and how many the edit took."""
+    replacement = result.replacement
+    head = (f"{kind.value}: offered after {result.tries} model {'try' if result.tries == 1 else 'tries'} "
+            f"({result.repaired_by})" if replacement is not None and replacement.ok
+            else f"{kind.value}: nothing offered after {result.tries} model tries")
+    return head + "".join(f"\n  {line}" for line in result.attempts)
 
 
 def workspace_edit(ls: DistillLanguageServer, doc: Document, replacement: ReplacementResult) -> types.WorkspaceEdit:

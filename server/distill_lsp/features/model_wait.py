@@ -9,7 +9,7 @@ import logging
 import uuid
 from typing import TYPE_CHECKING
 
-from ..engine.worker import EngineState
+from ..engine.worker import EngineSession, EngineState
 from .progress import begin_progress, end_progress
 
 if TYPE_CHECKING:
@@ -20,10 +20,10 @@ logger = logging.getLogger(__name__)
 RETRY_HINT = "change the settings or run the distill.reload command to try again"
 
 
-async def wait_for_model(ls: DistillLanguageServer, title: str) -> str | None:
-    """None once the model is ready; otherwise why it is not (failed, or still loading
-    after `loadWaitSeconds`)."""
-    engine = ls.engine
+async def wait_for_model(ls: DistillLanguageServer, title: str, engine: EngineSession | None = None) -> str | None:
+    """None once the model (of `engine`, default the completion one) is ready; otherwise why
+    it is not (failed, or still loading after `loadWaitSeconds`)."""
+    engine = engine or ls.engine
     if engine.ready:
         return None
     loading = engine.load_in_progress()

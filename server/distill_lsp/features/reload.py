@@ -22,7 +22,8 @@ def register(server: DistillLanguageServer) -> None:
 
 def reload_model(ls: DistillLanguageServer) -> dict[str, Any]:
     """Start the load; answers at once with the engine's state (distill/status follows)."""
-    state = ls.engine.state
+    states = {engine.state for engine in ls.engines().values()}
+    state = EngineState.FAILED if EngineState.FAILED in states else ls.engine.state
     if ls.shared and state in (EngineState.READY, EngineState.LOADING):
         return {"reloading": False, "state": state.value,
                 "reason": "this server is shared: only a model that failed to load is loaded again"}

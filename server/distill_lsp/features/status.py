@@ -15,6 +15,9 @@ import threading
 import tracemalloc
 from typing import TYPE_CHECKING, Any, cast
 
+from ..engine.roles import COMPLETION, role_settings
+from .models_status import models_status
+
 if TYPE_CHECKING:
     from ..server import DistillLanguageServer
 
@@ -55,10 +58,11 @@ def server_status(ls: DistillLanguageServer) -> dict[str, Any]:
             "hits": prefix.hits, "misses": prefix.misses},
         "debounceMs": settings.debounce_ms,
         "suggestions": ls.suggestion_stats.as_dict(),
-        "speculation": {"enabled": settings.speculates(), "ready": ls.speculations.ready(),
+        "speculation": {"enabled": role_settings(settings, COMPLETION).speculates(), "ready": ls.speculations.ready(),
                         **ls.speculations.figures()},
         "memory": _memory(info.device if info is not None else "cpu"),
         "sharedEngine": engine_status(ls),
+        "models": models_status(ls),
     }
 
 

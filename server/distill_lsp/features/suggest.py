@@ -20,6 +20,7 @@ from lsprotocol import types
 from ..completion import pipeline
 from ..completion.speculation import accepted
 from ..completion.types import CompletionConfig, Snapshot, Suggestion
+from ..engine.roles import COMPLETION, role_settings
 from ..context.positions import position_at
 from ..engine.types import Backend, CancelToken, EngineError, StopReason
 
@@ -118,7 +119,7 @@ def speculate(ls: DistillLanguageServer, placed: PlacedSuggestion, item_id: str)
     snap, text = placed.snapshot, placed.suggestion.text
     after = snap.text[:snap.offset] + text + snap.text[snap.offset:]
     ls.suggestion_stats.expect(snap.uri, item_id, after, snap.offset + len(text))
-    if placed.config is None or not text or not ls.settings.speculates():
+    if placed.config is None or not text or not role_settings(ls.settings, COMPLETION).speculates():
         return
     speculation = ls.speculations.expect(snap, text, placed.config, item_id)
     background = dataclasses.replace(placed.config, background=True)
