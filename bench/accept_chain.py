@@ -141,7 +141,7 @@ def main() -> None:
     parser.add_argument("--chains", type=int, default=10)
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--think-ms", default="500,1500", help="the user's reading times to run, in ms")
-    parser.add_argument("--typing-runs", type=int, default=3)
+    parser.add_argument("--typing-runs", type=int, default=5)
     parser.add_argument("--lsp-tokens", type=int, default=24)
     parser.add_argument("--keystrokes", type=int, default=40)
     parser.add_argument("--threads", type=int, default=0)
