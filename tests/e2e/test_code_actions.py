@@ -138,7 +138,8 @@ async def test_the_missing_colon_is_fixed_by_the_parser_at_once(smol: LanguageCl
     resolved = await asyncio.wait_for(smol.code_action_resolve_async(fix), 240)
     assert apply_workspace_edit(BROKEN_PY, uri, resolved.edit) == GOOD_PY
     [edit] = resolved.edit.document_changes[0].edits
-    assert edit.new_text == "    for v in values:\n"  # the line it changes, nothing else
+    end_of_for = types.Position(2, len("    for v in values"))
+    assert (edit.new_text, edit.range.start, edit.range.end) == (":", end_of_for, end_of_for)  # the colon, nothing else
 
 
 async def test_the_models_fix_parses_or_is_refused_after_its_tries(smol: LanguageClient) -> None:

@@ -23,6 +23,7 @@ def test_short_soak_reports_every_figure(tmp_path: Path) -> None:
     assert report["with_suggestion"] > 0 and report["p95_first_ms"] > 0
     series = report["memory_series"]
     assert [point["request"] for point in series] == [4, 10, 20]
-    assert all(point["rssMiB"] > 100 and point["heapInUseMiB"] > 0 and point["prefixEntries"] == 1
+    # one document: its key/value cache, and at most one more for its speculation
+    assert all(point["rssMiB"] > 100 and point["heapInUseMiB"] > 0 and point["prefixEntries"] in (1, 2)
                for point in series)
     assert "request=10  rssMiB=" in run.stdout and ("targets met" in run.stdout or "TARGETS MISSED" in run.stdout)

@@ -87,7 +87,10 @@ async def test_completions_and_actions_reach_their_own_model(two: LanguageClient
         types.TextDocumentIdentifier(uri), types.Range(here, here), types.CodeActionContext(diagnostics=[])))
     explain = next(a for a in listed if a.title == "Explain this")
     resolved = await asyncio.wait_for(two.code_action_resolve_async(explain), 300)
-    assert resolved is not None
+    assert resolved is not None and resolved.command is not None and resolved.command.command == "distill.explain"
+    # Explain runs when the editor executes the action's command: on the actions model
+    await asyncio.wait_for(two.workspace_execute_command_async(types.ExecuteCommandParams(
+        command=resolved.command.command, arguments=resolved.command.arguments)), 300)
     final = (await status(two))["models"]
     assert final["actions"]["prefixEntries"] >= 1 and final["actions"]["pending"] == 0
     assert final["completion"]["prefixEntries"] == after["completion"]["prefixEntries"]

@@ -204,8 +204,9 @@ class Engine:
         return len(dropped) + running
 
     def pending(self) -> int:
+        """Jobs queued or running for a request (speculative idle work is not counted)."""
         with self._cv:
-            return len(self._queue) + (self._running is not None)
+            return len(self._queue) + (self._running is not None and not self._running.idle)
 
     def close(self) -> None:
         with self._cv:
