@@ -81,6 +81,10 @@ class Settings:
     connect_timeout: float = 3.0
     first_token_timeout: float = 30.0
     total_timeout: float = 120.0
+    workspace_context: bool = True
+    workspace_max_files: int = 20_000
+    workspace_max_file_kb: int = 200
+    workspace_index_mb: int = 64
 
     def sampling_profile(self, name: str | None = None) -> SamplingProfile:
         """The profile called `name` (default: the active one), user-defined first."""
@@ -142,6 +146,10 @@ def _is_str(v: Any) -> bool:
 
 def _is_number(lo: float, hi: float) -> Callable[[Any], bool]:
     return lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and lo <= v <= hi
+
+
+def _is_bool(v: Any) -> bool:
+    return isinstance(v, bool)
 
 
 def _is_env_name(v: Any) -> bool:
@@ -272,6 +280,19 @@ OPTIONS: tuple[Option, ...] = (
            _is_number(0.1, 3600), "seconds in [0.1, 3600]", server_owned=True),
     Option("totalTimeout", "total_timeout", "backend `openai`: most seconds one generation may take.",
            _is_number(0.1, 3600), "seconds in [0.1, 3600]", server_owned=True),
+    Option("workspaceContext", "workspace_context",
+           "Completions use the workspace: definitions from the files the document imports (read from disk "
+           "within the workspace folders, indexed in the background) and regions of other documents edited "
+           "recently. false: only the open documents.", _is_bool, "true or false"),
+    Option("workspaceMaxFiles", "workspace_max_files",
+           "Most files of the workspace the background index lists.", _is_int(0, 1_000_000),
+           "an integer in [0, 1000000]", server_owned=True),
+    Option("workspaceMaxFileKB", "workspace_max_file_kb",
+           "Workspace files larger than this (KiB) are neither indexed nor read.", _is_int(1, 100_000),
+           "an integer in [1, 100000]", server_owned=True),
+    Option("workspaceIndexMB", "workspace_index_mb",
+           "Memory the workspace index may hold (MiB): outlines are evicted, least recently used, beyond it.",
+           _is_int(1, 65536), "an integer in [1, 65536]", server_owned=True),
 )
 
 _BY_KEY = {o.key: o for o in OPTIONS}
