@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from tree_sitter import Parser
@@ -73,7 +73,6 @@ class IndexStats:
     """Files left out of the last build (too large, unreadable, or the memory cap reached)."""
     evictions: int = 0
     limit_bytes: int = DEFAULT_INDEX_MB * 2**20
-    extra: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
         return {"state": self.state, "files": self.files, "names": self.names, "definitions": self.definitions,

@@ -34,7 +34,7 @@ DEFAULT_IGNORED = ("node_modules", "__pycache__")
 class WorkspaceLimits:
     """Caps on what the workspace reader takes from disk."""
 
-    max_file_bytes: int = 200_000
+    max_file_bytes: int = 200 * 1024
     """Files larger than this are neither indexed nor read."""
     max_files: int = 20_000
     """The background index lists at most this many source files."""
