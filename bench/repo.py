@@ -179,7 +179,11 @@ async def run_server(system: str, options: dict[str, Any], plan: list[tuple[Proj
                                                         options.get("workspaceContext", True))
             old = project.root
             for case in cases:
-                text, ms = await ask_at(client, case, timeout)
+                try:
+                    text, ms = await ask_at(client, case, timeout)
+                except TimeoutError:  # counted as an empty answer, and the run goes on
+                    text, ms = "", timeout * 1000
+                    logger.warning("%s: %s timed out", system, case.id)
                 outcomes.append(Outcome(system, case.language, case.kind, text, case.target, ms))
                 print(f"{system:<8} {case.id:<60} {outcomes[-1].similarity:.2f} {ms:6.0f} ms", file=sys.stderr,
                       flush=True)
@@ -317,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="holes per Python project (six of them); the other languages' one project each get 3x")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--set", action="append", default=[], metavar="KEY=JSON", help="a setting for both servers")
-    p.add_argument("--timeout", type=float, default=120.0)
+    p.add_argument("--timeout", type=float, default=300.0, help="seconds per request (a timeout counts as empty)")
     p.add_argument("--skip-naive", action="store_true")
     p.add_argument("--json", type=Path)
     args = p.parse_args(argv)
