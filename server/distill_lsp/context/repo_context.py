@@ -37,6 +37,8 @@ GLOBAL_FACTOR = 0.5
 MAX_GLOBAL_FILES = 3
 """A name defined in more files than this is too common to look up outside the imports."""
 MAX_NAMES = 48
+MAX_CANDIDATES = 24
+"""The best this many definitions are tried for the budget (each is counted with the tokenizer)."""
 
 
 @dataclass(frozen=True)
@@ -191,7 +193,7 @@ def pack(snippets: Sequence[RepoSnippet], limit: int, count: CountTokens,
     sources: set[str] = set()
     classes: set[tuple[str, str]] = set()
     used = 0
-    for snippet in snippets:
+    for snippet in snippets[:MAX_CANDIDATES]:
         if any(t.text == snippet.text and t.source == snippet.source for t in taken):
             continue
         cost = count(snippet.text + "\n") + (0 if snippet.source in sources else count(heading(snippet.source)))

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,7 @@ from .languages import detect_language
 
 logger = logging.getLogger(__name__)
 
+RESOLVE_TTL_S = 2.0
 DEFAULT_IGNORED = ("node_modules", "__pycache__")
 """Directories skipped even without a .gitignore saying so (dependencies, byte code)."""
 
@@ -48,6 +50,7 @@ class WorkspaceFiles:
         self._lock = threading.Lock()
         self._roots: tuple[Path, ...] = ()
         self._rules: dict[Path, IgnoreRules] = {}
+        self._resolved: dict[str, tuple[float, Path | None]] = {}
 
     # -- folders ------------------------------------------------------------------------
     @property
@@ -65,6 +68,7 @@ class WorkspaceFiles:
         with self._lock:
             self._roots = tuple(resolved)
             self._rules = {}
+            self._resolved = {}
         logger.info("workspace folders: %s", ", ".join(map(str, resolved)) or "(none)")
 
     def add_root(self, path: str | os.PathLike[str]) -> None:
@@ -84,7 +88,27 @@ class WorkspaceFiles:
         return None
 
     def resolve(self, path: str | os.PathLike[str]) -> Path | None:
-        """`path` resolved, when it is a readable file of the workspace that is not ignored."""
+        """`path` resolved, when it is a readable file of the workspace that is not ignored
+        (remembered for `RESOLVE_TTL_S`: completions ask about the same imports at every keystroke)."""
+        key = os.fspath(path)
+        now = time.monotonic()
+        with self._lock:
+            hit = self._resolved.get(key)
+        if hit is not None and now - hit[0] < RESOLVE_TTL_S:
+            return hit[1]
+        found = self._resolve(path)
+        with self._lock:
+            if len(self._resolved) > 4096:
+                self._resolved.clear()
+            self._resolved[key] = (now, found)
+        return found
+
+    def forget(self, path: str | os.PathLike[str]) -> None:
+        """Drop what `resolve` remembers of `path` (it changed on disk)."""
+        with self._lock:
+            self._resolved.pop(os.fspath(path), None)
+
+    def _resolve(self, path: str | os.PathLike[str]) -> Path | None:
         real = Path(os.path.realpath(path))
         root = self.root_of(real)
         if root is None or not real.is_file():
