@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from .job_options import ACTION_SEARCH_OPTIONS, JOB_MODEL_OPTIONS
+from .workspace_options import WORKSPACE_OPTIONS
 from .profiles import (AUTO, AUTO_PLACEHOLDER, BUILTIN_PROFILES, DEFAULT_COMPLETION_PROFILE, SamplingProfile,
                        validate_profile)
 
@@ -146,10 +147,6 @@ def _is_str(v: Any) -> bool:
 
 def _is_number(lo: float, hi: float) -> Callable[[Any], bool]:
     return lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and lo <= v <= hi
-
-
-def _is_bool(v: Any) -> bool:
-    return isinstance(v, bool)
 
 
 def _is_env_name(v: Any) -> bool:
@@ -280,19 +277,7 @@ OPTIONS: tuple[Option, ...] = (
            _is_number(0.1, 3600), "seconds in [0.1, 3600]", server_owned=True),
     Option("totalTimeout", "total_timeout", "backend `openai`: most seconds one generation may take.",
            _is_number(0.1, 3600), "seconds in [0.1, 3600]", server_owned=True),
-    Option("workspaceContext", "workspace_context",
-           "Completions use the workspace: definitions from the files the document imports (read from disk "
-           "within the workspace folders, indexed in the background) and regions of other documents edited "
-           "recently. false: only the open documents.", _is_bool, "true or false"),
-    Option("workspaceMaxFiles", "workspace_max_files",
-           "Most files of the workspace the background index lists.", _is_int(0, 1_000_000),
-           "an integer in [0, 1000000]", server_owned=True),
-    Option("workspaceMaxFileKB", "workspace_max_file_kb",
-           "Workspace files larger than this (KiB) are neither indexed nor read.", _is_int(1, 100_000),
-           "an integer in [1, 100000]", server_owned=True),
-    Option("workspaceIndexMB", "workspace_index_mb",
-           "Memory the workspace index may hold (MiB): outlines are evicted, least recently used, beyond it.",
-           _is_int(1, 65536), "an integer in [1, 65536]", server_owned=True),
+    *(Option(**fields) for fields in WORKSPACE_OPTIONS),
 )
 
 _BY_KEY = {o.key: o for o in OPTIONS}
