@@ -20,6 +20,7 @@ from .access import token_gate
 from .completion.cache import TypedAheadCache
 from .completion.speculation import Speculations
 from .completion.types import Snapshot
+from .context.repo_session import RepoSession
 from .document_store import DocumentStore
 from .engine.factory import model_key, make_backend_factory
 from .engine.roles import ACTIONS, COMPLETION, EnginePool, one_at_a_time, role_settings
@@ -72,6 +73,8 @@ class DistillLanguageServer(LanguageServer):
         """Inline suggestions shown and accepted in this session (`features/accepts.py`)."""
         self.speculations = Speculations()
         """Next suggestions computed ahead, as if the shown ones were accepted (`features/suggest.py`)."""
+        self.repo = RepoSession()
+        """Workspace folders, their index and the recent edits (`features/workspace.py`)."""
 
     # -- settings -------------------------------------------------------------------
     def update_settings(self, layer: Any, origin: str) -> Settings:
@@ -167,7 +170,8 @@ class DistillLanguageServer(LanguageServer):
         return Snapshot(uri=doc.key, version=doc.version, text=doc.text,
                         offset=doc.offset_at(position.line, position.character), lang=doc.lang, tree=doc.tree,
                         other_docs=others, automatic=automatic, memory=self.documents.memory(doc.key),
-                        remember=partial(self.documents.remember, doc.key), path=doc.path)
+                        remember=partial(self.documents.remember, doc.key), path=doc.path,
+                        repo=self.repo.request(doc.path, others))
 
     def next_request_id(self) -> str:
         return f"c{next(self._request_ids)}"
@@ -177,6 +181,7 @@ class DistillLanguageServer(LanguageServer):
         cancelled = self.engine.end()  # (a model load is shared: it goes on for the other sessions)
         if self.action_engine is not self.engine:
             cancelled += self.action_engine.end()
+        self.repo.stop()
         self.documents.clear()
         self.typed_ahead = TypedAheadCache()
         self.suggestion_stats = SuggestionStats()

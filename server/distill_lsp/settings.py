@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from .job_options import ACTION_SEARCH_OPTIONS, JOB_MODEL_OPTIONS
+from .workspace_options import WORKSPACE_OPTIONS
 from .profiles import (AUTO, AUTO_PLACEHOLDER, BUILTIN_PROFILES, DEFAULT_COMPLETION_PROFILE, SamplingProfile,
                        validate_profile)
 
@@ -81,6 +82,10 @@ class Settings:
     connect_timeout: float = 3.0
     first_token_timeout: float = 30.0
     total_timeout: float = 120.0
+    workspace_context: bool = True
+    workspace_max_files: int = 20_000
+    workspace_max_file_kb: int = 200
+    workspace_index_mb: int = 64
 
     def sampling_profile(self, name: str | None = None) -> SamplingProfile:
         """The profile called `name` (default: the active one), user-defined first."""
@@ -272,6 +277,7 @@ OPTIONS: tuple[Option, ...] = (
            _is_number(0.1, 3600), "seconds in [0.1, 3600]", server_owned=True),
     Option("totalTimeout", "total_timeout", "backend `openai`: most seconds one generation may take.",
            _is_number(0.1, 3600), "seconds in [0.1, 3600]", server_owned=True),
+    *(Option(**fields) for fields in WORKSPACE_OPTIONS),
 )
 
 _BY_KEY = {o.key: o for o in OPTIONS}

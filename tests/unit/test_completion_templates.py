@@ -59,3 +59,47 @@ def test_fim_can_be_turned_off() -> None:
     assert not template.is_fim
     assert template.render(CTX) == "import os\ndef f(x):\n    return "
     assert "<|fim_middle|>" in template.stop_tokens
+
+
+def built_tokenizer(special: list[str]):
+    """A real (tiny, word-level) fast tokenizer holding `special` as special tokens."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    words = ["def", "f", "x", "return", "class", "A", "a.py", "b.py", "repo", "[UNK]"]
+    core = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="[UNK]"))
+    core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=core, unk_token="[UNK]")
+    tokenizer.add_special_tokens({"additional_special_tokens": special})
+    return tokenizer
+
+
+REPO_CTX = PromptContext(prefix="def f(x):\n    return ", suffix="\n", header="# a.py\nclass A: ...\n# b.py\nimport os\n",
+                         files=(("a.py", "class A: ...\n"),), local_header="import os\n", path="b.py",
+                         repo_name="repo")
+
+
+@pytest.mark.parametrize(("special", "model_type", "rendered"), [
+    (QWEN, "qwen2", "<|repo_name|>repo\n<|file_sep|>a.py\nclass A: ...\n<|file_sep|>b.py\n"
+                    "<|fim_prefix|>import os\ndef f(x):\n    return <|fim_suffix|>\n<|fim_middle|>"),
+    (STARCODER + ["<repo_name>"], "starcoder2", "<repo_name>repo<file_sep>a.py\nclass A: ...\n<file_sep>"
+                                                "<fim_prefix>b.py\nimport os\ndef f(x):\n    return <fim_suffix>\n<fim_middle>"),
+    (SMOLLM2, "llama", "<repo_name>repo<file_sep>a.py\nclass A: ...\n<file_sep>b.py\nimport os\ndef f(x):\n    return "),
+    (DEEPSEEK, "llama", "<｜fim▁begin｜># a.py\nclass A: ...\n# b.py\nimport os\ndef f(x):\n    return <｜fim▁hole｜>\n"
+                        "<｜fim▁end｜>"),
+])
+def test_repository_templates_by_token(special, model_type, rendered) -> None:
+    tokenizer = built_tokenizer(special)
+    template = select_template(tokenizer.all_special_tokens, model_type)
+    prompt = template.render(REPO_CTX)
+    assert prompt == rendered
+    if template.repo is not None:  # each repository token is one token of this tokenizer
+        ids = tokenizer.encode(prompt, add_special_tokens=False)
+        for token in (template.repo.repo_name, template.repo.file_sep):
+            assert tokenizer.convert_tokens_to_ids(token) in ids
+
+
+def test_repository_layout_only_with_other_files() -> None:
+    template = select_template(built_tokenizer(QWEN).all_special_tokens, "qwen2")
+    assert template.repo is not None
+    assert template.render(CTX) == "<|fim_prefix|>import os\ndef f(x):\n    return <|fim_suffix|>\n\nprint(f(2))\n<|fim_middle|>"

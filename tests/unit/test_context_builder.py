@@ -196,7 +196,7 @@ def test_unused_shares_flow_to_the_prefix() -> None:
 
 def test_suffix_keeps_nearest_lines_within_its_share() -> None:
     text = "x = 1\n" + "".join(f"after {i} a b c\n" for i in range(100))
-    shares = ContextShares(prefix=0.5, suffix=0.2)
+    shares = ContextShares(prefix=0.25, suffix=0.2)
     ctx = build_context(text, 5, None, None, [], words, 100, shares)
     assert ctx.suffix.startswith("\nafter 0 a b c\nafter 1")
     assert words(ctx.suffix) <= 20

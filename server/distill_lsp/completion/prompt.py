@@ -82,9 +82,12 @@ def plan(snap: Snapshot, backend: Backend, config: CompletionConfig) -> Plan | S
     template = template_for(backend.info)
     budget = prompt_budget(config.context_tokens, backend.info.context_length, config.max_new_tokens,
                            on_cpu=str(getattr(backend.info, "device", "")).startswith("cpu"))
+    repo = snap.repo
     ctx = build_context(snap.text, snap.offset, snap.lang, snap.tree, snap.other_docs,
-                        backend.count_tokens, budget, config.shares, path=snap.path or None,
-                        memory=snap.memory)
+                        backend.count_tokens, budget, config.shares,
+                        path=(repo.display_path if repo and repo.display_path else snap.path) or None,
+                        memory=snap.memory, workspace=repo.pieces_for(snap.text, snap.tree, snap.lang) if repo else None,
+                        recent=repo.recent if repo else (), repo_name=repo.repo_name if repo else "")
     prompt, removed = split_trailing_whitespace(template.render(ctx)) if not template.is_fim else (
         template.render(ctx), "")
     if snap.remember is not None:

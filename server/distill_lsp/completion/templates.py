@@ -1,5 +1,7 @@
 """Prompt templates per model family: fill-in-the-middle when the tokenizer has the
-family's FIM tokens, plain prefix continuation otherwise.
+family's FIM tokens, plain prefix continuation otherwise; a repository-level layout (other
+files named by `<|file_sep|>` / `<file_sep>` under `<|repo_name|>` / `<repo_name>`) when
+the tokenizer has those tokens and the context holds other files.
 
 A template only formats text; the tokenizer turns the special-token strings into ids.
 """
@@ -31,6 +33,8 @@ class PromptTemplate:
     fim_middle: str = ""
     stop_tokens: tuple[str, ...] = ()
     """Strings that end a generation (only those the tokenizer knows)."""
+    repo: RepoTokens | None = None
+    """The repository-level tokens the tokenizer has, if any."""
 
     @property
     def is_fim(self) -> bool:
@@ -38,9 +42,46 @@ class PromptTemplate:
 
     def render(self, ctx: PromptContext) -> str:
         """The prompt text; the model's output continues at the cursor."""
+        if self.repo is not None and ctx.files:
+            return self._render_repo(ctx, self.repo)
         if not self.is_fim:
             return ctx.header + ctx.prefix
         return f"{self.fim_prefix}{ctx.header}{ctx.prefix}{self.fim_suffix}{ctx.suffix}{self.fim_middle}"
+
+    def _render_repo(self, ctx: PromptContext, repo: RepoTokens) -> str:
+        """Qwen2.5-Coder: `<|repo_name|>r\n<|file_sep|>a.py\n...<|file_sep|>b.py\n<|fim_prefix|>...`;
+        StarCoder2: `<repo_name>r<file_sep>a.py\n...<file_sep><fim_prefix>b.py\n...`."""
+        name = ctx.repo_name or "repository"
+        files = "".join(f"{repo.file_sep}{path}\n{text}" for path, text in ctx.files)
+        current = ctx.path or "current file"
+        body = ctx.local_header + ctx.prefix
+        if repo.newline:  # Qwen2.5-Coder
+            head = f"{repo.repo_name}{name}\n{files}{repo.file_sep}{current}\n"
+            if not self.is_fim:
+                return head + body
+            return f"{head}{self.fim_prefix}{body}{self.fim_suffix}{ctx.suffix}{self.fim_middle}"
+        head = f"{repo.repo_name}{name}{files}{repo.file_sep}"
+        if not self.is_fim:
+            return f"{head}{current}\n{body}"
+        return f"{head}{self.fim_prefix}{current}\n{body}{self.fim_suffix}{ctx.suffix}{self.fim_middle}"
+
+
+@dataclass(frozen=True)
+class RepoTokens:
+    """A family's repository-level tokens."""
+
+    repo_name: str
+    file_sep: str
+    newline: bool
+    """A newline after the repository's name (Qwen2.5-Coder) or not (StarCoder2)."""
+
+
+REPO_TOKENS = (RepoTokens("<|repo_name|>", "<|file_sep|>", True), RepoTokens("<repo_name>", "<file_sep>", False))
+
+
+def repo_tokens(tokens: Collection[str]) -> RepoTokens | None:
+    """The repository-level tokens the tokenizer has (both of a pair), if any."""
+    return next((r for r in REPO_TOKENS if r.repo_name in tokens and r.file_sep in tokens), None)
 
 
 @dataclass(frozen=True)
@@ -92,7 +133,8 @@ def select_template(special_tokens: Collection[str], model_type: str | None, *,
     if not fim or not found:
         logger.debug("prefix-only template (fim=%s, families with tokens: %s)", fim,
                      [f.name for f in found])
-        return PromptTemplate("prefix-only", stop_tokens=_stops(tokens, found[0] if found else None))
+        return PromptTemplate("prefix-only", stop_tokens=_stops(tokens, found[0] if found else None),
+                              repo=repo_tokens(tokens))
     family = found[0]
     pre, suf, mid = family.text
-    return PromptTemplate(family.name, pre, suf, mid, _stops(tokens, family))
+    return PromptTemplate(family.name, pre, suf, mid, _stops(tokens, family), repo_tokens(tokens))

@@ -11,6 +11,7 @@ from tree_sitter import Tree
 
 from ..context.builder import ContextMemory, ContextShares
 from ..context.languages import LanguageSpec
+from ..context.repo_session import RepoRequest
 from ..profiles import SamplingProfile
 
 MAX_LINES = 12
@@ -37,6 +38,8 @@ class Snapshot:
     automatic: bool = True
     path: str = ""
     """The document's file path (named in the prompt's header); empty: not named."""
+    repo: RepoRequest | None = None
+    """What the completion may use of the workspace and the recent edits (None: nothing)."""
 
     @property
     def prefix(self) -> str:

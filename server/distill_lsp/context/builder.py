@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 
 from tree_sitter import Tree
 
@@ -33,6 +33,9 @@ from .syntax import (
 
 logger = logging.getLogger(__name__)
 
+WorkspacePieces = Callable[[Sequence[str], int, CountTokens, Callable[[str], str]], list[tuple[str, str, int]]]
+"""Given the names near the cursor, a token limit, the counter and a file's heading: pieces
+(source, text, line) of other workspace files that fit (`repo_session.RepoRequest.pieces_for`)."""
 _IDENT = re.compile(r"[^\W\d]\w*")
 _PARTIAL_WORD = re.compile(r"\w+\Z")
 _DEFINED = re.compile(r"\b(?:def|class|function|func|fn|struct|enum|trait|interface|type)\s+([^\W\d]\w*)")
@@ -59,7 +62,7 @@ class ContextMemory:
 class ContextShares:
     """Fractions of the prompt budget each part may use; unused shares go to the prefix."""
 
-    prefix: float = 0.50
+    prefix: float = 0.25
     """Guaranteed to the text before the cursor (it also receives every unused share)."""
     suffix: float = 0.20
     """Text after the cursor, nearest lines first."""
@@ -71,10 +74,14 @@ class ContextShares:
     """Signatures of definitions referenced near the cursor but defined out of view."""
     other_documents: float = 0.10
     """Snippets of other open documents of the same language, most similar first."""
+    repository: float = 0.20
+    """Definitions from the workspace files the document imports, ranked by the names near the cursor."""
+    recent_edits: float = 0.05
+    """Regions of other documents edited recently, newest first."""
 
     def __post_init__(self) -> None:
         values = [self.prefix, self.suffix, self.scope_headers, self.imports, self.signatures,
-                  self.other_documents]
+                  self.other_documents, self.repository, self.recent_edits]
         if any(v < 0 for v in values) or sum(values) > 1.0 + 1e-9:
             raise ValueError(f"context shares must be >= 0 and sum to at most 1: {values}")
 
@@ -92,6 +99,14 @@ class PromptContext:
     memory: ContextMemory | None = None
     """What this context chose (snippets, window start): pass it back as `memory` for
     the next request on the document, so the choice holds steady while the user types."""
+    files: tuple[tuple[str, str], ...] = ()
+    """The header's pieces of other files as (path, text), in the header's order (for
+    repository-level templates, which name files with their own tokens)."""
+    local_header: str = ""
+    """The header's part from the current file (imports, signatures, scope headers)."""
+    path: str = ""
+    """How the header names the current file."""
+    repo_name: str = ""
 
     @property
     def snippets(self) -> tuple[tuple[str, int], ...]:
@@ -168,6 +183,16 @@ class _Document:
         return found
 
 
+def header_parts(pieces: Sequence[_Piece]) -> tuple[list[tuple[str, str]], str]:
+    """(path, text) per other file in `render_header`'s order, and the current file's part."""
+    foreign = sorted((p for p in pieces if p.source is not None),
+                     key=lambda p: (p.source or "", p.section != "other", p.start, p.text))
+    own = sorted((p for p in pieces if p.source is None), key=lambda p: (_SECTION_ORDER[p.section], p.start))
+    files = [(source or "", "".join(p.text for p in foreign if p.source == source))
+             for source in dict.fromkeys(p.source for p in foreign)]
+    return files, "".join(p.text for p in own)
+
+
 def render_header(pieces: Sequence[_Piece], lang: LanguageSpec | None, path: str | None) -> str:
     """Other documents first, each under a comment naming it; then the current file's
     imports, signatures and scope headers (outermost scope first, next to the prefix).
@@ -178,18 +203,11 @@ def render_header(pieces: Sequence[_Piece], lang: LanguageSpec | None, path: str
     """
     if not pieces or lang is None:
         return ""
-    foreign = sorted((p for p in pieces if p.source is not None),
-                     key=lambda p: (p.source or "", p.section != "other", p.start, p.text))
-    own = sorted((p for p in pieces if p.source is None),
-                 key=lambda p: (_SECTION_ORDER[p.section], p.start))
-    out: list[str] = []
-    for source in dict.fromkeys(p.source for p in foreign):  # sources in path order
-        out.append(lang.comment(source or "") + "\n")
-        out += [p.text for p in foreign if p.source == source]
-    if foreign:
+    files, local = header_parts(pieces)
+    out = [lang.comment(source) + "\n" + text for source, text in files]
+    if files:
         out.append(lang.comment(path if path else "current file") + "\n")
-    out += [p.text for p in own]
-    return "".join(out)
+    return "".join(out) + local
 
 
 def _take(pieces: Sequence[_Piece], limit: int, count: CountTokens,
@@ -213,7 +231,8 @@ def _take(pieces: Sequence[_Piece], limit: int, count: CountTokens,
 def build_context(text: str, offset: int, lang: LanguageSpec | None, tree: Tree | None,
                   other_docs: Sequence[tuple[str, str]], count_tokens: CountTokens, budget: int,
                   shares: ContextShares = ContextShares(), *, path: str | None = None,
-                  memory: ContextMemory | None = None) -> PromptContext:
+                  memory: ContextMemory | None = None, workspace: WorkspacePieces | None = None,
+                  recent: Sequence[tuple[str, str, int]] = (), repo_name: str = "") -> PromptContext:
     """The prompt context around `offset` (a str index into `text`) within `budget` tokens.
 
     `tree` is the parse of `text` (None: no syntax-aware extras); `other_docs` are (path,
@@ -222,6 +241,9 @@ def build_context(text: str, offset: int, lang: LanguageSpec | None, tree: Tree 
     document chose: its snippets rank as if `STICKY_BONUS` more similar (a new one must be
     clearly better to displace them) and its window start holds while it fits, so the
     header and the prompt's start, and with them the key/value cache, survive typing.
+    `recent` are (path, text, line) of regions of other documents edited lately, newest
+    first; `workspace` gives definitions from other files of the workspace. Each takes at
+    most its share; `repo_name` is passed on for repository-level templates.
     """
     offset = min(max(0, offset), len(text))
     budget = max(0, budget)
@@ -241,6 +263,12 @@ def build_context(text: str, offset: int, lang: LanguageSpec | None, tree: Tree 
                                    s.path, s.line))
     snippets = [_Piece("other", s.text, s.path, s.line) for s in ranked]
     pieces = _take(snippets, int(budget * shares.other_documents), count_tokens, lang)
+    pieces += _take([_Piece("other", t, src, line) for src, t, line in recent], int(budget * shares.recent_edits),
+                    count_tokens, lang)
+    if workspace is not None and lang is not None:
+        heading = (lambda source: lang.comment(source) + "\n")
+        pieces += [_Piece("repo", t, src, line)
+                   for src, t, line in workspace(names, int(budget * shares.repository), count_tokens, heading)]
     reserve = int(budget * (shares.scope_headers + shares.imports + shares.signatures))
     head = count_tokens(render_header(pieces, lang, path))
     start = offset - len(anchor_prefix(before, fit_prefix(before, available - head - reserve, count_tokens),
@@ -258,7 +286,8 @@ def build_context(text: str, offset: int, lang: LanguageSpec | None, tree: Tree 
         if not visible:
             break
         pieces = [p for p in pieces if id(p) not in visible]
-    return _enforce(pieces, prefix, suffix, lang, path, count_tokens, budget, before)
+    ctx = _enforce(pieces, prefix, suffix, lang, path, count_tokens, budget, before)
+    return replace(ctx, path=path or "", repo_name=repo_name)
 
 
 def _signatures(doc: _Document | None, names: Sequence[str],
@@ -314,7 +343,9 @@ def _enforce(pieces: list[_Piece], prefix: str, suffix: str, lang: LanguageSpec 
             tokens = {"header": count(header), "prefix": count(prefix), "suffix": tail}
             chosen = tuple((p.source, p.start) for p in pieces if p.section == "other" and p.source)
             start_line = before.count("\n", 0, len(before) - len(prefix))
-            return PromptContext(prefix, suffix, header, tokens, ContextMemory(chosen, start_line))
+            files, local = header_parts(pieces)
+            return PromptContext(prefix, suffix, header, tokens, ContextMemory(chosen, start_line), tuple(files),
+                                 local)
         lines = split_lines(prefix)
         if len(lines) > 1:
             prefix = "".join(lines[1:])

@@ -10,8 +10,8 @@ if TYPE_CHECKING:
 
 def register_all(server: DistillLanguageServer) -> None:
     from . import (accepts, code_actions, completion, documents, inline_completion, lifecycle, reload, set_profile,
-                   status)
+                   status, workspace)
 
     for module in (lifecycle, documents, inline_completion, accepts, completion, code_actions, set_profile, status,
-                   reload):
+                   reload, workspace):
         module.register(server)

@@ -19,6 +19,7 @@ from pygls.protocol import lsp_method
 from ..document_store import Change, StaleVersion, UnknownDocument
 from ..engine.types import StopReason
 from ..uris import document_key
+from . import workspace
 
 if TYPE_CHECKING:
     from ..server import DistillLanguageServer
@@ -45,6 +46,7 @@ def register(server: DistillLanguageServer) -> None:
             _report_stale(ls, uri, exc)
             return
         ls.engine.cancel_key(doc.key, StopReason.SUPERSEDED)
+        workspace.edited(ls, doc.path, doc.text, params.content_changes)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: DistillLanguageServer, params: types.DidCloseTextDocumentParams) -> None:

@@ -63,6 +63,7 @@ def server_status(ls: DistillLanguageServer) -> dict[str, Any]:
         "memory": _memory(info.device if info is not None else "cpu"),
         "sharedEngine": engine_status(ls),
         "models": models_status(ls),
+        "workspace": ls.repo.status(),
     }
 
 
