@@ -56,7 +56,7 @@ from distill_lsp.settings import env_layer, resolve  # noqa: E402
 from bench.baseline import NaiveServer  # noqa: E402
 from bench.cases import Case, generate_cases  # noqa: E402
 from bench.metrics import Outcome, markdown_table, percentile, slices  # noqa: E402
-from bench.session import confidence, insertion, utf16_position  # noqa: E402
+from bench.session import ask  # noqa: E402
 from bench.sources import SourceFile, load, npm_package_dir  # noqa: E402
 
 logger = logging.getLogger("bench.repo")
@@ -152,20 +152,8 @@ async def switch_folder(client: Any, old: Path | None, new: Path, wait: bool) ->
 
 async def ask_at(client: Any, case: Case, timeout: float) -> tuple[str, float]:
     """Open the case's file at its real path (the hole cut), ask at the cursor, close it."""
-    uri, text = Path(case.path).as_uri(), case.document
-    client.text_document_did_open(types.DidOpenTextDocumentParams(
-        types.TextDocumentItem(uri=uri, language_id=case.language, version=1, text=text)))
-    params = types.InlineCompletionParams(
-        text_document=types.TextDocumentIdentifier(uri), position=utf16_position(text, case.start),
-        context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Automatic))
-    started = time.perf_counter()
-    try:
-        result = await asyncio.wait_for(client.text_document_inline_completion_async(params), timeout)
-    finally:
-        elapsed = (time.perf_counter() - started) * 1000
-        client.text_document_did_close(types.DidCloseTextDocumentParams(types.TextDocumentIdentifier(uri)))
-    confidence(result)
-    return insertion(result, text, case.start), elapsed
+    text, elapsed, _ = await ask(client, case, 0, True, timeout, uri=Path(case.path).as_uri())
+    return text, elapsed
 
 
 async def run_server(system: str, options: dict[str, Any], plan: list[tuple[Project, list[Case]]],

@@ -76,9 +76,10 @@ def case_uri(case: Case, index: int) -> str:
 
 
 async def ask(client: Any, case: Case, index: int, automatic: bool,
-              timeout: float) -> tuple[str, float, float | None]:
-    """The server's suggestion for `case`, the round trip in ms, and the confidence if given."""
-    uri, text = case_uri(case, index), case.document
+              timeout: float, uri: str = "") -> tuple[str, float, float | None]:
+    """The server's suggestion for `case`, the round trip in ms, and the confidence if given.
+    The document is opened at `uri` (default: a bench uri of its own) and closed after."""
+    uri, text = uri or case_uri(case, index), case.document
     client.text_document_did_open(types.DidOpenTextDocumentParams(
         types.TextDocumentItem(uri=uri, language_id=case.language, version=1, text=text)))
     trigger = types.InlineCompletionTriggerKind.Automatic if automatic else types.InlineCompletionTriggerKind.Invoked
