@@ -26,12 +26,18 @@ from .types import CompletionConfig, Snapshot, Suggestion
 MAX_DOCUMENTS = 8
 
 
+def after_accept(snap: Snapshot, text: str) -> tuple[str, int]:
+    """The document's text once `text` is accepted at the cursor, and the cursor after it."""
+    return snap.text[:snap.offset] + text + snap.text[snap.offset:], snap.offset + len(text)
+
+
 def accepted(snap: Snapshot, text: str, parser: IncrementalParser) -> Snapshot:
     """`snap` after the user accepts `text` at its cursor: inserted there, the cursor after it.
     Its context choices are not remembered for the document (that is not its text yet)."""
     tree = parser.reparse(snap.lang, snap.tree, snap.text, snap.offset, snap.offset, text)
-    return dataclasses.replace(snap, version=None, text=snap.text[:snap.offset] + text + snap.text[snap.offset:],
-                               offset=snap.offset + len(text), tree=tree, automatic=True, remember=None)
+    after, cursor = after_accept(snap, text)
+    return dataclasses.replace(snap, version=None, text=after, offset=cursor, tree=tree, automatic=True,
+                               remember=None)
 
 
 @dataclass
@@ -66,8 +72,7 @@ class Speculations:
     def expect(self, snap: Snapshot, text: str, config: CompletionConfig, item_id: str) -> Speculation:
         """Remember a speculation for `snap` once `text` is accepted (replacing the document's
         previous one); the caller runs it and resolves its future with a `Suggestion`."""
-        speculation = Speculation(snap.uri, snap.text[:snap.offset] + text + snap.text[snap.offset:],
-                                  snap.offset + len(text), config, item_id)
+        speculation = Speculation(snap.uri, *after_accept(snap, text), config, item_id)
         with self._lock:
             old = self._by_uri.pop(snap.uri, None)
             self._by_uri[snap.uri] = speculation

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 
 from ..completion import pipeline
-from ..completion.speculation import accepted
+from ..completion.speculation import accepted, after_accept
 from ..completion.types import CompletionConfig, Snapshot, Suggestion
 from ..engine.roles import COMPLETION, role_settings
 from ..context.positions import position_at
@@ -117,8 +117,7 @@ def speculate(ls: DistillLanguageServer, placed: PlacedSuggestion, item_id: str)
     """Start computing the suggestion that will be wanted once `placed` is accepted, at the
     engine's lowest priority: any real request stops it."""
     snap, text = placed.snapshot, placed.suggestion.text
-    after = snap.text[:snap.offset] + text + snap.text[snap.offset:]
-    ls.suggestion_stats.expect(snap.uri, item_id, after, snap.offset + len(text))
+    ls.suggestion_stats.expect(snap.uri, item_id, *after_accept(snap, text))
     if placed.config is None or not text or not role_settings(ls.settings, COMPLETION).speculates():
         return
     speculation = ls.speculations.expect(snap, text, placed.config, item_id)
