@@ -34,7 +34,7 @@ from distill_lsp.headless import close_session, open_session  # noqa: E402
 
 from bench import isa  # noqa: E402
 from bench.latency import pct, request, typing_section  # noqa: E402
-from bench.session import utf16_offset, utf16_position  # noqa: E402
+from bench.session import status, utf16_offset, utf16_position  # noqa: E402
 
 FILES = (("textwrap.py", "def indent_all(lines, prefix):\n    "), ("csv.py", "def read_rows(path):\n    "),
          ("heapq.py", "def top_items(items, n):\n    "), ("shlex.py", "def split_args(line):\n    "),
@@ -49,10 +49,6 @@ def chain_text(name: str, start: str) -> str:
     lines = (Path(os.__file__).parent / name).read_text().split("\n")
     cut = next((i for i, line in enumerate(lines) if i >= 60 and line.startswith(("def ", "class "))), len(lines))
     return "\n".join(lines[:cut]).rstrip() + "\n\n\n" + start
-
-
-async def status(client: Any) -> dict[str, Any]:
-    return await client.workspace_execute_command_async(types.ExecuteCommandParams(command="distill.status"))
 
 
 async def one_chain(client: Any, index: int, steps: int, think_s: float) -> dict[str, Any]:

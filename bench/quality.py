@@ -30,6 +30,8 @@ import math  # noqa: E402
 import os  # noqa: E402
 import platform  # noqa: E402
 import subprocess  # noqa: E402
+import sysconfig  # noqa: E402
+import tempfile  # noqa: E402
 import time  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -41,8 +43,8 @@ from bench.baseline import NaiveAnswer, NaiveServer  # noqa: E402
 from bench.cases import HALVES, MAX_BLOCK_LINES, Case, CaseError, cases_by_half  # noqa: E402
 from bench.metrics import (RAW_NOTE, Outcome, coverage, coverage_table, edit_similarity, exact_match,  # noqa: E402
                            kinds_of, languages_of, markdown_table, slices)
-from bench.session import ask  # noqa: E402
-from bench.sources import LANGUAGES, SourceError, pinned, sources_for  # noqa: E402
+from bench.session import ask, switch_folder  # noqa: E402
+from bench.sources import LANGUAGES, SourceError, pinned, project_folder, sources_for, stdlib_copy  # noqa: E402
 
 logger = logging.getLogger("bench.quality")
 
@@ -75,6 +77,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--trigger", choices=("automatic", "invoked"), default="automatic",
                    help="inline completion trigger kind sent to the server (default automatic, as ghost text)")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds per request, and for the model to load")
+    p.add_argument("--workspace", action="store_true",
+                   help="open each case at its real path with its project as the workspace folder, as a user "
+                        "editing that project would (the standard library is copied without site-packages); "
+                        "default: a path of its own per case, no workspace folder")
     p.add_argument("--verbose", action="store_true", help="the server's log on stderr")
     return p.parse_args(argv)
 
@@ -118,7 +124,31 @@ def machine() -> dict[str, str]:
     return found
 
 
+def workspace_places(cases: list[Case], into: Path) -> list[tuple[Path, str]]:
+    """Per case, its workspace folder and the uri of its file in it (the standard
+    library's files in a copy under `into`)."""
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    copy = stdlib_copy(into) if any(c.language == "python" for c in cases) else stdlib
+    places = []
+    for case in cases:
+        path = Path(case.path)
+        if case.language == "python":
+            path = copy / path.relative_to(stdlib)
+            places.append((copy, path.as_uri()))
+        else:
+            places.append((project_folder(case.language, path), path.as_uri()))
+    return places
+
+
 async def run(cases: list[Case], args: argparse.Namespace) -> dict[str, Any]:
+    if not args.workspace:
+        return await run_in(cases, args, None)
+    with tempfile.TemporaryDirectory() as tmp:
+        return await run_in(cases, args, workspace_places(cases, Path(tmp)))
+
+
+async def run_in(cases: list[Case], args: argparse.Namespace, places: list[tuple[Path, str]] | None
+                 ) -> dict[str, Any]:
     options = server_options(args)
     settings, problems = resolve(env_layer(), options)
     if problems:
@@ -132,9 +162,15 @@ async def run(cases: list[Case], args: argparse.Namespace) -> dict[str, Any]:
         if status.get("model") != naive.model_name:
             logger.warning("server model %s differs from naive model %s", status.get("model"), naive.model_name)
         await _warm_up(client, naive, args)
-        rows, outcomes, started = [], [], time.perf_counter()
+        rows, outcomes, started, folder = [], [], time.perf_counter(), None
         for index, case in enumerate(cases):
-            row, found = await _one_case(client, naive, case, index, args)
+            uri = ""
+            if places is not None:
+                new, uri = places[index]
+                if new != folder:
+                    await switch_folder(client, folder, new, options.get("workspaceContext", True))
+                    folder = new
+            row, found = await _one_case(client, naive, case, index, args, uri)
             rows.append(row)
             outcomes += found
             _progress(index, len(cases), case, found)
@@ -143,7 +179,7 @@ async def run(cases: list[Case], args: argparse.Namespace) -> dict[str, Any]:
         await close_session(client)
     config = {"cases": len(cases), "seed": args.seed, "halves": halves_of(args), "options": options,
               "max_new_tokens": settings.max_new_tokens, "naive_raw": args.naive_raw, "trigger": args.trigger,
-              "max_block_lines": args.max_block_lines, "python": platform.python_version(),
+              "max_block_lines": args.max_block_lines, "workspace": args.workspace, "python": platform.python_version(),
               "sources": {lang: pinned(lang) for lang in sorted({c.language for c in cases})},
               "model": status.get("model"), "device": status.get("device"), "machine": machine()}
     return {"config": config, "seconds": seconds, "seconds_per_case": seconds / len(cases),
@@ -199,10 +235,10 @@ def _stored_naive(path: Path, cases: list[Case]) -> dict[str, dict[str, Any]]:
 
 
 async def _one_case(client: Any, naive: NaiveServer | StoredNaive, case: Case, index: int,
-                    args: argparse.Namespace) -> tuple[dict[str, Any], list[Outcome]]:
+                    args: argparse.Namespace, uri: str) -> tuple[dict[str, Any], list[Outcome]]:
     error, confidence = "", None
     try:
-        ours, ours_ms, confidence = await ask(client, case, index, args.trigger == "automatic", args.timeout)
+        ours, ours_ms, confidence = await ask(client, case, index, args.trigger == "automatic", args.timeout, uri)
     except TimeoutError:
         ours, ours_ms, error = "", args.timeout * 1000, "timeout"
     except Exception as exc:  # a JSON-RPC error answer: counted, and the run goes on
@@ -297,6 +333,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "server"), os.environ.get("PYTHONPATH")]))
     try:
         cases = load_cases(args)
+        if args.workspace:  # one index per project: a project's cases together (a stable sort)
+            cases.sort(key=lambda c: str(project_folder(c.language, Path(c.path))))
     except (SourceError, CaseError) as exc:
         raise SystemExit(f"bench.quality: {exc}") from exc
     report = asyncio.run(run(cases, args))

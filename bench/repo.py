@@ -35,7 +35,6 @@ import json  # noqa: E402
 import logging  # noqa: E402
 import os  # noqa: E402
 import re  # noqa: E402
-import shutil  # noqa: E402
 import sysconfig  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -43,7 +42,6 @@ import tracemalloc  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from typing import Any  # noqa: E402
 
-from lsprotocol import types  # noqa: E402
 
 from distill_lsp.context.builder import identifiers_near, names_defined_in_text  # noqa: E402
 from distill_lsp.context.languages import detect_language  # noqa: E402
@@ -56,8 +54,8 @@ from distill_lsp.settings import env_layer, resolve  # noqa: E402
 from bench.baseline import NaiveServer  # noqa: E402
 from bench.cases import Case, generate_cases  # noqa: E402
 from bench.metrics import Outcome, markdown_table, percentile, slices  # noqa: E402
-from bench.session import ask  # noqa: E402
-from bench.sources import SourceFile, load, npm_package_dir  # noqa: E402
+from bench.session import ask, switch_folder  # noqa: E402
+from bench.sources import SourceFile, load, npm_package_dir, stdlib_copy  # noqa: E402
 
 logger = logging.getLogger("bench.repo")
 
@@ -131,23 +129,6 @@ def cut(project: Project, count: int, seed: int) -> tuple[list[Case], RepoIndex]
     chosen = [c for c in candidates if cross_file(c, index)][:count]
     logger.info("%s: %d cross-file holes of %d cut", project.name, len(chosen), len(candidates))
     return chosen, index
-
-
-async def status(client: Any) -> dict[str, Any]:
-    return await client.workspace_execute_command_async(types.ExecuteCommandParams(command="distill.status"))
-
-
-async def switch_folder(client: Any, old: Path | None, new: Path, wait: bool) -> dict[str, Any]:
-    event = types.WorkspaceFoldersChangeEvent(
-        added=[types.WorkspaceFolder(uri=new.as_uri(), name=new.name)],
-        removed=[types.WorkspaceFolder(uri=old.as_uri(), name=old.name)] if old else [])
-    client.workspace_did_change_workspace_folders(types.DidChangeWorkspaceFoldersParams(event=event))
-    for _ in range(1200):
-        found = (await status(client))["workspace"]
-        if not wait or (found["state"] == "ready" and found["folders"] == [str(new.resolve())]):
-            return found
-        await asyncio.sleep(0.1)
-    raise TimeoutError(f"the index of {new} was not ready")
 
 
 async def ask_at(client: Any, case: Case, timeout: float) -> tuple[str, float]:
@@ -280,12 +261,6 @@ def index_cost(root: Path, label: str) -> dict[str, Any]:
     stats = untraced.build()  # timed without tracemalloc's overhead
     return {"workspace": label, "files": stats.files, "names": stats.names, "definitions": stats.definitions,
             "seconds": stats.index_seconds, "estimate_mib": stats.memory_bytes / 2**20, "traced_mib": traced / 2**20}
-
-
-def stdlib_copy(into: Path) -> Path:
-    target = into / "stdlib"
-    shutil.copytree(STDLIB, target, ignore=shutil.ignore_patterns("site-packages", "__pycache__"), symlinks=True)
-    return target
 
 
 def render(outcomes: list[Outcome], cost: list[dict[str, Any]], added: list[float], config: dict[str, Any]) -> str:

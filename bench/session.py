@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from lsprotocol import types
@@ -93,3 +93,23 @@ async def ask(client: Any, case: Case, index: int, automatic: bool,
         elapsed = (time.perf_counter() - started) * 1000
         client.text_document_did_close(types.DidCloseTextDocumentParams(types.TextDocumentIdentifier(uri)))
     return insertion(result, text, case.start), elapsed, confidence(result)
+
+
+async def status(client: Any) -> dict[str, Any]:
+    """The server's `distill.status`."""
+    return await client.workspace_execute_command_async(types.ExecuteCommandParams(command="distill.status"))
+
+
+async def switch_folder(client: Any, old: Path | None, new: Path, wait: bool) -> dict[str, Any]:
+    """Make `new` the session's one workspace folder (in place of `old`) and, with `wait`,
+    wait until its index is ready; the workspace part of the status."""
+    event = types.WorkspaceFoldersChangeEvent(
+        added=[types.WorkspaceFolder(uri=new.as_uri(), name=new.name)],
+        removed=[types.WorkspaceFolder(uri=old.as_uri(), name=old.name)] if old else [])
+    client.workspace_did_change_workspace_folders(types.DidChangeWorkspaceFoldersParams(event=event))
+    for _ in range(1200):
+        found = (await status(client))["workspace"]
+        if not wait or (found["state"] == "ready" and found["folders"] == [str(new.resolve())]):
+            return found
+        await asyncio.sleep(0.1)
+    raise TimeoutError(f"the index of {new} was not ready")

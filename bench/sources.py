@@ -64,6 +64,9 @@ class Source:
     skip_parts: frozenset[str] = field(default_factory=frozenset)
     """Folder names whose files are left out anywhere below `dirs` (tests, vendored code)."""
     skip_suffixes: tuple[str, ...] = ()
+    project: str = ""
+    """The folder under the root a user would open as the workspace; `*` for the first
+    folder of each file's path (one crate per folder)."""
 
     @property
     def root(self) -> Path:
@@ -87,12 +90,14 @@ _TEST_PARTS = frozenset({"test", "tests", "testdata", "testing", "benches", "ven
 SOURCES: dict[str, Source] = {source.language: source for source in (
     Source("python", "python", (), ("",), recursive=False),
     Source("javascript", "npm", ("lodash-es@4.17.21",), ("",), recursive=False),
-    Source("typescript", "npm", ("rxjs@7.8.1",), ("src",), skip_parts=_TEST_PARTS, skip_suffixes=(".d.ts",)),
+    Source("typescript", "npm", ("rxjs@7.8.1",), ("src",), skip_parts=_TEST_PARTS, skip_suffixes=(".d.ts",),
+           project="src"),
     Source("go", "debian", ("golang-1.19-src=1.19.8-2",), ("",), skip_parts=_TEST_PARTS | {"cmd"},
            skip_suffixes=("_test.go",)),
     Source("rust", "debian", ("librust-regex-syntax-dev=0.6.27-1", "librust-semver-dev=1.0.14-1",
                               "librust-memchr-dev=2.5.0-1"),
-           ("regex-syntax-0.6.27/src", "semver-1.0.14/src", "memchr-2.5.0/src"), skip_parts=_TEST_PARTS),
+           ("regex-syntax-0.6.27/src", "semver-1.0.14/src", "memchr-2.5.0/src"), skip_parts=_TEST_PARTS,
+           project="*"),
 )}
 LANGUAGES = tuple(SOURCES)
 SOURCES_BY_PACKAGE = {spec: source for source in SOURCES.values() if source.registry == "npm"
@@ -162,6 +167,26 @@ def source_paths(language: str) -> tuple[Path, list[Path]]:
     if not found:
         raise SourceError(f"no {language} sources under {root}")
     return root, sorted(found, key=lambda p: p.relative_to(root).as_posix())
+
+
+def project_folder(language: str, path: Path) -> Path:
+    """The workspace folder a user editing `path` (a file of `language`'s source) would have
+    open: the package (rxjs: its `src/`, not the built copies beside it), the crate, Go's
+    `src/`, the standard library."""
+    source = _source(language)
+    root = source.root
+    if source.project == "*":
+        return root / path.relative_to(root).parts[0]
+    return root / source.project if source.project else root
+
+
+def stdlib_copy(into: Path) -> Path:
+    """The running interpreter's standard library copied under `into`, without
+    site-packages (what a workspace of the standard library holds)."""
+    target = into / "stdlib"
+    shutil.copytree(Path(sysconfig.get_paths()["stdlib"]), target,
+                    ignore=shutil.ignore_patterns("site-packages", "__pycache__"), symlinks=True)
+    return target
 
 
 def load(language: str, root: Path, paths: list[Path]) -> list[SourceFile]:

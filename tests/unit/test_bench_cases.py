@@ -357,3 +357,15 @@ def test_every_source_is_pinned() -> None:
         separator = {"npm": "@", "debian": "=", "python": ""}[source.registry]
         assert all(separator and separator in spec.lstrip("@") for spec in source.packages)
         assert bool(source.packages) == (source.registry != "python")
+
+
+def test_project_folder_is_what_a_user_would_open() -> None:
+    """`bench.quality --workspace` opens each case in its project: a crate of its own for
+    Rust, Go's `src/`, the standard library for Python."""
+    registry = sources.SOURCES["rust"].root
+    crate_file = registry / "semver-1.0.14" / "src" / "parse.rs"
+    assert sources.project_folder("rust", crate_file) == registry / "semver-1.0.14"
+    go_file = sources.SOURCES["go"].root / "net" / "http" / "server.go"
+    assert sources.project_folder("go", go_file) == sources.SOURCES["go"].root
+    python_file = sources.SOURCES["python"].root / "textwrap.py"
+    assert sources.project_folder("python", python_file) == sources.SOURCES["python"].root
