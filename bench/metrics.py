@@ -15,15 +15,25 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-SYSTEMS = ("ours", "naive", "naive_raw")
-"""distill-lsp; the naive server's shown answer; its whole generation (see `bench.baseline`)."""
-LABELS = {"ours": "ours", "naive": "naive", "naive_raw": "naive raw"}
+SYSTEMS = ("ours", "ours_whole", "naive", "naive_raw")
+"""distill-lsp, scored on as many first lines as the target has (as the naive server's shown
+answer is); distill-lsp's whole suggestion; the naive server's shown answer; its whole
+generation (see `bench.baseline`)."""
+LABELS = {"ours": "ours", "ours_whole": "ours, whole", "naive": "naive", "naive_raw": "naive raw"}
 RAW_NOTE = "naive raw: the naive server's whole generation, no post-processing (not what an editor would show)"
+WHOLE_NOTE = ("ours and naive are scored on their first lines, as many as the target has (one for a hole within a "
+              "line); ours, whole: the whole suggestion ours inserted, lines past the target's counted as wrong")
 THRESHOLDS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
 
 
 def normalize(text: str) -> str:
     return "\n".join(line.rstrip() for line in text.split("\n")).rstrip()
+
+
+def scored_part(text: str, target: str) -> str:
+    """What is scored of a suggestion: its first lines, as many as `target` has (the first
+    line for a hole within one line), the same cut the naive server's shown answer gets."""
+    return "\n".join(text.split("\n")[:target.count("\n") + 1])
 
 
 def levenshtein(a: str, b: str) -> int:

@@ -41,8 +41,8 @@ from distill_lsp.settings import env_layer, resolve  # noqa: E402
 from bench import isa  # noqa: E402
 from bench.baseline import NaiveAnswer, NaiveServer  # noqa: E402
 from bench.cases import HALVES, MAX_BLOCK_LINES, Case, CaseError, cases_by_half  # noqa: E402
-from bench.metrics import (RAW_NOTE, Outcome, coverage, coverage_table, edit_similarity, exact_match,  # noqa: E402
-                           kinds_of, languages_of, markdown_table, slices)
+from bench.metrics import (RAW_NOTE, WHOLE_NOTE, Outcome, coverage, coverage_table, edit_similarity,  # noqa: E402
+                           exact_match, kinds_of, languages_of, markdown_table, scored_part, slices)
 from bench.session import ask, switch_folder  # noqa: E402
 from bench.sources import LANGUAGES, SourceError, pinned, project_folder, sources_for, stdlib_copy  # noqa: E402
 
@@ -81,6 +81,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="open each case at its real path with its project as the workspace folder, as a user "
                         "editing that project would (the standard library is copied without site-packages); "
                         "default: a path of its own per case, no workspace folder")
+    p.add_argument("--report", type=Path, metavar="JSON",
+                   help="print the tables of a saved --json run again, scored by this checkout's rules (no server)")
     p.add_argument("--verbose", action="store_true", help="the server's log on stderr")
     return p.parse_args(argv)
 
@@ -247,8 +249,10 @@ async def _one_case(client: Any, naive: NaiveServer | StoredNaive, case: Case, i
         answer = naive.answer(case)
     else:
         answer = await asyncio.to_thread(naive.complete, case.prefix, case.target_lines, args.naive_raw)
-    found = [Outcome("ours", case.language, case.kind, ours, case.target, ours_ms, confidence, case.half),
-             Outcome("naive", case.language, case.kind, answer.shown, case.target, answer.shown_ms, half=case.half)]
+    found = [Outcome("ours", case.language, case.kind, scored_part(ours, case.target), case.target, ours_ms,
+                     confidence, case.half),
+             Outcome("naive", case.language, case.kind, answer.shown, case.target, answer.shown_ms, half=case.half),
+             Outcome("ours_whole", case.language, case.kind, ours, case.target, ours_ms, confidence, case.half)]
     if answer.raw is not None:
         found.append(Outcome("naive_raw", case.language, case.kind, answer.raw, case.target, answer.raw_ms,
                              half=case.half))
@@ -266,7 +270,7 @@ def _scored(outcome: Outcome, error: str) -> dict[str, Any]:
 
 
 def _progress(index: int, total: int, case: Case, found: list[Outcome]) -> None:
-    ours, naive, *raw = found
+    ours, naive, _, *raw = found
     print(f"[{index + 1:4d}/{total}] {case.id:<52} ours {ours.similarity:.2f} {ours.latency_ms:6.0f} ms"
           f" | naive {naive.similarity:.2f} {naive.latency_ms:6.0f} ms"
           + "".join(f" | raw {r.similarity:.2f}" for r in raw), file=sys.stderr, flush=True)
@@ -292,6 +296,7 @@ def render(report: dict[str, Any]) -> str:
             out += ["### by language", "", markdown_table(part["slices"], part["languages"]), ""]
         if "coverage" in part:
             out += ["### coverage against precision (ours)", "", coverage_table(part["coverage"]), ""]
+    out.append(WHOLE_NOTE)
     if any("naive_raw" in row for part in report["halves"].values() for row in part["slices"].values()):
         out.append(RAW_NOTE)
     return "\n".join(out)
@@ -312,19 +317,42 @@ def dump_case(case: Case, row: dict[str, Any]) -> str:
     line = case.document[case.document.rfind("\n", 0, case.start) + 1:case.start]
     after = case.document[case.start:].split("\n", 2)[:2]
     ours, naive = row["ours"], row["naive"]
+    whole = row.get("ours_whole", ours)["text"]
     error = f"  error: {ours['error']}" if ours.get("error") else ""
     sure = f"  confidence {ours['confidence']:.2f}" if "confidence" in ours else ""
     raw = row.get("naive_raw")
     return (f"===== {case.id} ({case.kind}, {case.half or 'no'} half)\n"
             f"cursor line: {line!r}  then {after!r}\n"
             f"expected : {case.target!r}\n"
-            f"ours     : {ours['text']!r}  ES {ours['similarity']:.2f}{sure}{error}\n"
+            f"ours     : {whole!r}  ES {ours['similarity']:.2f}{sure}{error}\n"
             f"naive    : {naive['text']!r}  ES {naive['similarity']:.2f}\n"
             + (f"naive raw: {raw['text']!r}  ES {raw['similarity']:.2f}\n" if raw else ""))
 
 
+def rescored(report: dict[str, Any]) -> dict[str, Any]:
+    """A saved report with its tables made again from its answers (`--report`): a run saved
+    before a change of the scoring rules reads by the current ones."""
+    outcomes = []
+    for row in report["cases"]:
+        ours, naive = row.get("ours_whole", row["ours"]), row["naive"]
+        outcomes += [Outcome("ours", row["language"], row["kind"], scored_part(ours["text"], row["target"]),
+                             row["target"], ours["ms"], ours.get("confidence"), row["half"]),
+                     Outcome("naive", row["language"], row["kind"], naive["text"], row["target"], naive["ms"],
+                             half=row["half"]),
+                     Outcome("ours_whole", row["language"], row["kind"], ours["text"], row["target"], ours["ms"],
+                             ours.get("confidence"), row["half"])]
+        if "naive_raw" in row:
+            outcomes.append(Outcome("naive_raw", row["language"], row["kind"], row["naive_raw"]["text"],
+                                    row["target"], row["naive_raw"]["ms"], half=row["half"]))
+    halves = report["config"]["halves"]
+    return {**report, "halves": {h: half_report([o for o in outcomes if o.half == h]) for h in halves}}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.report:
+        print(render(rescored(json.loads(args.report.read_text(encoding="utf-8")))))
+        return 0
     code = isa.rerun_as(args.isa, "bench.quality", sys.argv[1:] if argv is None else argv)
     if code is not None:
         return code

@@ -45,7 +45,7 @@ from distill_lsp.settings import Settings, env_layer, resolve  # noqa: E402
 from distill_lsp.uris import to_path  # noqa: E402
 
 from bench.cases import HALVES, MAX_BLOCK_LINES, Case, cases_by_half  # noqa: E402
-from bench.metrics import RAW_NOTE, Outcome, markdown_table, slices  # noqa: E402
+from bench.metrics import RAW_NOTE, WHOLE_NOTE, Outcome, markdown_table, scored_part, slices  # noqa: E402
 from bench.session import case_uri  # noqa: E402
 from bench.sources import LANGUAGES, sources_for  # noqa: E402
 
@@ -279,13 +279,15 @@ def replay(args: argparse.Namespace) -> int:
         ours = replay_case(case, index, row["ours"], backend, config)
         stale += ours.note == "stale"
         retried += ours.tries > 1
-        outcomes += [Outcome("ours", case.language, case.kind, ours.text, case.target, 0.0),
+        outcomes += [Outcome("ours", case.language, case.kind, scored_part(ours.text, case.target), case.target, 0.0),
+                     Outcome("ours_whole", case.language, case.kind, ours.text, case.target, 0.0),
                      Outcome("naive", case.language, case.kind, row["naive"], case.target, 0.0),
                      Outcome("naive_raw", case.language, case.kind, row["naive_raw"], case.target, 0.0)]
         dump.append(describe(case, ours, row["naive"], row["naive_raw"]))
     print(f"{len(data['rows'])} cases replayed, {stale} stale (prompt changed, or a try not recorded: "
           f"record again, with --reuse), {retried} answered by a further try\n")
     print(markdown_table(slices(outcomes)))
+    print(WHOLE_NOTE)
     print(RAW_NOTE)
     if args.dump:
         args.dump.write_text("\n".join(dump), encoding="utf-8")

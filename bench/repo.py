@@ -53,7 +53,7 @@ from distill_lsp.settings import env_layer, resolve  # noqa: E402
 
 from bench.baseline import NaiveServer  # noqa: E402
 from bench.cases import Case, generate_cases  # noqa: E402
-from bench.metrics import Outcome, markdown_table, percentile, slices  # noqa: E402
+from bench.metrics import Outcome, markdown_table, percentile, scored_part, slices  # noqa: E402
 from bench.session import ask, switch_folder  # noqa: E402
 from bench.sources import SourceFile, load, npm_package_dir, stdlib_copy  # noqa: E402
 
@@ -153,7 +153,7 @@ async def run_server(system: str, options: dict[str, Any], plan: list[tuple[Proj
                 except TimeoutError:  # counted as an empty answer, and the run goes on
                     text, ms = "", timeout * 1000
                     logger.warning("%s: %s timed out", system, case.id)
-                outcomes.append(Outcome(system, case.language, case.kind, text, case.target, ms))
+                outcomes.append(Outcome(system, case.language, case.kind, scored_part(text, case.target), case.target, ms))
                 print(f"{system:<8} {case.id:<60} {outcomes[-1].similarity:.2f} {ms:6.0f} ms", file=sys.stderr,
                       flush=True)
     finally:

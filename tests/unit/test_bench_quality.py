@@ -311,3 +311,27 @@ def test_record_and_replay_answer_as_the_pipeline_does_with_further_tries() -> N
         assert record_case(case, 0, again, config, earlier=row) == row and again.calls == 0
     older = {key: value for key, value in row.items() if key not in ("first", "tries")}
     assert replay_case(case, 0, older, backend, config).note == "stale"  # a try the recording lacks
+
+
+def test_ours_is_scored_on_as_many_first_lines_as_the_target_has_like_the_naive_server() -> None:
+    """The issue's measure: the first line of a suggestion against a hole within a line, the
+    target's line count for a block; the whole suggestion is scored apart ("ours, whole")."""
+    from bench.metrics import scored_part
+
+    assert scored_part("x = 1\ny = 2\n", "x = 1") == "x = 1"
+    assert scored_part("a\nb\nc", "a\nb") == "a\nb"
+    assert scored_part("", "a") == ""
+    whole = Outcome("ours_whole", "python", "line_start", "x = 1\ny = 2", "x = 1", 1.0)
+    scored = Outcome("ours", "python", "line_start", scored_part(whole.prediction, whole.target), "x = 1", 1.0)
+    assert scored.exact and not whole.exact
+
+
+def test_a_saved_report_is_scored_again_by_the_current_rules() -> None:
+    from bench.quality import rescored
+
+    row = {"id": "h0", "half": "heldout", "language": "python", "kind": "line_start", "target": "x = 1",
+           "ours": {"text": "x = 1\ny = 2", "ms": 5.0, "confidence": 0.9}, "naive": {"text": "x = 2", "ms": 9.0}}
+    report = rescored({"config": {"halves": ["heldout"]}, "cases": [row]})
+    table = report["halves"]["heldout"]["slices"]["all"]
+    assert table["ours"]["exact_match"] == 1.0 and table["ours_whole"]["exact_match"] == 0.0
+    assert table["naive"]["exact_match"] == 0.0
