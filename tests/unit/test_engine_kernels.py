@@ -207,3 +207,20 @@ def test_bundled_model_keeps_its_next_token_choices(tmp_path: Path) -> None:
                 layer.force = choice.decode if layer.rescore else path
             got = model(input_ids=ids).logits[0].argmax(-1)
             assert float((want == got).float().mean()) >= 0.97, (path, choice)
+
+
+def test_agreement_is_checked_fastest_first_and_only_until_a_path_passes() -> None:
+    """Each agreement check is a forward of the model: the probe asks for as few as it needs."""
+    asked: list[str] = []
+
+    class Agreement:
+        def good(self, path: str) -> bool:
+            asked.append(path)
+            return path != "dense-bf16"
+
+    times = {"dense-bf16": 1.0, "int4-bf16": 2.0, "dense-fp32": 3.0, "int8-bf16": 4.0}
+    assert kernels._prompt_choice(times, "int8-bf16", Agreement()) == "int4-bf16"  # type: ignore[arg-type]
+    assert asked == ["dense-bf16", "int4-bf16"]
+    asked.clear()
+    assert kernels._prompt_choice(times, "int4-bf16", Agreement()) == "int4-bf16"  # type: ignore[arg-type]
+    assert asked == ["dense-bf16", "int4-bf16", "int4-bf16"]

@@ -230,13 +230,14 @@ def _probe(model: torch.nn.Module, layers: list[KernelLinear], offered: list[str
 
 
 def _prompt_choice(times: dict[str, float], decode_path: str, agreement: _Agreement) -> str:
-    """The fastest good prompt path; the decoding path instead when within 5% (no second copy)."""
-    ranked = [p for p in sorted(times, key=times.__getitem__) if agreement.good(p)]
-    if not ranked:
+    """The fastest good prompt path; the decoding path instead when within 5% (no second copy).
+    Agreement is asked fastest first and only until a path passes: each check is a forward."""
+    best = next((p for p in sorted(times, key=times.__getitem__) if agreement.good(p)), None)
+    if best is None:
         return DENSE_FP32
-    if decode_path in ranked and times[decode_path] <= 1.05 * times[ranked[0]]:
+    if decode_path in times and times[decode_path] <= 1.05 * times[best] and agreement.good(decode_path):
         return decode_path
-    return ranked[0]
+    return best
 
 
 def _one_block(layers: list[KernelLinear]) -> list[KernelLinear]:
