@@ -262,3 +262,22 @@ def test_token_probabilities_are_the_models_and_an_unsure_token_ends_the_generat
     k = min(range(8), key=lambda i: result.token_probs[i])
     cut = backend.generate(GenerationRequest(ids, GREEDY, 8, min_token_probability=result.token_probs[k] * 1.001))
     assert cut.stop_reason is StopReason.UNSURE and cut.token_ids == result.token_ids[:k]
+
+
+def test_start_with_makes_the_generation_begin_with_the_text_in_tokens_the_model_picks(model, tokenizer) -> None:
+    """Token healing: a random model would write anything; told to start with `th` (the end
+    of `os.path.join(root, na` cut off), it writes a text that begins with it, and among the
+    tokens that fit it takes the one it ranks first."""
+    backend = _backend(model, tokenizer)
+    backend.eos_ids = []
+    ids = backend.encode(SOURCE + "        size = os.stat(pa")
+    result = backend.generate(GenerationRequest(ids, GREEDY, 4, start_with="th"))
+    assert backend.heals_tokens
+    assert result.text.startswith("th"), result.text
+    fits = backend.healer.allowed("th")
+    with torch.inference_mode():
+        logits = model(input_ids=torch.tensor([ids])).logits[0, -1]
+    assert result.token_ids[0] == max(fits, key=lambda t: float(logits[t]))
+    assert result.token_probs[0] > 0.0  # the model's choice among the tokens that fit
+    plain = backend.generate(GenerationRequest(ids, GREEDY, 4))
+    assert plain.token_ids[0] == int(logits.argmax())

@@ -51,7 +51,7 @@ def request_for(p: Plan, config: CompletionConfig, token: CancelToken | None = N
         cache_key=p.cache_key + SPECULATIVE if config.background else p.cache_key,
         cache_also=p.cache_key if config.background else p.cache_key + SPECULATIVE,
         avoid_first=avoid_first, min_token_probability=config.min_token_probability,
-        prefill_chunk=BACKGROUND_PREFILL_CHUNK if config.background else 0,
+        prefill_chunk=BACKGROUND_PREFILL_CHUNK if config.background else 0, start_with=p.start_with,
     )
 
 

@@ -13,7 +13,7 @@ from ..profiles import SamplingProfile, auto_profile, is_auto
 from .rules import CursorPlace, Mode, cursor_place, decide_mode, detect_indent_unit, should_complete
 from .templates import PromptTemplate, select_template
 from .types import CompletionConfig, Snapshot, Suggestion
-from .whitespace import split_trailing_whitespace
+from .whitespace import split_partial_word, split_trailing_whitespace
 
 MAX_PROMPT_TOKENS = 2048
 CPU_PROMPT_TOKENS = 512
@@ -59,13 +59,16 @@ class Plan:
     template: PromptTemplate
     prompt: str
     removed: str
-    """Whitespace cut from the end of the prompt (see `split_trailing_whitespace`)."""
+    """Text cut from the end of the prompt: a space (`split_trailing_whitespace`) or the partial word (`start_with`)."""
     ids: list[int]
     line_prefix: str = "x"
     """The cursor line's text before the cursor (see `start_on_cursor_line`)."""
     context_s: float = 0.0
     cache_key: str = ""
     """The engine's key/value cache to reuse (the document's URI)."""
+    start_with: str = ""
+    """The partial word cut off the prompt's end (also `removed`), which the generation
+    must begin with (see `split_partial_word`)."""
 
 
 def plan(snap: Snapshot, backend: Backend, config: CompletionConfig) -> Plan | Suggestion:
@@ -90,8 +93,12 @@ def plan(snap: Snapshot, backend: Backend, config: CompletionConfig) -> Plan | S
                         recent=repo.recent if repo else (), repo_name=repo.repo_name if repo else "")
     prompt, removed = split_trailing_whitespace(template.render(ctx)) if not template.is_fim else (
         template.render(ctx), "")
+    start_with = ""
+    if not removed and not template.is_fim and getattr(backend, "heals_tokens", False):
+        prompt, start_with = split_partial_word(prompt, snap.line_prefix)
+        removed = start_with
     if snap.remember is not None:
         snap.remember(ctx.memory)
     ids = backend.encode(prompt)
     return Plan(mode, indent_unit, profile, template, prompt, removed, ids, snap.line_prefix,
-                time.perf_counter() - started, cache_key=snap.uri)
+                time.perf_counter() - started, cache_key=snap.uri, start_with=start_with)

@@ -1,7 +1,14 @@
-"""The whitespace between the prompt and the generation: the space cut from the end of a
-prompt, and the generation as it reads from the cursor once that space is given back."""
+"""Where the prompt ends and the generation begins: the space, or the partial word, cut
+from the end of a prompt, and the generation as it reads from the cursor once that text is
+given back."""
 
 from __future__ import annotations
+
+import re
+
+_LAST_WORD = re.compile(r"\w+$")
+MAX_HEALED_CHARS = 32
+"""A longer word at the cursor is left in the prompt (it is not one a model writes in a few tokens)."""
 
 
 def split_trailing_whitespace(prompt: str) -> tuple[str, str]:
@@ -17,6 +24,22 @@ def split_trailing_whitespace(prompt: str) -> tuple[str, str]:
     if prompt.endswith(" "):
         return prompt[:-1], " "
     return prompt, ""
+
+
+def split_partial_word(prompt: str, line_prefix: str) -> tuple[str, str]:
+    """Cut the word the cursor stands in (or just after) off the prompt, with the one space
+    before it: the engine gives it back in tokens the model chooses (token healing,
+    `engine.healing`). A prompt ending inside a word ends on a token boundary the model
+    rarely saw there (`a_pa` is `a` + `_pa`, where `a_path` is `a` + `_path`), and the model
+    takes the word for finished. Nothing is cut when the cursor is not after a word."""
+    found = _LAST_WORD.search(line_prefix)
+    if found is None or len(found.group()) > MAX_HEALED_CHARS:
+        return prompt, ""
+    start = found.start() - (found.start() > 0 and line_prefix[found.start() - 1] == " ")
+    tail = line_prefix[start:]
+    if not prompt.endswith(tail) or len(tail) == len(prompt):
+        return prompt, ""
+    return prompt[:-len(tail)], tail
 
 
 def rejoin_whitespace(generated: str, removed: str) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 from ..profiles import SamplingProfile
 from . import fastpath
 from .fastpath import FastDecoder
+from .healing import TokenHealer
 from .kvcache import PrefixStore
 from .loader import LoadedModel
 from .oom import MemoryFallback
@@ -50,6 +51,8 @@ class LocalBackend:
 
     avoids_first_tokens = True
     """`GenerationRequest.avoid_first` is honoured."""
+    heals_tokens = True
+    """`GenerationRequest.start_with` is honoured."""
 
     def __init__(self, loaded: LoadedModel, threads: int = 0, *, quantize: str = "none",
                  prefix_cache_mb: int = 256, kernels: str = "auto", cache_dir: Path | None = None) -> None:
@@ -74,13 +77,15 @@ class LocalBackend:
         self.eos_ids = self._end_token_ids()
         self.prefix = PrefixStore(prefix_cache_mb * 2**20)
         self._generations = 0
+        self._healer: TokenHealer | None = None
         self.fast = FastDecoder(self.model) if fastpath.supports(self.model) else None
         self._warm_up()
 
     def _warm_up(self) -> None:
-        """One tiny generation at load, so the first real request is not the slow one."""
+        """One tiny generation at load, healing a word as a mid-word request does, so the
+        first real request is not the slow one."""
         warm = GenerationRequest(prompt_ids=self.encode("def main():\n    return"),
-                                 profile=SamplingProfile("greedy", do_sample=False), max_new_tokens=2)
+                                 profile=SamplingProfile("greedy", do_sample=False), max_new_tokens=2, start_with=" x")
         self._decode(warm, 2)
 
     def _end_token_ids(self) -> list[int]:
@@ -98,6 +103,26 @@ class LocalBackend:
     def generate(self, request: GenerationRequest) -> GenerationResult:
         """Generate; out of memory is retried with fewer tokens, then on the CPU (`oom.py`)."""
         return self._memory.generate(request)
+
+    @property
+    def healer(self) -> TokenHealer:
+        """The vocabulary index token healing uses (built on first use)."""
+        if self._healer is None:
+            self._healer = TokenHealer.of(self.tokenizer, excluded=self.eos_ids)
+        return self._healer
+
+    @staticmethod
+    def _only(logits: Any, allowed: list[int]) -> tuple[Any, Any]:
+        """`logits` with every token but `allowed` ruled out, for sampling and for the
+        probabilities (the model's choice among the tokens that fit); as they are when
+        nothing fits."""
+        import torch
+
+        if not allowed:
+            return logits, logits
+        masked = torch.full_like(logits, float("-inf"))
+        masked[allowed] = logits[allowed]
+        return masked, masked
 
     def _free_cache(self) -> None:
         import torch
@@ -127,6 +152,7 @@ class LocalBackend:
         first_token_at: float | None = None
         reason: StopReason | None = None
         pending = prompt[reuse.reused:]
+        owed = request.start_with
         try:
             with torch.inference_mode():
                 while reason is None:
@@ -137,12 +163,15 @@ class LocalBackend:
                     if not new_ids and request.avoid_first:
                         logits = logits.clone()
                         logits[list(request.avoid_first)] = float("-inf")
+                    if owed:  # the partial word the prompt was cut before, in tokens the model picks
+                        logits, model_logits = self._only(logits, self.healer.allowed(owed))
                     token = sampler.pick(logits)
                     first_token_at = first_token_at or time.perf_counter()
                     probability = float(torch.softmax(model_logits.float(), dim=-1)[token])
-                    if probability < request.min_token_probability:
+                    if probability < request.min_token_probability and not owed:
                         reason = StopReason.UNSURE
                         break
+                    owed = self.healer.after(owed, token) if owed else ""
                     new_ids.append(token)
                     text = self.tokenizer.decode(new_ids, skip_special_tokens=True)
                     steps.add(probability, len(text))

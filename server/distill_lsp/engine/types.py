@@ -107,6 +107,11 @@ class GenerationRequest:
     """Token ids the first generated token must not be: a second try after an answer that
     post-processing threw away starts differently. Backends that can do this say so with
     `avoids_first_tokens = True`; others ignore it."""
+    start_with: str = ""
+    """Text the generation must begin with: the end of the prompt, cut off by the caller
+    and given back in tokens the model chooses (token healing, `engine.healing`); it is part
+    of the generated text. Backends that can do this say so with `heals_tokens = True`; the
+    caller cuts nothing for the others."""
 
 
 @dataclass
