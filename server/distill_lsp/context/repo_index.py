@@ -222,5 +222,6 @@ class RepoIndex:
             s.outlines = len(self._outlines)
             s.definitions = self._name_entries
             s.memory_bytes = self._outline_bytes + self._name_entries * _NAME_COST
+            s.limit_bytes = self.max_bytes
             return IndexStats(s.state, s.files, s.names, s.definitions, s.outlines, s.memory_bytes, s.index_seconds,
                               s.skipped, s.evictions, s.limit_bytes)
