@@ -14,8 +14,6 @@ from ..context.languages import LanguageSpec
 from ..context.repo_session import RepoRequest
 from ..profiles import SamplingProfile
 
-MAX_LINES = 12
-
 
 @dataclass(frozen=True)
 class Snapshot:
@@ -56,6 +54,11 @@ class Snapshot:
     @property
     def line_suffix(self) -> str:
         return self.suffix.split("\n", 1)[0].split("\r", 1)[0]
+
+
+MAX_LINES = 12
+"""Most lines of a multi-line suggestion where the caller names none (`CompletionConfig`,
+`generate.stop_rule`); the server passes the `maxLines` setting."""
 
 
 @dataclass(frozen=True)
