@@ -27,8 +27,8 @@ from typing import Any
 
 from .job_options import ACTION_SEARCH_OPTIONS, JOB_MODEL_OPTIONS
 from .workspace_options import WORKSPACE_OPTIONS
-from .profiles import (AUTO, AUTO_PLACEHOLDER, BUILTIN_PROFILES, DEFAULT_COMPLETION_PROFILE, SamplingProfile,
-                       validate_profile)
+from .profiles import (AUTO, AUTO_PLACEHOLDER, BUILTIN_PROFILES, DEFAULT_COMPLETION_PROFILE, DEFAULT_PROFILE,
+                       SamplingProfile, validate_profile)
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ class Settings:
     reasoning_tokens: int = 512
     include_reasoning: str = "collapsed"
     action_max_new_tokens: int = 512
-    explain_profile: str = "coding"
+    explain_profile: str = DEFAULT_PROFILE
     fix_profile: str = "precise"
     document_profile: str = "precise"
     action_tries: int = 4

@@ -198,6 +198,12 @@ def test_index_memory_is_bounded(tmp_path: Path) -> None:
     assert stats.evictions > 0 and 0 < stats.outlines < 20
 
 
+def test_status_reports_the_memory_cap_in_force() -> None:
+    session = RepoSession()
+    session.configure(True, max_files=100, max_file_kb=10, index_mb=128)
+    assert session.status()["limitMiB"] == 128.0
+
+
 def test_open_document_wins_over_its_file(tmp_path: Path) -> None:
     write(tmp_path / "lib.py", "def on_disk(x): ...\n")
     main = write(tmp_path / "main.py", "from lib import edited_in_editor, on_disk\n\n")

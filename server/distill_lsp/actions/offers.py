@@ -24,12 +24,10 @@ _TITLES = {ActionKind.EXPLAIN: "Explain this", ActionKind.FIX: "Fix this", Actio
 
 @dataclass(frozen=True)
 class Offer:
-    """One action to list: what it does and on which ``[start, end)`` (``str`` offsets)."""
+    """One action to list: what it does and on which target."""
 
     kind: ActionKind
-    start: int
-    end: int
-    name: str | None = None
+    target: Target
 
     @property
     def title(self) -> str:
@@ -57,13 +55,13 @@ def list_offers(text: str, start: int, end: int, language: LanguageSpec | None,
     target = _target(tree, text, start, end, language)
     offers: list[Offer] = []
     if target is not None:
-        offers.append(Offer(ActionKind.EXPLAIN, target.start, target.end, target.name))
-    fix_start, fix_end = (target.start, target.end) if target is not None else whole_lines(text, start, end)
-    broken = tree is not None and has_syntax_error(tree, fix_start, fix_end, text)
+        offers.append(Offer(ActionKind.EXPLAIN, target))
+    fix = target if target is not None else Target(*whole_lines(text, start, end), "lines")
+    broken = tree is not None and has_syntax_error(tree, fix.start, fix.end, text)
     if has_diagnostics or broken:
-        offers.append(Offer(ActionKind.FIX, fix_start, fix_end, target.name if target else None))
+        offers.append(Offer(ActionKind.FIX, fix))
     if target is not None and language is not None:
-        offers.append(Offer(ActionKind.DOCUMENT, target.start, target.end, target.name))
+        offers.append(Offer(ActionKind.DOCUMENT, target))
     return offers
 
 

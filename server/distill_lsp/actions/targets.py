@@ -107,7 +107,8 @@ class Target:
     start: int
     end: int
     kind: str
-    """``"selection"`` or the definition's node type (``"function_definition"`` ...)."""
+    """``"selection"``, ``"lines"`` (the lines around the selection, where Fix falls back to) or
+    the definition's node type (``"function_definition"`` ...)."""
     name: str | None = None
     """The definition's name when it has one."""
 

@@ -14,8 +14,6 @@ from ..context.languages import LanguageSpec
 from ..context.repo_session import RepoRequest
 from ..profiles import SamplingProfile
 
-MAX_LINES = 12
-
 
 @dataclass(frozen=True)
 class Snapshot:
@@ -58,6 +56,11 @@ class Snapshot:
         return self.suffix.split("\n", 1)[0].split("\r", 1)[0]
 
 
+MAX_LINES = 12
+"""Most lines of a multi-line suggestion where the caller names none (`CompletionConfig`,
+`generate.stop_rule`); the server passes the `maxLines` setting."""
+
+
 @dataclass(frozen=True)
 class CompletionConfig:
     profile: SamplingProfile
@@ -82,20 +85,25 @@ class Suggestion:
 
     text: str
     reason: str = ""
-    timings: dict[str, float] = field(default_factory=dict)
-    prompt_tokens: int = 0
-    reused_tokens: int = 0
-    new_tokens: int = 0
-    stopped_early: bool = False
+    """Why `text` is empty (e.g. "inside a comment", a stop reason, `gate.UNSURE`), or where it came
+    from when not from a generation ("typed-ahead cache")."""
+    notice: str = ""
+    """A one-time message from the engine for the user (e.g. it fell back to the CPU)."""
     mode: str = ""
+    """The kind of suggestion generated (`rules.ModeKind`: single_line, multi_line)."""
     profile: str = ""
     """The profile the generation used (`auto:precise` etc. when `auto` chose it)."""
+    confidence: float | None = None
+    """The model's confidence in the first line (`first_line_confidence`); None when unknown."""
     ungated: str = ""
     """The postprocessed suggestion before the syntax gate cut it (for the sweep's syntax-error rate)."""
     tries: int = 1
     """Generations this answer took (more than one when post-processing threw answers away)."""
-    confidence: float | None = None
-    """The model's confidence in the first line (`first_line_confidence`); None when unknown."""
-
-    notice: str = ""
-    """A one-time message from the engine for the user (e.g. it fell back to the CPU)."""
+    timings: dict[str, float] = field(default_factory=dict)
+    """Milliseconds by stage: context_ms, ttft_ms, generate_ms, total_ms."""
+    prompt_tokens: int = 0
+    reused_tokens: int = 0
+    """Prompt tokens whose keys and values came from the engine's cache of an earlier request."""
+    new_tokens: int = 0
+    stopped_early: bool = False
+    """The generation was cancelled or superseded before it ended (nothing is shown)."""

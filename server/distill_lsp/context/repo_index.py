@@ -55,25 +55,30 @@ class FileOutline:
     nbytes: int
 
 
-@dataclass
+@dataclass(frozen=True)
 class IndexStats:
-    """The index as `distill.status` reports it."""
+    """The index as `distill.status` reports it, read at one moment (`RepoIndex.stats`)."""
 
-    state: str = "idle"
+    state: str
     """idle, indexing, ready, off."""
-    files: int = 0
+    files: int
     """Files listed and scanned for names by the last build."""
-    names: int = 0
-    definitions: int = 0
+    names: int
+    """Distinct names in the name map."""
+    definitions: int
     """Definitions found by the scan ((name, file) pairs)."""
-    outlines: int = 0
+    outlines: int
     """Files parsed into outlines and held (the parse cache)."""
-    memory_bytes: int = 0
-    index_seconds: float = 0.0
-    skipped: int = 0
+    memory_bytes: int
+    """What the outlines and the name map hold (estimated)."""
+    index_seconds: float
+    """How long the last build took."""
+    skipped: int
     """Files left out of the last build (too large, unreadable, or the memory cap reached)."""
-    evictions: int = 0
-    limit_bytes: int = DEFAULT_INDEX_MB * 2**20
+    evictions: int
+    """Outlines dropped to stay within the memory cap, since the index was made."""
+    limit_bytes: int
+    """The memory cap in force."""
 
     def as_dict(self) -> dict[str, object]:
         return {"state": self.state, "files": self.files, "names": self.names, "definitions": self.definitions,
@@ -95,7 +100,9 @@ class RepoIndex:
         self._names_of: dict[Path, tuple[str, ...]] = {}
         self._name_entries = 0
         self._local = threading.local()
-        self._stats = IndexStats(limit_bytes=max_bytes)
+        self._state = "idle"
+        self._listed = self._skipped = self._evictions = 0
+        self._index_seconds = 0.0
         self._generation = 0
 
     # -- outlines ----------------------------------------------------------------------
@@ -142,7 +149,7 @@ class RepoIndex:
             while self._outline_bytes + self._names_bytes() > self.max_bytes and len(self._outlines) > 1:
                 _, gone = self._outlines.popitem(last=False)
                 self._outline_bytes -= gone.nbytes
-                self._stats.evictions += 1
+                self._evictions += 1
 
     def invalidate(self, path: str | Path) -> None:
         """Forget what is known of `path` (changed, created or deleted on disk); a file is
@@ -200,7 +207,7 @@ class RepoIndex:
             self._names.clear()
             self._names_of.clear()
             self._name_entries = 0
-            self._stats.state = "indexing"
+            self._state = "indexing"
         started = time.perf_counter()
         listed = skipped = 0
         for path in self.files.source_files():
@@ -210,17 +217,15 @@ class RepoIndex:
             listed += 1
             skipped += not self._scan(path, listed=True)
         with self._lock:
-            self._stats.state, self._stats.files, self._stats.skipped = "ready", listed, skipped
-            self._stats.index_seconds = time.perf_counter() - started
-        logger.info("indexed %d files in %.2f s", listed, self._stats.index_seconds)
+            self._state, self._listed, self._skipped = "ready", listed, skipped
+            self._index_seconds = time.perf_counter() - started
+        logger.info("indexed %d files in %.2f s", listed, self._index_seconds)
         return self.stats()
 
     def stats(self) -> IndexStats:
         with self._lock:
-            s = self._stats
-            s.names = len(self._names)
-            s.outlines = len(self._outlines)
-            s.definitions = self._name_entries
-            s.memory_bytes = self._outline_bytes + self._name_entries * _NAME_COST
-            return IndexStats(s.state, s.files, s.names, s.definitions, s.outlines, s.memory_bytes, s.index_seconds,
-                              s.skipped, s.evictions, s.limit_bytes)
+            return IndexStats(state=self._state, files=self._listed, names=len(self._names),
+                              definitions=self._name_entries, outlines=len(self._outlines),
+                              memory_bytes=self._outline_bytes + self._names_bytes(),
+                              index_seconds=self._index_seconds, skipped=self._skipped,
+                              evictions=self._evictions, limit_bytes=self.max_bytes)

@@ -110,7 +110,7 @@ def resolves_edit(ls: DistillLanguageServer) -> bool:
 
 def to_code_action(ls: DistillLanguageServer, offer: Offer, doc: Document,
                    diagnostics: tuple[str, ...]) -> types.CodeAction:
-    start, end = doc.position_at(offer.start), doc.position_at(offer.end)
+    start, end = doc.position_at(offer.target.start), doc.position_at(offer.target.end)
     rng = types.Range(types.Position(*start), types.Position(*end))
     data = ActionData(doc.uri, rng, doc.version, offer.kind,
                       diagnostics if offer.kind is ActionKind.FIX else ()).to_json()
