@@ -49,6 +49,10 @@ DEFAULT_PROFILE = "coding"
 DEFAULT_COMPLETION_PROFILE = "auto"
 """Inline and classic completion's default: `auto`, which is greedy on code (measured on the
 real-code benchmark's tuning half: see the README) and `coding` within comment lines."""
+COMPLETION_MAX_NEW_TOKENS = 48
+"""A suggestion's token limit where nothing else is said (the `maxNewTokens` setting's default)."""
+COMPLETION_MAX_LINES = 12
+"""Most lines of a multi-line suggestion where nothing else is said (`maxLines`'s default)."""
 
 AUTO = "auto"
 """The profile name whose parameters follow the kind of request (see `auto_profile`)."""

@@ -27,8 +27,8 @@ from typing import Any
 
 from .job_options import ACTION_SEARCH_OPTIONS, JOB_MODEL_OPTIONS
 from .workspace_options import WORKSPACE_OPTIONS
-from .profiles import (AUTO, AUTO_PLACEHOLDER, BUILTIN_PROFILES, DEFAULT_COMPLETION_PROFILE, DEFAULT_PROFILE,
-                       SamplingProfile, validate_profile)
+from .profiles import (AUTO, AUTO_PLACEHOLDER, BUILTIN_PROFILES, COMPLETION_MAX_LINES, COMPLETION_MAX_NEW_TOKENS,
+                       DEFAULT_COMPLETION_PROFILE, DEFAULT_PROFILE, SamplingProfile, validate_profile)
 
 logger = logging.getLogger(__name__)
 
@@ -48,8 +48,8 @@ class Settings:
     action_backend: str = ""
     profile: str = DEFAULT_COMPLETION_PROFILE
     profiles: Mapping[str, SamplingProfile] = field(default_factory=dict)
-    max_new_tokens: int = 48
-    max_lines: int = 12
+    max_new_tokens: int = COMPLETION_MAX_NEW_TOKENS
+    max_lines: int = COMPLETION_MAX_LINES
     retries: int = 1
     min_token_probability: float = 0.0
     min_confidence: float = 0.0

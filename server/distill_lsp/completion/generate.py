@@ -11,11 +11,12 @@ from .gate import UNSURE
 from .postprocess import line_cap_reached
 from .prompt import Plan
 from .rules import Mode, indent_width
-from .types import MAX_LINES, CompletionConfig, Suggestion
+from ..profiles import COMPLETION_MAX_LINES
+from .types import CompletionConfig, Suggestion
 from .whitespace import as_seen
 
 
-def stop_rule(mode: Mode, removed: str, max_lines: int = MAX_LINES, line_prefix: str = "x") -> Callable[[str], bool]:
+def stop_rule(mode: Mode, removed: str, max_lines: int = COMPLETION_MAX_LINES, line_prefix: str = "x") -> Callable[[str], bool]:
     """When to stop generating: the end of the line, or the end of the block (after
     `max_lines`, once the brackets the block opened are closed). `line_prefix` is the text
     before the cursor on its line (the default stands for one with code)."""

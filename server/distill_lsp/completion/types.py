@@ -12,7 +12,7 @@ from tree_sitter import Tree
 from ..context.builder import ContextMemory, ContextShares
 from ..context.languages import LanguageSpec
 from ..context.repo_session import RepoRequest
-from ..profiles import SamplingProfile
+from ..profiles import COMPLETION_MAX_LINES, SamplingProfile
 
 
 @dataclass(frozen=True)
@@ -56,16 +56,11 @@ class Snapshot:
         return self.suffix.split("\n", 1)[0].split("\r", 1)[0]
 
 
-MAX_LINES = 12
-"""Most lines of a multi-line suggestion where the caller names none (`CompletionConfig`,
-`generate.stop_rule`); the server passes the `maxLines` setting."""
-
-
 @dataclass(frozen=True)
 class CompletionConfig:
     profile: SamplingProfile
     max_new_tokens: int
-    max_lines: int = MAX_LINES
+    max_lines: int = COMPLETION_MAX_LINES
     context_tokens: int = 0
     shares: ContextShares = ContextShares()
     seed: int | None = None

@@ -13,7 +13,7 @@ from typing import Any
 from ..completion import pipeline
 from ..completion.types import CompletionConfig
 from ..engine.types import CancelToken
-from ..profiles import SamplingProfile
+from ..profiles import COMPLETION_MAX_LINES, COMPLETION_MAX_NEW_TOKENS, SamplingProfile
 from ..settings import Settings
 from .cases import SweepCase
 from .metrics import Measures, measure
@@ -85,7 +85,8 @@ def sample_setting(case: SweepCase, backend: Any, setting: Setting, samples: int
 
 
 def sweep(case: SweepCase, backend: Any, settings_list: Sequence[Setting], *, samples: int, seed: int = 0,
-          max_new_tokens: int = 48, max_lines: int = 12, show_progress: bool = True) -> list[SettingResult]:
+          max_new_tokens: int = COMPLETION_MAX_NEW_TOKENS, max_lines: int = COMPLETION_MAX_LINES,
+          show_progress: bool = True) -> list[SettingResult]:
     """Every setting of the sweep, with a progress bar on stderr."""
     from tqdm import tqdm
 
