@@ -127,9 +127,9 @@ def run_fix(case: Case, backend: Any, settings: Any) -> list[dict[str, Any]]:
 
 def _parser_row(case: Case, repair: Any, seconds: float) -> dict[str, Any]:
     from distill_lsp.actions.edits import ReplacementResult
-    from distill_lsp.actions.run import ActionResult
+    from distill_lsp.actions.run import ActionOutput
 
-    result = ActionResult(ActionKind.FIX, "", tries=0)
+    result = ActionOutput(ActionKind.FIX, "", tries=0)
     result.replacement = (ReplacementResult(repair.offset, repair.offset, repair.token) if repair is not None
                           else ReplacementResult(case.start, case.end, None, "no one-token insertion parses alone"))
     return outcome(case, result, seconds, "parser repair")

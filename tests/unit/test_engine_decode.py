@@ -141,6 +141,19 @@ def test_growing_layer_crop_and_growth() -> None:
         layer.crop(5)
 
 
+def test_growing_layer_keeps_its_dtype_when_a_decode_step_outgrows_it() -> None:
+    # Seen in bench/actions.py: the decode step appends float32 keys and bfloat16 values (its
+    # int4 kernels' output); the buffer that replaced a full one took those dtypes, and attention
+    # then failed on keys and values of different dtypes.
+    layer = GrowingLayer()
+    prompt = torch.randn(1, 2, 300, 4)
+    layer.update(prompt, prompt)
+    for _ in range(400):  # past the capacity of 600
+        keys, values = layer.append(torch.randn(1, 2, 1, 4), torch.randn(1, 2, 1, 4, dtype=torch.bfloat16))
+    assert keys.dtype == values.dtype == torch.float32 and keys.shape[-2] == values.shape[-2] == 700
+    assert torch.equal(keys[..., :300, :], prompt)
+
+
 def test_prefix_store_reuse_budget_and_eviction(model) -> None:
     store = PrefixStore(budget_bytes=10**9)
     prompt = list(range(100, 140))

@@ -41,8 +41,12 @@ class GrowingLayer(DynamicLayer):
         need = self._len + new
         if self._k is None or need > self._k.shape[-2]:
             capacity = max(need * 2, 256)
-            k = key_states.new_empty((*key_states.shape[:-2], capacity, key_states.shape[-1]))
-            v = value_states.new_empty((*value_states.shape[:-2], capacity, value_states.shape[-1]))
+            # a larger buffer keeps the dtype of the one it replaces (a decode step may hand over
+            # keys and values of another dtype: they are converted as they are written)
+            like_k = key_states if self._k is None else self._k
+            like_v = value_states if self._v is None else self._v
+            k = like_k.new_empty((*key_states.shape[:-2], capacity, key_states.shape[-1]))
+            v = like_v.new_empty((*value_states.shape[:-2], capacity, value_states.shape[-1]))
             if self._len:
                 k[..., :self._len, :] = self._k[..., :self._len, :]
                 v[..., :self._len, :] = self._v[..., :self._len, :]
