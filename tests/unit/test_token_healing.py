@@ -50,7 +50,16 @@ def test_the_healer_reads_the_real_tokenizers_vocabulary() -> None:
     from tests.fixtures.models import smollm2_tokenizer
 
     tokenizer = smollm2_tokenizer()
-    healer = TokenHealer.of(tokenizer)
+    healer = TokenHealer.of(tokenizer, 0)
     fits = [healer.texts[t] for t in healer.allowed(" gra")]
     assert fits and all(" gra".startswith(f) or f.startswith(" gra") for f in fits)
     assert " graph" in fits and " g" in fits
+
+
+def test_a_tokenizer_without_a_length_or_batch_decoding_is_read_one_id_at_a_time() -> None:
+    class Ids:
+        def decode(self, ids: list[int]) -> str:
+            return f" {ids[0]}"
+
+    healer = TokenHealer.of(Ids(), 12)
+    assert [healer.texts[t] for t in healer.allowed(" 1")] == [" 1", " 10", " 11"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from typing import Any
 
 
 class TokenHealer:
@@ -27,9 +28,14 @@ class TokenHealer:
                 self._by_first[text[0]].append(token)
 
     @classmethod
-    def of(cls, tokenizer: object, excluded: Sequence[int] = ()) -> TokenHealer:
-        size = len(tokenizer)  # type: ignore[arg-type]
-        texts = tokenizer.batch_decode([[i] for i in range(size)])  # type: ignore[attr-defined]
+    def of(cls, tokenizer: Any, vocab_size: int, excluded: Sequence[int] = ()) -> TokenHealer:
+        """The index of `tokenizer`'s texts (its own length where it has one, else the
+        model's `vocab_size`), decoded in one batch where the tokenizer can."""
+        size = len(tokenizer) if hasattr(tokenizer, "__len__") else vocab_size
+        if hasattr(tokenizer, "batch_decode"):
+            texts = tokenizer.batch_decode([[i] for i in range(size)])
+        else:
+            texts = [tokenizer.decode([i]) for i in range(size)]
         return cls(texts, excluded)
 
     def allowed(self, owed: str) -> list[int]:

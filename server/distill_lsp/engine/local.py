@@ -108,7 +108,8 @@ class LocalBackend:
     def healer(self) -> TokenHealer:
         """The vocabulary index token healing uses (built on first use)."""
         if self._healer is None:
-            self._healer = TokenHealer.of(self.tokenizer, excluded=self.eos_ids)
+            self._healer = TokenHealer.of(self.tokenizer, int(getattr(self.model.config, "vocab_size", 0) or 0),
+                                          excluded=self.eos_ids)
         return self._healer
 
     @staticmethod
