@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 import tree_sitter
 
-from ..context.positions import encode, str_offset_of_byte
+from ..context.parse_errors import error_nodes
+from ..context.positions import byte_offset, encode, str_offset_of_byte
 from .targets import syntax_errors
 
 logger = logging.getLogger(__name__)
@@ -94,19 +95,28 @@ def python_error(text: str) -> tuple[int, str] | None:
     return None
 
 
+def all_errors(tree: tree_sitter.Tree, data: bytes) -> list[tree_sitter.Node]:
+    """Every ERROR and MISSING node of the document, with those at its very end (a block left
+    open is closed there by a zero-width MISSING node)."""
+    return list(error_nodes(tree.root_node, 0, len(data) + 1))
+
+
 def errors_outside(text: str, start: int, end: int, parser: tree_sitter.Parser) -> int:
-    """ERROR and MISSING nodes of ``text`` that do not touch ``[start, end]``."""
-    tree = parser.parse(encode(text))
-    inside = {(n.start_byte, n.end_byte, n.type) for n in syntax_errors(tree, start, end + 1, text)}
-    return sum(1 for n in syntax_errors(tree, 0, len(text) + 1, text)
-               if (n.start_byte, n.end_byte, n.type) not in inside)
+    """ERROR and MISSING nodes of ``text`` that touch neither ``[start, end]`` nor the blanks
+    after it: where only blanks follow, an error at their end (the end of the document) is
+    the code's own, such as the ``}`` of a block the code leaves open."""
+    data = encode(text)
+    tree = parser.parse(data)
+    reach = len(text) - len(text[end:].lstrip())
+    inside = {(n.start_byte, n.end_byte, n.type)
+              for n in error_nodes(tree.root_node, byte_offset(text, start), byte_offset(text, reach) + 1)}
+    return sum(1 for n in all_errors(tree, data) if (n.start_byte, n.end_byte, n.type) not in inside)
 
 
 def leaves_no_new_error(old: str, start: int, end: int, new: str, new_end: int, parser: tree_sitter.Parser) -> bool:
     """True when the edited ``new`` has no syntax error but those ``old`` had away from the edit."""
-    return errors_outside(new, start, new_end, parser) <= errors_outside(old, start, end, parser) and (
-        sum(1 for _ in syntax_errors(parser.parse(encode(new)), 0, len(new) + 1, new))
-        <= errors_outside(old, start, end, parser))
+    data = encode(new)
+    return len(all_errors(parser.parse(data), data)) <= errors_outside(old, start, end, parser)
 
 
 def region_clean(text: str, start: int, end: int, parser: tree_sitter.Parser, language: str) -> bool:
