@@ -219,3 +219,27 @@ def test_generation_ends_before_an_unsure_token() -> None:
     s = _run_config(backend, doc, min_token_probability=0.1)
     assert backend.requests[0].min_token_probability == 0.1
     assert s.text == "sum(xs)" and s.confidence == pytest.approx(0.9)
+
+
+def test_a_mid_word_request_cuts_the_word_asks_for_it_back_and_shows_the_rest() -> None:
+    """Token healing through the whole pipeline: the prompt ends before `a_pa`, the engine is
+    told to begin with it, and the suggestion is what comes after it. A backend that cannot
+    heal (the OpenAI one) gets the prompt as typed."""
+    from distill_lsp.completion import pipeline
+    from distill_lsp.completion.types import CompletionConfig
+    from distill_lsp.engine.types import CancelToken
+    from distill_lsp.profiles import BUILTIN_PROFILES
+
+    class Healing(ScriptedBackend):
+        heals_tokens = True
+
+    config = CompletionConfig(profile=BUILTIN_PROFILES["greedy"], max_new_tokens=40)
+    doc = "import os\n\ndef size(a_path):\n    return os.stat(a_pa<|>\n"
+    healing = Healing(["a_path).st_size\n"])
+    suggestion = pipeline.run(_snap("python", doc), healing, CancelToken(), config)
+    request = healing.requests[0]
+    assert request.start_with == "a_pa" and not request.prompt_text.endswith("a_pa")
+    assert suggestion.text == "th).st_size"
+    plain = ScriptedBackend(["th).st_size\n"])
+    assert pipeline.run(_snap("python", doc), plain, CancelToken(), config).text == "th).st_size"
+    assert plain.requests[0].start_with == "" and plain.requests[0].prompt_text.endswith("a_pa")
