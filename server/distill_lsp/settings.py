@@ -61,6 +61,7 @@ class Settings:
     cache_dir: str = ""
     quantize: str = "auto"
     kernels: str = "auto"
+    compile_step: str = "auto"
     prefix_cache_mb: int = 256
     debounce_ms: int = DEFAULT_DEBOUNCE_MS
     speculate: str = "auto"
@@ -122,9 +123,8 @@ class Option:
     env: str | None = None
     parse_env: Callable[[str], Any] = str
     server_owned: bool = False
-    """Acts on the process or the machine (the model, devices, the endpoint and its key, files
-    written): a server shared over TCP takes it only from its command line, environment or
-    config file, never from a client."""
+    """Acts on the process or the machine (the model, devices, the endpoint and its key, files written):
+    a server shared over TCP takes it only from its command line, environment or config file."""
 
     @property
     def flag(self) -> str:
@@ -223,6 +223,9 @@ OPTIONS: tuple[Option, ...] = (
            "CPU, torch version, model and threads) or `PROMPT,DECODE` paths: dense-fp32, dense-bf16, "
            "int8-bf16, int8-fp32, int4-bf16, int4-fp32 (the int paths need `quantize` other than none).",
            _is_kernels, "auto or PROMPT,DECODE kernel paths", env="DISTILL_LSP_KERNELS", server_owned=True),
+    Option("compileStep", "compile_step", "CPU decoding as one compiled graph: auto (built once per machine in the "
+           "background where a C++ compiler is found, kept in cacheDir; eager until then) or off.",
+           _one_of("auto", "off"), "auto or off", env="DISTILL_LSP_COMPILE_STEP", server_owned=True),
     Option("prefixCacheMB", "prefix_cache_mb",
            "Memory for the key/value caches kept between requests (prefix reuse), in MiB (0: off).",
            _is_int(0, 65536), "an integer in [0, 65536]", server_owned=True),
@@ -290,8 +293,7 @@ def options_named(keys: Sequence[str]) -> list[Option]:
 
 
 def option_keys() -> set[str]:
-    """The camelCase keys a client may send."""
-    return set(_BY_KEY)
+    return set(_BY_KEY)  # the camelCase keys a client may send
 
 
 def server_owned_keys() -> set[str]:
@@ -304,7 +306,7 @@ def without_server_owned(raw: Any) -> tuple[Any, list[str]]:
     if not isinstance(raw, Mapping):
         return raw, []
     owned = server_owned_keys()
-    return {k: v for k, v in raw.items() if k not in owned}, sorted(k for k in raw if k in owned)
+    return {k: v for k, v in raw.items() if k not in owned}, sorted(set(raw) & owned)
 
 
 def env_layer(environ: Mapping[str, str] | None = None) -> dict[str, Any]:

@@ -201,8 +201,8 @@ def test_layers_side_by_side_compute_what_they_compute_apart_and_share_their_wei
         apart = torch.cat([part(x) for part in parts], dim=-1)
         joined = quant.side_by_side(parts)
         assert joined is not None and joined.out_features == 224
-        dtype, call = joined.decoder()
-        torch.testing.assert_close(call(x.to(dtype)), apart, atol=1e-5, rtol=1e-5)
+        matmul = joined.decode_matmul()
+        torch.testing.assert_close(matmul.run(x.to(matmul.dtype)).float(), apart, atol=1e-5, rtol=1e-5)
         torch.testing.assert_close(joined(x), apart, atol=1e-5, rtol=1e-5)
         # the parts still compute the same, now on views of the joined weights (no second copy)
         torch.testing.assert_close(torch.cat([part(x) for part in parts], dim=-1), apart, atol=0, rtol=0)

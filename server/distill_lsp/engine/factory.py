@@ -18,7 +18,7 @@ def model_key(settings: Settings) -> tuple[Any, ...]:
         return ("openai", settings.endpoint, settings.remote_model, settings.api_key_env, settings.tokenizer,
                 settings.cache_dir, settings.connect_timeout, settings.first_token_timeout, settings.total_timeout)
     return (settings.model, settings.device, settings.dtype, settings.device_map,
-            settings.cache_dir, settings.threads, settings.quantize, settings.kernels, settings.prefix_cache_mb)
+            settings.cache_dir, settings.threads, settings.quantize, settings.kernels, settings.prefix_cache_mb, settings.compile_step)
 
 
 def make_backend_factory(settings: Settings) -> Callable[[], Any]:
@@ -30,13 +30,16 @@ def make_backend_factory(settings: Settings) -> Callable[[], Any]:
         # torch and transformers load here, on the engine worker, not at server start
         from .loader import load_model
         from .local import LocalBackend
+        from .step_build import LOAD_SETTINGS
 
         spec = resolve_model(settings.model, settings.device)
         loaded = load_model(spec, device=settings.device, dtype=settings.dtype,
                             device_map=settings.device_map, cache_dir=settings.resolved_cache_dir())
         return LocalBackend(loaded, threads=settings.threads or physical_cores(),
                             quantize=settings.quantize, prefix_cache_mb=settings.prefix_cache_mb,
-                            kernels=settings.kernels, cache_dir=settings.resolved_cache_dir())
+                            kernels=settings.kernels, cache_dir=settings.resolved_cache_dir(),
+                            compile_from={key: getattr(settings, key) for key in LOAD_SETTINGS}
+                            if settings.compile_step == "auto" else None)
 
     return build
 

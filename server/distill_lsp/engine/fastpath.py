@@ -21,7 +21,7 @@ import torch
 from transformers.activations import ACT2FN
 
 from .kvcache import GrowingLayer
-from .quant import KernelLinear, side_by_side
+from .quant import DecodeMatmul, KernelLinear, side_by_side
 
 logger = logging.getLogger(__name__)
 
@@ -45,8 +45,9 @@ def supports(model: Any) -> bool:
         and not hasattr(attn, "q_norm") and getattr(config, "pretraining_tp", 1) == 1
 
 
-Matmul = tuple["torch.dtype | None", Callable[[torch.Tensor], torch.Tensor]]
-"""A decoding matmul: the dtype its input must have (None: any) and the call."""
+Matmul = DecodeMatmul | Callable[[torch.Tensor], torch.Tensor]
+"""A decoding matmul: as data where the layers allow (what a compiled step needs), else
+the layers' own call."""
 
 
 @dataclass
@@ -82,13 +83,9 @@ class FastDecoder:
     @staticmethod
     def _block(layer: Any) -> _Block:
         attn, mlp = layer.self_attn, layer.mlp
-        # q/k/v are rotated against float32 cos/sin, o and down added to the float32 residual:
-        # those results are promoted anyway; gate/up go through the activation in float32
         return _Block(layer.input_layernorm.weight, layer.post_attention_layernorm.weight,
-                      layer.input_layernorm.variance_epsilon,
-                      _matmul([attn.q_proj, attn.k_proj, attn.v_proj], float_output=False),
-                      _matmul([attn.o_proj], float_output=False),
-                      _matmul([mlp.gate_proj, mlp.up_proj]), _matmul([mlp.down_proj], float_output=False))
+                      layer.input_layernorm.variance_epsilon, _matmul([attn.q_proj, attn.k_proj, attn.v_proj]),
+                      _matmul([attn.o_proj]), _matmul([mlp.gate_proj, mlp.up_proj]), _matmul([mlp.down_proj]))
 
     @staticmethod
     def can_use(cache: Any) -> bool:
@@ -115,24 +112,26 @@ class FastDecoder:
                                                                    enable_gqa=True)
             x = x + _run(block.o, out.reshape(1, -1))
             h = torch.rms_norm(x, (width,), block.post_norm, block.eps)
-            gate, up = _run(block.gate_up, h).chunk(2, dim=-1)
+            gate, up = _run(block.gate_up, h).float().chunk(2, dim=-1)  # the activation in float32
             x = x + _run(block.down, self.act(gate) * up)
         return self.head(self.norm(x))[-1]
 
 
 def _run(matmul: Matmul, rows: torch.Tensor) -> torch.Tensor:
-    dtype, call = matmul
-    return call(rows if dtype is None else rows.to(dtype))
+    """`rows` through `matmul`: in its dtype (q/k/v are then rotated against float32 cos/sin,
+    o and down added to the float32 residual, so their results are promoted anyway)."""
+    if isinstance(matmul, DecodeMatmul):
+        return matmul.run(rows.to(matmul.dtype))
+    return matmul(rows)
 
 
-def _matmul(layers: list[Any], float_output: bool = True) -> Matmul:
+def _matmul(layers: list[Any]) -> Matmul:
     """`layers` (reading the same input) as one decoding matmul where they can be joined."""
     layer = layers[0] if len(layers) == 1 else side_by_side(layers)
     if isinstance(layer, KernelLinear):
-        return layer.decoder(float_output)
+        return layer.decode_matmul()
     if type(layer) is torch.nn.Linear:
-        weight, bias = layer.weight, layer.bias
-        return weight.dtype, lambda rows: torch.nn.functional.linear(rows, weight, bias)
+        return DecodeMatmul("dense", layer.weight.dtype, (layer.weight,), layer.bias)
     if layer is not None:
-        return None, layer
-    return None, lambda rows: torch.cat([part(rows) for part in layers], dim=-1)
+        return layer
+    return lambda rows: torch.cat([part(rows) for part in layers], dim=-1)

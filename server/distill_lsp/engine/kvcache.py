@@ -69,6 +69,15 @@ class GrowingLayer(DynamicLayer):
         self.keys, self.values = self._k.narrow(-2, 0, at + 1), self._v.narrow(-2, 0, at + 1)
         return self.keys, self.values
 
+    def buffers(self) -> tuple[Any, Any]:
+        """The key and value buffers, spare room included (None before the first update)."""
+        return (self._k, self._v) if self.is_initialized else (None, None)
+
+    def appended_in_place(self) -> None:
+        """Count one more position, written into the buffers by a compiled decoding step."""
+        self._len += 1
+        self.keys, self.values = self._k.narrow(-2, 0, self._len), self._v.narrow(-2, 0, self._len)
+
     def get_seq_length(self) -> int:
         return self._len if self.is_initialized else 0
 

@@ -20,9 +20,10 @@ from .kvcache import PrefixStore
 from .loader import LoadedModel
 from .oom import MemoryFallback
 from .memory import release_freed_memory
-from .kernels import agreement_ids, choose_kernels
+from .kernels import agreement_ids, choose_kernels, cpu_class
 from .quant import quantize_model
 from .sampling import Sampler
+from .step_build import StepBuild
 from .types import GenerationRequest, GenerationResult, ModelInfo, StopReason
 
 logger = logging.getLogger(__name__)
@@ -55,7 +56,10 @@ class LocalBackend:
     """`GenerationRequest.start_with` is honoured."""
 
     def __init__(self, loaded: LoadedModel, threads: int = 0, *, quantize: str = "none",
-                 prefix_cache_mb: int = 256, kernels: str = "auto", cache_dir: Path | None = None) -> None:
+                 prefix_cache_mb: int = 256, kernels: str = "auto", cache_dir: Path | None = None,
+                 compile_from: dict[str, Any] | None = None) -> None:
+        """`compile_from`: the settings the model was loaded with (`step_build.LOAD_SETTINGS`),
+        to build the compiled decoding step from; None decodes eagerly."""
         import torch
 
         self.model = loaded.model
@@ -79,6 +83,12 @@ class LocalBackend:
         self._generations = 0
         self._healer: TokenHealer | None = None
         self.fast = FastDecoder(self.model) if fastpath.supports(self.model) else None
+        self.step_build: StepBuild | None = None
+        if compile_from is not None and cache_dir is not None and self.kernels is not None:
+            choice = self.kernels.as_dict()
+            self.step_build = StepBuild(self.fast, compile_from, f"{choice['prompt']},{choice['decode']}", cache_dir,
+                                        cpu_class().describe(), f"{loaded.info.path}|{self.quantization.describe()}")
+            self.info = dataclasses.replace(self.info, kernels={**self.info.kernels, "compiled": self.step_build.state})
         self._warm_up()
 
     def _warm_up(self) -> None:
@@ -141,6 +151,9 @@ class LocalBackend:
         import torch
 
         started = time.perf_counter()
+        if self.step_build is not None and self.step_build.state == "building":
+            self.step_build.poll()
+            self.info = dataclasses.replace(self.info, kernels={**self.info.kernels, "compiled": self.step_build.state})
         prompt = list(request.prompt_ids)
         if request.seed is not None:
             torch.manual_seed(request.seed)
@@ -209,7 +222,10 @@ class LocalBackend:
         if request.cancel.cancelled:
             return None
         if len(tokens) == 1 and fed and self.fast is not None and self.fast.can_use(cache):
-            logits = self.fast.step(tokens[0], cache)
+            compiled = self.step_build.step if self.step_build is not None else None
+            logits = compiled.step(tokens[0], cache) if compiled is not None else None
+            if logits is None:
+                logits = self.fast.step(tokens[0], cache)
             fed.append(tokens[0])
             return logits
         logits = None

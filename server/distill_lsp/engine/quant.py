@@ -28,7 +28,7 @@ It sees one row per forward (the last position's), so it runs on the decoding pa
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -61,6 +61,32 @@ _ACTIVATIONS = {"bf16": torch.bfloat16, "fp32": torch.float32}
 
 class QuantizationError(ValueError):
     """A quantization mode or kernel path that does not exist or cannot apply."""
+
+
+@dataclass(frozen=True)
+class DecodeMatmul:
+    """One decoding matmul as data. Its input must be in `dtype` already (a decode step
+    converts each input once, not once per layer that reads it); the result is in that
+    dtype, or float32 where there is a bias (added in float32, as `KernelLinear.forward`)."""
+
+    kind: str
+    """"dense" (tensors: the weight), "int8" or "int4" (tensors: packed codes, scales)."""
+    dtype: torch.dtype
+    tensors: tuple[torch.Tensor, ...]
+    bias: torch.Tensor | None = None
+
+    def run(self, rows: torch.Tensor, tensors: Sequence[torch.Tensor] | None = None,
+            bias: torch.Tensor | None = None) -> torch.Tensor:
+        """`rows @ weight.T (+ bias)`; a compiled graph passes the tensors it was given."""
+        a, *rest = self.tensors if tensors is None else tensors
+        if self.kind == "dense":
+            y = nn.functional.linear(rows, a)
+        elif self.kind == "int8":
+            y = torch.ops.aten._weight_int8pack_mm(rows, a, rest[0])
+        else:
+            y = torch.ops.aten._weight_int4pack_mm_for_cpu(rows, a, GROUP, rest[0])
+        bias = self.bias if tensors is None else bias
+        return y if bias is None else y.float() + bias
 
 
 class KernelLinear(nn.Module):
@@ -181,30 +207,15 @@ class KernelLinear(nn.Module):
             y = torch.ops.aten._weight_int4pack_mm_for_cpu(x, self.codes["int4"], GROUP, self.scales[kind, dtype])
         return y.float()
 
-    def decoder(self, float_output: bool = True) -> tuple[torch.dtype, Callable[[torch.Tensor], torch.Tensor]]:
-        """The decoding path as one call on rows already in its activation dtype, and that
-        dtype: a decode loop converts each input once, not once per layer that reads it.
-        The result is in float32, as `forward`'s, or with `float_output` False in the
-        activation dtype for a caller whose next operation promotes it to float32 anyway
-        (adding it to a float32 residual: the same values, one conversion fewer)."""
+    def decode_matmul(self) -> DecodeMatmul:
+        """The decoding path as data (kernel, activation dtype, tensors, bias): the eager
+        decode step and the compiled one run it the same way, through `DecodeMatmul.run`."""
         path = self.decode_path
-        if path == DENSE_FP32:
-            weight, dtype = self.weight, torch.float32
-            call = (lambda rows: nn.functional.linear(rows, weight))  # noqa: E731
-        elif path == DENSE_BF16:
-            weight, dtype = self.bf16, torch.bfloat16
-            call = (lambda rows: nn.functional.linear(rows, weight))  # noqa: E731
-        else:
-            kind, dtype = self._format(path)
-            codes, scales = self.codes[kind], self.scales[kind, dtype]
-            if kind == "int8":
-                call = (lambda rows: torch.ops.aten._weight_int8pack_mm(rows, codes, scales))  # noqa: E731
-            else:
-                call = (lambda rows: torch.ops.aten._weight_int4pack_mm_for_cpu(rows, codes, GROUP, scales))  # noqa: E731
-        if self.bias is None:
-            return dtype, (lambda rows: call(rows).float()) if float_output else call
-        bias = self.bias
-        return dtype, (lambda rows: call(rows).float() + bias)
+        if path in (DENSE_FP32, DENSE_BF16):
+            weight = self.weight if path == DENSE_FP32 else self.bf16
+            return DecodeMatmul("dense", weight.dtype, (weight,), self.bias)  # type: ignore[union-attr]
+        kind, dtype = self._format(path)
+        return DecodeMatmul(kind, dtype, (self.codes[kind], self.scales[kind, dtype]), self.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shape = x.shape

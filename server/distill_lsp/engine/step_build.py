@@ -1,0 +1,146 @@
+"""Getting the compiled decoding step (`engine.compiled`) once per machine, without making
+anyone wait for it.
+
+At load the backend looks for the package in ``cacheDir/compiled``. If it is there, it is
+loaded (milliseconds) and checked against the eager step. If not, and a C++ compiler is
+on the PATH, a child process at the lowest priority loads the same model the same way and
+builds it (about a minute on two cores) while the server answers with the eager step; the
+backend picks the package up at the start of the first generation after the child is done.
+A build that failed is remembered next to the package's name, so it is not retried on
+every start. ``python -m distill_lsp.engine.step_build SETTINGS OUT`` is the child.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from . import compiled
+from .fastpath import FastDecoder
+
+logger = logging.getLogger(__name__)
+
+COMPILERS = ("c++", "g++", "clang++", "cl")
+LOAD_SETTINGS = ("model", "device", "dtype", "device_map", "threads", "cache_dir", "quantize")
+"""The settings that decide how the model is loaded: the child loads it from these."""
+
+
+class StepBuild:
+    """Where the compiled step stands for one backend: `state` is one of off, unsupported,
+    no compiler, building, ready, failed, disagrees; `poll` gives the step once ready."""
+
+    def __init__(self, fast: FastDecoder | None, load_settings: dict[str, Any], kernels: str,
+                 cache_dir: Path, cpu: str, model: str) -> None:
+        self.fast = fast
+        self.step: compiled.CompiledStep | None = None
+        self.state = "unsupported"
+        self._child: subprocess.Popen[bytes] | None = None
+        if not compiled.supported(fast):
+            return
+        assert fast is not None
+        name = compiled.package_key(fast, cpu, f"{model}|{kernels}")
+        self.package = cache_dir / "compiled" / f"{name}.pt2"
+        self.failure = self.package.with_suffix(".failed")
+        if self.package.exists():
+            self._load()
+        elif self.failure.exists():
+            self.state = "failed"
+            logger.info("compiled step: an earlier build failed (%s); decoding eagerly", self.failure)
+        elif not any(shutil.which(c) for c in COMPILERS):
+            self.state = "no compiler"
+            logger.info("compiled step: no C++ compiler on the PATH; decoding eagerly")
+        else:
+            settings = {**load_settings, "kernels": kernels, "device": "cpu"}
+            self._child = _start_child(settings, self.package)
+            self.state = "building"
+            logger.info("compiled step: building %s in the background (pid %d)", self.package.name, self._child.pid)
+
+    def poll(self) -> compiled.CompiledStep | None:
+        """The compiled step once it is ready (loading it when a build has just finished)."""
+        if self._child is not None and self._child.poll() is not None:
+            code, self._child = self._child.returncode, None
+            if code == 0 and self.package.exists():
+                self._load()
+            else:
+                self.state = "failed"
+                logger.warning("compiled step: the build failed (exit %s); see %s", code,
+                               self.package.with_suffix(".log"))
+        return self.step
+
+    def _load(self) -> None:
+        assert self.fast is not None
+        started = time.perf_counter()
+        try:
+            step = compiled.CompiledStep(self.fast, self.package)
+            agrees = step.agrees()
+        except Exception as exc:  # noqa: BLE001 - a package this torch cannot run: decode eagerly
+            logger.warning("compiled step: %s cannot be used (%s); decoding eagerly", self.package, exc)
+            self.state = "failed"
+            return
+        if not agrees:
+            self.state = "disagrees"
+            logger.warning("compiled step: %s does not match the eager step; decoding eagerly", self.package)
+            return
+        self.step, self.state = step, "ready"
+        logger.info("compiled step: loaded and checked in %.2f s", time.perf_counter() - started)
+
+
+def _start_child(settings: dict[str, Any], package: Path) -> subprocess.Popen[bytes]:
+    package.parent.mkdir(parents=True, exist_ok=True)
+    log = package.with_suffix(".log").open("wb")
+    command = [sys.executable, "-m", "distill_lsp.engine.step_build", json.dumps(settings), str(package),
+               str(os.getpid())]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    try:
+        return subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env)
+    finally:
+        log.close()
+
+
+def _leave_with_parent(parent: int) -> None:
+    """The child ends when the server does (a build nobody waits for is wasted work)."""
+    def watch() -> None:
+        while True:
+            if os.getppid() != parent:
+                os._exit(3)
+            time.sleep(1.0)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def main(argv: list[str]) -> int:
+    settings_json, out, parent = argv[0], Path(argv[1]), int(argv[2])
+    _leave_with_parent(parent)
+    try:
+        os.nice(19)
+    except (AttributeError, OSError):
+        pass
+    from ..settings import Settings
+    from .factory import make_backend_factory
+
+    settings = Settings(**json.loads(settings_json), compile_step="off", prefix_cache_mb=0)
+    backend = make_backend_factory(settings)()
+    if not compiled.supported(backend.fast):
+        raise SystemExit("this model's decoding step cannot be compiled")
+    partial = out.with_suffix(".partial.pt2")
+    started = time.perf_counter()
+    try:
+        compiled.build(backend.fast, partial)
+    except Exception as exc:
+        out.with_suffix(".failed").write_text(f"{type(exc).__name__}: {exc}\n")
+        raise
+    os.replace(partial, out)
+    print(f"built {out} in {time.perf_counter() - started:.1f} s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,127 @@
+"""The compiled decoding step (`engine.compiled`, `engine.step_build`) on real, tiny,
+randomly initialised models: a Llama with int4 layers and a tied, rescored head (the
+bundled SmolLM2's shape) compiled in process, and a Qwen2 (q/k/v biases, its own head)
+built by the background child process from its directory, as a server does."""
+
+from __future__ import annotations
+
+import copy
+import time
+
+import pytest
+import torch
+
+from distill_lsp.engine import compiled, fastpath
+from distill_lsp.engine.kvcache import new_cache
+from distill_lsp.engine.quant import kernel_layers, quantize_model
+from distill_lsp.engine.types import GenerationRequest
+from distill_lsp.profiles import SamplingProfile
+from tests.fixtures.models import save_tiny_qwen2, smollm2_tokenizer
+
+GREEDY = SamplingProfile("greedy", do_sample=False, repetition_penalty=1.0)
+SOURCE = "import os\n\ndef walk(root):\n    for name in os.listdir(root):\n        path = os.path.join(root, name)\n"
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return smollm2_tokenizer()
+
+
+@pytest.fixture(scope="module")
+def llama_int4(tokenizer, tmp_path_factory):
+    """A tiny Llama whose layers decode on int4 with bf16 activations, its compiled step built."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(3)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=128, intermediate_size=256, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
+                         tie_word_embeddings=True)
+    model = LlamaForCausalLM(config).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.dim() == 2:
+                p.mul_(8.0)  # greedy continuations that vary with the prompt
+    quantize_model(model, "int4", "cpu")
+    for layer in kernel_layers(model):
+        layer.use("dense-fp32", "int4-bf16")
+    fast = fastpath.FastDecoder(model)
+    package = tmp_path_factory.mktemp("compiled") / "step.pt2"
+    compiled.build(fast, package)
+    return fast, compiled.CompiledStep(fast, package)
+
+
+def _prefilled(fast, ids):
+    cache = new_cache(fast.model)
+    with torch.inference_mode():
+        fast.model(input_ids=torch.tensor([ids]), cache=cache, use_cache=True, logits_to_keep=1)
+    return cache
+
+
+def test_the_compiled_step_decodes_what_the_eager_step_does(llama_int4, tokenizer) -> None:
+    fast, step = llama_int4
+    assert compiled.supported(fast) and fast.head.rescore  # the tied head's top logits are recomputed
+    ids = tokenizer(SOURCE).input_ids
+    eager, ours = _prefilled(fast, ids[:-1]), _prefilled(fast, ids[:-1])
+    token, picked = ids[-1], []
+    with torch.inference_mode():
+        for _ in range(12):
+            want, got = fast.step(token, eager), step.step(token, ours)
+            assert got is not None and got.shape == want.shape
+            torch.testing.assert_close(got, want, atol=2e-2 * float(want.abs().max()), rtol=0)
+            token = int(want.argmax())
+            assert int(got.argmax()) == token
+            picked.append(token)
+    assert len(set(picked)) > 1
+    for a, b in zip(eager.layers, ours.layers):  # the same keys and values, written in place
+        assert a.get_seq_length() == b.get_seq_length() == len(ids) + 11
+        torch.testing.assert_close(a.keys, b.keys, atol=1e-3, rtol=1e-3)
+        torch.testing.assert_close(a.values, b.values, atol=1e-3, rtol=1e-3)
+    assert step.agrees()
+
+
+def test_a_full_buffer_is_grown_by_the_eager_step_and_the_compiled_one_goes_on(llama_int4, tokenizer) -> None:
+    fast, step = llama_int4
+    cache = _prefilled(fast, tokenizer(SOURCE).input_ids)
+    capacity = cache.layers[0].buffers()[0].shape[2]
+    with torch.inference_mode():
+        while cache.get_seq_length() < capacity:
+            assert step.step(7, cache) is not None
+        assert step.step(7, cache) is None  # no room: the caller runs the eager step
+        fast.step(7, cache)
+        assert cache.layers[0].buffers()[0].shape[2] > capacity  # one graph for every capacity
+        assert step.step(7, cache) is not None
+    assert cache.get_seq_length() == capacity + 2
+
+
+def test_a_step_the_graph_cannot_take_is_not_supported(llama_int4) -> None:
+    fast, _ = llama_int4
+    other = copy.copy(fast)
+    other.blocks = [copy.copy(b) for b in fast.blocks]
+    other.blocks[0].o = lambda rows: rows  # a layer kept as a module call, not as data
+    assert not compiled.supported(other)
+    assert not compiled.supported(None)
+
+
+def test_the_backend_builds_the_step_in_the_background_and_then_decodes_with_it(tokenizer, tmp_path) -> None:
+    from distill_lsp.engine.factory import make_backend_factory
+    from distill_lsp.settings import Settings
+
+    directory = save_tiny_qwen2(tmp_path / "tiny-qwen2", tokenizer)
+    common = dict(model=str(directory), device="cpu", threads=1, quantize="int8", kernels="dense-fp32,int8-bf16",
+                  cache_dir=str(tmp_path / "cache"))
+    eager = make_backend_factory(Settings(**common, compile_step="off"))()
+    backend = make_backend_factory(Settings(**common, compile_step="auto"))()
+    assert eager.step_build is None and backend.step_build.state == "building"
+    request = GenerationRequest(tokenizer(SOURCE).input_ids, GREEDY, 24)
+    expected = eager.generate(request)
+    deadline = time.monotonic() + 600
+    while backend.step_build.state == "building" and time.monotonic() < deadline:
+        assert backend.generate(request).token_ids == expected.token_ids  # eager meanwhile
+        time.sleep(1.0)
+    assert backend.step_build.state == "ready", (backend.step_build.package.with_suffix(".log").read_text())
+    assert backend.info.kernels["compiled"] == "ready"
+    assert backend.generate(request).token_ids == expected.token_ids
+    assert backend.step_build.step.steps >= 23
+    # the next start loads the package at once
+    again = make_backend_factory(Settings(**common, compile_step="auto"))()
+    assert again.step_build.state == "ready" and again.step_build.step is not None
