@@ -5,14 +5,14 @@ settings (the kernels it chooses on this CPU), and llama.cpp on the same GGUF fi
 - Cold prompts of 300 and 1,500 tokens of real code (the standard library): seconds to
   the first token's logits, with nothing cached.
 - Greedy decoding after a 300-token prompt: tokens per second, the first token excluded.
+  Ours runs its compiled step (`compileStep`; built first if this machine has no package
+  yet, and the build time printed); the eager step is measured beside it.
 - Agreement with float32: teacher-forced next-token agreement over the prompts, and how
   many of the first greedy tokens equal float32's.
 """
 
 from __future__ import annotations
 
-import copy
-import dataclasses
 import os
 import statistics
 import time
@@ -39,29 +39,42 @@ def stdlib_prompts(n: int, tokenizer: Any, length: int) -> list[list[int]]:
 def measure(n_prompts: int, tokens: int, threads: int) -> dict[str, Any]:
     import torch
 
+    from distill_lsp.engine.factory import make_backend_factory
     from distill_lsp.engine.loader import load_model
-    from distill_lsp.engine.local import LocalBackend
     from distill_lsp.engine.resolve import resolve_model
     from distill_lsp.settings import Settings
 
     torch.set_num_threads(threads)
-    settings = Settings()
+    settings = Settings(threads=threads)
     loaded = load_model(resolve_model("auto", "cpu"), device="cpu", cache_dir=settings.resolved_cache_dir())
     reference = loaded.model
     started = time.perf_counter()
-    ours = LocalBackend(dataclasses.replace(loaded, model=copy.deepcopy(reference)), threads=threads,
-                        quantize=settings.quantize, kernels=settings.kernels, cache_dir=settings.resolved_cache_dir())
+    ours = make_backend_factory(settings)()  # the defaults, as a server loads them
     ours_setup_s = time.perf_counter() - started
+    build_s = _wait_for_compiled_step(ours)
     ours.eos_ids = []  # the same length on every side
     llm = llama_cpp.load(threads)
     out: dict[str, Any] = {"kernels": ours.kernels.as_dict() if ours.kernels else {},
-                           "quantization": ours.info.quantization, "ours_setup_s": ours_setup_s, "threads": threads}
+                           "quantization": ours.info.quantization, "ours_setup_s": ours_setup_s, "threads": threads,
+                           "compiled": ours.step_build.state if ours.step_build else "off", "build_s": build_s}
     for length in LENGTHS:
         out[f"prompt{length}"] = [_prompt_row(reference, ours, llm, ids, i)
                                   for i, ids in enumerate(stdlib_prompts(n_prompts, loaded.tokenizer, length))]
     out["decode"] = [_decode_row(reference, ours, llm, ids, tokens)
                      for ids in stdlib_prompts(n_prompts, loaded.tokenizer, 300)]
     return out
+
+
+def _wait_for_compiled_step(ours: Any) -> float:
+    """Seconds spent waiting for a background build of the compiled step (0: none ran)."""
+    started = time.perf_counter()
+    if ours.step_build is None or ours.step_build.state != "building":
+        return 0.0
+    print("building the compiled decoding step for this machine (once) ...", flush=True)
+    while ours.step_build.state == "building":
+        time.sleep(2.0)
+        ours.step_build.poll()
+    return time.perf_counter() - started
 
 
 def _greedy(tokens: int) -> Any:
@@ -99,15 +112,23 @@ def _decode_row(reference: Any, ours: Any, llm: Any, ids: list[int], tokens: int
     ref_ids = out[0, len(ids):].tolist()
     plain_tps = (tokens - 1) / max(1e-9, (t2 - t1) - (t1 - t0))
     result = ours.generate(_greedy(tokens)(ids, "bench-decode"))
-    ours_tps = (result.new_tokens - 1) / max(1e-9, result.total_s - result.time_to_first_token_s)
+    ours_tps = _tps(result)
+    step, ours.step_build.step = (ours.step_build.step, None) if ours.step_build else (None, None)
+    eager_tps = _tps(ours.generate(_greedy(tokens)(ids, "bench-decode-eager")))  # the eager step, for comparison
+    if ours.step_build:
+        ours.step_build.step = step
     llama_tps, llama_ids = llama_cpp.decode_tokens_per_second(llm, ids, tokens)
     with torch.inference_mode():
         full = torch.tensor([ids + ref_ids])
         want = reference(input_ids=full).logits[0, len(ids) - 1:-1].argmax(-1)
         got = ours.model(input_ids=full).logits[0, len(ids) - 1:-1].argmax(-1)
-    return {"plain_tps": plain_tps, "ours_tps": ours_tps, "llama_tps": llama_tps,
+    return {"plain_tps": plain_tps, "ours_tps": ours_tps, "eager_tps": eager_tps, "llama_tps": llama_tps,
             "ours_agree": _agree(result.token_ids, ref_ids), "llama_agree": _agree(llama_ids, ref_ids),
             "forced": float((want == got).float().mean())}
+
+
+def _tps(result: Any) -> float:
+    return (result.new_tokens - 1) / max(1e-9, result.total_s - result.time_to_first_token_s)
 
 
 def _agree(got: Any, want: list[int]) -> float:
@@ -119,7 +140,8 @@ def print_table(d: dict[str, Any]) -> None:
     print(f"\n## Engine speed (in process, {d['threads']} threads): plain PyTorch fp32, ours, llama.cpp\n")
     print(f"ours: {d['quantization']}; kernels prompt **{k.get('prompt')}**, decode **{k.get('decode')}** "
           f"({k.get('source')}; probe {k.get('probe_s', 0):.2f} s; {k.get('weight_mib', 0):.0f} MiB of weights); "
-          f"set-up (quantize + choose + warm-up) {d['ours_setup_s']:.1f} s")
+          f"set-up (load + quantize + choose + warm-up) {d['ours_setup_s']:.1f} s; compiled step "
+          f"{d['compiled']}" + (f" (built now, {d['build_s']:.0f} s)" if d["build_s"] else " (from the cache)"))
     if k.get("decode_ms"):
         print(f"measured ms, prompt ({64} rows, sampled layers): {k.get('prompt_ms')}; "
               f"decode (1 row, all layers): {k.get('decode_ms')}; agreement: {k.get('agreement')}")
@@ -134,6 +156,8 @@ def print_table(d: dict[str, Any]) -> None:
     plain, ours, llama = (statistics.mean(r[key] for r in rows) for key in ("plain_tps", "ours_tps", "llama_tps"))
     print(f"| decode tok/s (mean of {len(rows)}) | {plain:.1f} | {ours:.1f} | {llama:.1f} "
           f"| **{ours / plain:.2f}x** | **{ours / llama:.2f}x** |")
+    eager = statistics.mean(r["eager_tps"] for r in rows)
+    print(f"| decode tok/s, ours with the eager step | | {eager:.1f} | | {eager / plain:.2f}x | {eager / llama:.2f}x |")
     forced = statistics.mean(r["forced"] for r in rows)
     print(f"| teacher-forced next-token agreement with fp32 | 100% | {forced:.1%} | | | |")
     print(f"| first greedy tokens equal to fp32's | 100% | {statistics.mean(r['ours_agree'] for r in rows):.0%} "
