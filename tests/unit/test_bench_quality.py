@@ -335,3 +335,27 @@ def test_a_saved_report_is_scored_again_by_the_current_rules() -> None:
     table = report["halves"]["heldout"]["slices"]["all"]
     assert table["ours"]["exact_match"] == 1.0 and table["ours_whole"]["exact_match"] == 0.0
     assert table["naive"]["exact_match"] == 0.0
+
+
+def test_a_saved_row_gives_back_the_outcomes_it_was_saved_from(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run and `--report` build a case's outcomes one way (`outcomes_of`): rescoring the row
+    a run saved gives the outcomes the run scored."""
+    import argparse
+    import asyncio
+
+    from bench import quality
+
+    async def ask(*_args: object) -> tuple[str, float, float]:
+        return "x = 1\ny = 2", 5.5, 0.9
+
+    monkeypatch.setattr(quality, "ask", ask)
+    case = Case("h0", "python", "line_start", "/h0.py", 0, 0, 5, "x = 1\n", "heldout")
+    naive = quality.StoredNaive({"h0": {"naive": {"text": "x = 2", "ms": 9.5},
+                                        "naive_raw": {"text": "x = 2\nz", "ms": 12.5}}})
+    args = argparse.Namespace(trigger="automatic", timeout=1.0, naive_raw=True)
+    row, found = asyncio.run(quality._one_case(None, naive, case, 0, args, ""))
+    assert [o.system for o in found] == ["ours", "naive", "ours_whole", "naive_raw"]
+    assert found[0].prediction == "x = 1" and found[0].confidence == 0.9 and found[1].confidence is None
+    assert quality.outcomes_of(row) == found
+    without_raw = {k: v for k, v in row.items() if k != "naive_raw"}
+    assert [o.system for o in quality.outcomes_of(without_raw)] == ["ours", "naive", "ours_whole"]
