@@ -126,27 +126,37 @@ def machine() -> dict[str, str]:
     return found
 
 
-def workspace_places(cases: list[Case], into: Path) -> list[tuple[Path, str]]:
+def by_project(cases: list[Case]) -> tuple[list[Case], list[Path]]:
+    """The cases with a project's cases together (a stable sort: one index per project), and
+    each one's project folder (`project_folder`)."""
+    folders = [project_folder(c.language, Path(c.path)) for c in cases]
+    pairs = sorted(zip(cases, folders), key=lambda pair: str(pair[1]))
+    return [case for case, _ in pairs], [folder for _, folder in pairs]
+
+
+def workspace_places(cases: list[Case], folders: list[Path], into: Path) -> list[tuple[Path, str]]:
     """Per case, its workspace folder and the uri of its file in it (the standard
     library's files in a copy under `into`)."""
     stdlib = Path(sysconfig.get_paths()["stdlib"])
     copy = stdlib_copy(into) if any(c.language == "python" for c in cases) else stdlib
     places = []
-    for case in cases:
+    for case, folder in zip(cases, folders):
         path = Path(case.path)
         if case.language == "python":
             path = copy / path.relative_to(stdlib)
             places.append((copy, path.as_uri()))
         else:
-            places.append((project_folder(case.language, path), path.as_uri()))
+            places.append((folder, path.as_uri()))
     return places
 
 
-async def run(cases: list[Case], args: argparse.Namespace) -> dict[str, Any]:
-    if not args.workspace:
+async def run(cases: list[Case], args: argparse.Namespace, folders: list[Path] | None) -> dict[str, Any]:
+    """Every case through both servers; with `folders` (`--workspace`), each case at its real
+    path with its project folder as the workspace folder."""
+    if folders is None:
         return await run_in(cases, args, None)
     with tempfile.TemporaryDirectory() as tmp:
-        return await run_in(cases, args, workspace_places(cases, Path(tmp)))
+        return await run_in(cases, args, workspace_places(cases, folders, Path(tmp)))
 
 
 async def run_in(cases: list[Case], args: argparse.Namespace, places: list[tuple[Path, str]] | None
@@ -363,13 +373,14 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(name)s: %(message)s")
     logging.getLogger("bench").setLevel(logging.INFO)
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "server"), os.environ.get("PYTHONPATH")]))
+    folders = None
     try:
         cases = load_cases(args)
-        if args.workspace:  # one index per project: a project's cases together (a stable sort)
-            cases.sort(key=lambda c: str(project_folder(c.language, Path(c.path))))
+        if args.workspace:
+            cases, folders = by_project(cases)
     except (SourceError, CaseError) as exc:
         raise SystemExit(f"bench.quality: {exc}") from exc
-    report = asyncio.run(run(cases, args))
+    report = asyncio.run(run(cases, args, folders))
     print("\n" + render(report))
     if args.dump:
         args.dump.write_text("\n".join(dump_case(c, row) for c, row in zip(cases, report["cases"])), encoding="utf-8")

@@ -4,6 +4,7 @@ the cases are tested in test_bench_cases.py)."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 from lsprotocol import types
@@ -359,3 +360,18 @@ def test_a_saved_row_gives_back_the_outcomes_it_was_saved_from(monkeypatch: pyte
     assert quality.outcomes_of(row) == found
     without_raw = {k: v for k, v in row.items() if k != "naive_raw"}
     assert [o.system for o in quality.outcomes_of(without_raw)] == ["ours", "naive", "ours_whole"]
+
+
+def test_workspace_cases_are_grouped_by_project_keeping_their_order() -> None:
+    from bench import sources
+    from bench.quality import by_project
+
+    registry, go = sources.SOURCES["rust"].root, sources.SOURCES["go"].root
+    paths = [("rust", registry / "b-1.0" / "src" / "lib.rs"), ("go", go / "net" / "a.go"),
+             ("rust", registry / "a-1.0" / "src" / "lib.rs"), ("rust", registry / "b-1.0" / "src" / "x.rs")]
+    cases = [Case(f"c{i}", lang, "mid_line", str(path), 0, 0, 1, "x") for i, (lang, path) in enumerate(paths)]
+    ordered, folders = by_project(cases)
+    assert folders == sorted(folders, key=str)
+    assert [c.id for c in ordered if sources.project_folder(c.language, Path(c.path)) == registry / "b-1.0"] == \
+        ["c0", "c3"]
+    assert folders == [sources.project_folder(c.language, Path(c.path)) for c in ordered]
