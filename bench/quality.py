@@ -126,27 +126,37 @@ def machine() -> dict[str, str]:
     return found
 
 
-def workspace_places(cases: list[Case], into: Path) -> list[tuple[Path, str]]:
+def by_project(cases: list[Case]) -> tuple[list[Case], list[Path]]:
+    """The cases with a project's cases together (a stable sort: one index per project), and
+    each one's project folder (`project_folder`)."""
+    folders = [project_folder(c.language, Path(c.path)) for c in cases]
+    pairs = sorted(zip(cases, folders), key=lambda pair: str(pair[1]))
+    return [case for case, _ in pairs], [folder for _, folder in pairs]
+
+
+def workspace_places(cases: list[Case], folders: list[Path], into: Path) -> list[tuple[Path, str]]:
     """Per case, its workspace folder and the uri of its file in it (the standard
     library's files in a copy under `into`)."""
     stdlib = Path(sysconfig.get_paths()["stdlib"])
     copy = stdlib_copy(into) if any(c.language == "python" for c in cases) else stdlib
     places = []
-    for case in cases:
+    for case, folder in zip(cases, folders):
         path = Path(case.path)
         if case.language == "python":
             path = copy / path.relative_to(stdlib)
             places.append((copy, path.as_uri()))
         else:
-            places.append((project_folder(case.language, path), path.as_uri()))
+            places.append((folder, path.as_uri()))
     return places
 
 
-async def run(cases: list[Case], args: argparse.Namespace) -> dict[str, Any]:
-    if not args.workspace:
+async def run(cases: list[Case], args: argparse.Namespace, folders: list[Path] | None) -> dict[str, Any]:
+    """Every case through both servers; with `folders` (`--workspace`), each case at its real
+    path with its project folder as the workspace folder."""
+    if folders is None:
         return await run_in(cases, args, None)
     with tempfile.TemporaryDirectory() as tmp:
-        return await run_in(cases, args, workspace_places(cases, Path(tmp)))
+        return await run_in(cases, args, workspace_places(cases, folders, Path(tmp)))
 
 
 async def run_in(cases: list[Case], args: argparse.Namespace, places: list[tuple[Path, str]] | None
@@ -249,15 +259,30 @@ async def _one_case(client: Any, naive: NaiveServer | StoredNaive, case: Case, i
         answer = naive.answer(case)
     else:
         answer = await asyncio.to_thread(naive.complete, case.prefix, case.target_lines, args.naive_raw)
-    found = [Outcome("ours", case.language, case.kind, scored_part(ours, case.target), case.target, ours_ms,
-                     confidence, case.half),
-             Outcome("naive", case.language, case.kind, answer.shown, case.target, answer.shown_ms, half=case.half),
-             Outcome("ours_whole", case.language, case.kind, ours, case.target, ours_ms, confidence, case.half)]
+    answers = {**case.describe(), "ours_whole": {"text": ours, "ms": ours_ms, "confidence": confidence},
+               "naive": {"text": answer.shown, "ms": answer.shown_ms}}
     if answer.raw is not None:
-        found.append(Outcome("naive_raw", case.language, case.kind, answer.raw, case.target, answer.raw_ms,
-                             half=case.half))
+        answers["naive_raw"] = {"text": answer.raw, "ms": answer.raw_ms}
+    found = outcomes_of(answers)
     row = {**case.describe(), **{o.system: _scored(o, error if o.system == "ours" else "") for o in found}}
     return row, found
+
+
+def outcomes_of(row: dict[str, Any]) -> list[Outcome]:
+    """A case's outcomes from its row (a case's `describe()` with each system's text and ms):
+    ours scored on its part (`scored_part`), the naive server's, ours whole and, when there is
+    one, the naive server's raw answer. A saved row has ours whole as `ours_whole`; one saved
+    before that column was kept has only `ours`, the whole answer."""
+    ours, naive = row["ours_whole"] if "ours_whole" in row else row["ours"], row["naive"]
+    language, kind, target, half = row["language"], row["kind"], row["target"], row["half"]
+    confidence = ours.get("confidence")
+    found = [Outcome("ours", language, kind, scored_part(ours["text"], target), target, ours["ms"], confidence, half),
+             Outcome("naive", language, kind, naive["text"], target, naive["ms"], half=half),
+             Outcome("ours_whole", language, kind, ours["text"], target, ours["ms"], confidence, half)]
+    if "naive_raw" in row:
+        found.append(Outcome("naive_raw", language, kind, row["naive_raw"]["text"], target, row["naive_raw"]["ms"],
+                             half=half))
+    return found
 
 
 def _scored(outcome: Outcome, error: str) -> dict[str, Any]:
@@ -332,18 +357,7 @@ def dump_case(case: Case, row: dict[str, Any]) -> str:
 def rescored(report: dict[str, Any]) -> dict[str, Any]:
     """A saved report with its tables made again from its answers (`--report`): a run saved
     before a change of the scoring rules reads by the current ones."""
-    outcomes = []
-    for row in report["cases"]:
-        ours, naive = row.get("ours_whole", row["ours"]), row["naive"]
-        outcomes += [Outcome("ours", row["language"], row["kind"], scored_part(ours["text"], row["target"]),
-                             row["target"], ours["ms"], ours.get("confidence"), row["half"]),
-                     Outcome("naive", row["language"], row["kind"], naive["text"], row["target"], naive["ms"],
-                             half=row["half"]),
-                     Outcome("ours_whole", row["language"], row["kind"], ours["text"], row["target"], ours["ms"],
-                             ours.get("confidence"), row["half"])]
-        if "naive_raw" in row:
-            outcomes.append(Outcome("naive_raw", row["language"], row["kind"], row["naive_raw"]["text"],
-                                    row["target"], row["naive_raw"]["ms"], half=row["half"]))
+    outcomes = [o for row in report["cases"] for o in outcomes_of(row)]
     halves = report["config"]["halves"]
     return {**report, "halves": {h: half_report([o for o in outcomes if o.half == h]) for h in halves}}
 
@@ -359,13 +373,14 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(name)s: %(message)s")
     logging.getLogger("bench").setLevel(logging.INFO)
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "server"), os.environ.get("PYTHONPATH")]))
+    folders = None
     try:
         cases = load_cases(args)
-        if args.workspace:  # one index per project: a project's cases together (a stable sort)
-            cases.sort(key=lambda c: str(project_folder(c.language, Path(c.path))))
+        if args.workspace:
+            cases, folders = by_project(cases)
     except (SourceError, CaseError) as exc:
         raise SystemExit(f"bench.quality: {exc}") from exc
-    report = asyncio.run(run(cases, args))
+    report = asyncio.run(run(cases, args, folders))
     print("\n" + render(report))
     if args.dump:
         args.dump.write_text("\n".join(dump_case(c, row) for c, row in zip(cases, report["cases"])), encoding="utf-8")

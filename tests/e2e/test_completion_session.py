@@ -246,3 +246,24 @@ async def test_copilot_show_and_partial_accept_notifications_are_counted(client:
             break
         await asyncio.sleep(0.05)
     assert now == (before[0] + 1, before[1] + 1, before[2] + 1)
+
+
+async def test_a_mid_word_request_finishes_the_word_without_repeating_it(client: LanguageClient, tmp_path) -> None:
+    """Token healing over stdio: the cursor stands right after `a_pa`, the start of a name the
+    document defines. The server cuts the partial word off the prompt, has the model begin
+    with it and shows only what follows: applied, the item finishes the name with `a_pa`
+    written once (not `a_paa_path`). Without the cut the prompt ends inside a token and
+    the model takes `a_pa` for a whole name (`a_pa.path)`)."""
+    uri = (tmp_path / "heal.py").as_uri()
+    text = "import os\n\ndef size(a_path):\n    return os.stat(a_pa"
+    open_doc(client, uri, text)
+    result = await client.text_document_inline_completion_async(inline_params(uri, end_of(text)))
+    assert len(result.items) == 1
+    item = result.items[0]
+    lines = text.split("\n")
+    start, end = item.range.start, item.range.end
+    head = "\n".join(lines[:start.line] + [lines[start.line][:start.character]])
+    tail = "\n".join([lines[end.line][end.character:]] + lines[end.line + 1:])
+    line = (head + item.insert_text + tail).split("\n")[3]
+    assert line.startswith("    return os.stat(a_path"), line
+    assert line.count("a_pa") == 1, line

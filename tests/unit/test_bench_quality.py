@@ -4,6 +4,7 @@ the cases are tested in test_bench_cases.py)."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 from lsprotocol import types
@@ -335,3 +336,42 @@ def test_a_saved_report_is_scored_again_by_the_current_rules() -> None:
     table = report["halves"]["heldout"]["slices"]["all"]
     assert table["ours"]["exact_match"] == 1.0 and table["ours_whole"]["exact_match"] == 0.0
     assert table["naive"]["exact_match"] == 0.0
+
+
+def test_a_saved_row_gives_back_the_outcomes_it_was_saved_from(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run and `--report` build a case's outcomes one way (`outcomes_of`): rescoring the row
+    a run saved gives the outcomes the run scored."""
+    import argparse
+    import asyncio
+
+    from bench import quality
+
+    async def ask(*_args: object) -> tuple[str, float, float]:
+        return "x = 1\ny = 2", 5.5, 0.9
+
+    monkeypatch.setattr(quality, "ask", ask)
+    case = Case("h0", "python", "line_start", "/h0.py", 0, 0, 5, "x = 1\n", "heldout")
+    naive = quality.StoredNaive({"h0": {"naive": {"text": "x = 2", "ms": 9.5},
+                                        "naive_raw": {"text": "x = 2\nz", "ms": 12.5}}})
+    args = argparse.Namespace(trigger="automatic", timeout=1.0, naive_raw=True)
+    row, found = asyncio.run(quality._one_case(None, naive, case, 0, args, ""))
+    assert [o.system for o in found] == ["ours", "naive", "ours_whole", "naive_raw"]
+    assert found[0].prediction == "x = 1" and found[0].confidence == 0.9 and found[1].confidence is None
+    assert quality.outcomes_of(row) == found
+    without_raw = {k: v for k, v in row.items() if k != "naive_raw"}
+    assert [o.system for o in quality.outcomes_of(without_raw)] == ["ours", "naive", "ours_whole"]
+
+
+def test_workspace_cases_are_grouped_by_project_keeping_their_order() -> None:
+    from bench import sources
+    from bench.quality import by_project
+
+    registry, go = sources.SOURCES["rust"].root, sources.SOURCES["go"].root
+    paths = [("rust", registry / "b-1.0" / "src" / "lib.rs"), ("go", go / "net" / "a.go"),
+             ("rust", registry / "a-1.0" / "src" / "lib.rs"), ("rust", registry / "b-1.0" / "src" / "x.rs")]
+    cases = [Case(f"c{i}", lang, "mid_line", str(path), 0, 0, 1, "x") for i, (lang, path) in enumerate(paths)]
+    ordered, folders = by_project(cases)
+    assert folders == sorted(folders, key=str)
+    assert [c.id for c in ordered if sources.project_folder(c.language, Path(c.path)) == registry / "b-1.0"] == \
+        ["c0", "c3"]
+    assert folders == [sources.project_folder(c.language, Path(c.path)) for c in ordered]
