@@ -122,9 +122,32 @@ def _decode_row(reference: Any, ours: Any, llm: Any, ids: list[int], tokens: int
         full = torch.tensor([ids + ref_ids])
         want = reference(input_ids=full).logits[0, len(ids) - 1:-1].argmax(-1)
         got = ours.model(input_ids=full).logits[0, len(ids) - 1:-1].argmax(-1)
-    return {"plain_tps": plain_tps, "ours_tps": ours_tps, "eager_tps": eager_tps, "llama_tps": llama_tps,
+    steps = {name: _forced_steps(ours, fn, ids, ref_ids) for name, fn in _steps(ours).items()}
+    return {**steps, "plain_tps": plain_tps, "ours_tps": ours_tps, "eager_tps": eager_tps, "llama_tps": llama_tps,
             "ours_agree": _agree(result.token_ids, ref_ids), "llama_agree": _agree(llama_ids, ref_ids),
             "forced": float((want == got).float().mean())}
+
+
+def _steps(ours: Any) -> dict[str, Any]:
+    """The decoding steps ours has: the eager one, and the compiled one when it is ready."""
+    steps = {"eager_step_forced": ours.fast.step} if ours.fast is not None else {}
+    if ours.step_build is not None and ours.step_build.step is not None:
+        steps["compiled_step_forced"] = ours.step_build.step.step
+    return steps
+
+
+def _forced_steps(ours: Any, step: Any, ids: list[int], ref_ids: list[int]) -> float:
+    """Teacher-forced agreement of a decoding step with float32's greedy tokens: the prompt
+    runs once, then each of float32's tokens is fed and the step's choice compared."""
+    import torch
+
+    from distill_lsp.engine.kvcache import new_cache
+
+    cache, sequence = new_cache(ours.model), ids + ref_ids
+    with torch.inference_mode():
+        ours.model(input_ids=torch.tensor([ids[:-1]]), cache=cache, use_cache=True, logits_to_keep=1)
+        picks = [int(step(sequence[i], cache).argmax()) for i in range(len(ids) - 1, len(sequence) - 1)]
+    return _agree(picks, ref_ids)
 
 
 def _tps(result: Any) -> float:
@@ -160,5 +183,9 @@ def print_table(d: dict[str, Any]) -> None:
     print(f"| decode tok/s, ours with the eager step | | {eager:.1f} | | {eager / plain:.2f}x | {eager / llama:.2f}x |")
     forced = statistics.mean(r["forced"] for r in rows)
     print(f"| teacher-forced next-token agreement with fp32 | 100% | {forced:.1%} | | | |")
+    for key, name in (("compiled_step_forced", "compiled"), ("eager_step_forced", "eager")):
+        if all(key in r for r in rows):
+            print(f"| the same, {name} decoding step, over fp32's greedy tokens | 100% | "
+                  f"{statistics.mean(r[key] for r in rows):.1%} | | | |")
     print(f"| first greedy tokens equal to fp32's | 100% | {statistics.mean(r['ours_agree'] for r in rows):.0%} "
           f"| {statistics.mean(r['llama_agree'] for r in rows):.0%} | | |")
