@@ -38,6 +38,11 @@ def _kernel_lines(settings: Settings) -> list[str]:
         lines.append(f"  measured {key}: prompt {entry.get('prompt')}, decode {entry.get('decode')}; "
                      f"decode ms {entry.get('decode_ms')}, prompt ms {entry.get('prompt_ms')}, "
                      f"agreement {entry.get('agreement')}")
+    from .engine.step_build import compiler, kept
+
+    built, failed = kept(settings.resolved_cache_dir())
+    lines.append(f"compileStep: {settings.compile_step}; C++ compiler: {compiler() or 'none found (decoding stays eager)'}; "
+                 f"compiled steps built on this machine: {built}, failed: {failed}")
     return lines
 
 

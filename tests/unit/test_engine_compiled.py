@@ -125,3 +125,53 @@ def test_the_backend_builds_the_step_in_the_background_and_then_decodes_with_it(
     # the next start loads the package at once
     again = make_backend_factory(Settings(**common, compile_step="auto"))()
     assert again.step_build.state == "ready" and again.step_build.step is not None
+
+
+def _step_build(fast, cache_dir):
+    from distill_lsp.engine.step_build import StepBuild
+
+    return StepBuild(fast, {"model": "unused"}, "dense-fp32,int4-bf16", cache_dir, "test CPU", "tiny llama")
+
+
+def test_without_a_compiler_or_after_a_failed_build_nothing_is_started(llama_int4, tmp_path, monkeypatch) -> None:
+    from distill_lsp.engine import step_build
+
+    fast, _ = llama_int4
+    monkeypatch.setattr(step_build, "compiler", lambda: None)
+    build = _step_build(fast, tmp_path)
+    assert build.state == "no compiler" and build._child is None and build.poll() is None
+    monkeypatch.setattr(step_build, "compiler", lambda: "/usr/bin/c++")
+    build.failure.parent.mkdir(parents=True)
+    build.failure.write_text("RuntimeError: the compiler crashed\n")
+    again = _step_build(fast, tmp_path)
+    assert again.state == "failed" and again._child is None  # remembered: not retried on every start
+    assert step_build.kept(tmp_path) == (0, 1)
+
+
+def test_a_package_that_cannot_be_loaded_leaves_decoding_eager(llama_int4, tmp_path, monkeypatch) -> None:
+    from distill_lsp.engine import step_build
+
+    fast, _ = llama_int4
+    monkeypatch.setattr(step_build, "compiler", lambda: None)
+    package = _step_build(fast, tmp_path).package
+    package.parent.mkdir(parents=True)
+    package.write_bytes(b"not a package")
+    build = _step_build(fast, tmp_path)
+    assert build.state == "failed" and build.poll() is None
+
+
+def test_a_package_that_does_not_match_the_eager_step_is_not_used(llama_int4, tmp_path, monkeypatch) -> None:
+    import shutil
+
+    from distill_lsp.engine import step_build
+
+    fast, step = llama_int4
+    monkeypatch.setattr(step_build, "compiler", lambda: None)
+    package = _step_build(fast, tmp_path).package
+    package.parent.mkdir(parents=True)
+    shutil.copy(step.package, package)
+    loaded = _step_build(fast, tmp_path)
+    assert loaded.state == "ready" and loaded.poll() is not None  # the real package passes its check
+    monkeypatch.setattr(compiled.CompiledStep, "agrees", lambda self, tokens=3: False)
+    refused = _step_build(fast, tmp_path)
+    assert refused.state == "disagrees" and refused.poll() is None

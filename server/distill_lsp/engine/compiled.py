@@ -208,7 +208,7 @@ class CompiledStep:
     run this step (a buffer full or of another dtype: the eager step then runs it)."""
 
     def __init__(self, fast: FastDecoder, package: Path) -> None:
-        self.fast = fast
+        self.fast, self.package = fast, package
         self.runner = torch._inductor.aoti_load_package(str(package))
         self.weights = inputs(fast)
         self.steps = 0

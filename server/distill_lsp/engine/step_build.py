@@ -54,7 +54,7 @@ class StepBuild:
         elif self.failure.exists():
             self.state = "failed"
             logger.info("compiled step: an earlier build failed (%s); decoding eagerly", self.failure)
-        elif not any(shutil.which(c) for c in COMPILERS):
+        elif compiler() is None:
             self.state = "no compiler"
             logger.info("compiled step: no C++ compiler on the PATH; decoding eagerly")
         else:
@@ -91,6 +91,20 @@ class StepBuild:
             return
         self.step, self.state = step, "ready"
         logger.info("compiled step: loaded and checked in %.2f s", time.perf_counter() - started)
+
+
+def compiler() -> str | None:
+    """The C++ compiler a build would use (AOTInductor's), or None."""
+    return next((path for name in COMPILERS if (path := shutil.which(name))), None)
+
+
+def kept(cache_dir: Path) -> tuple[int, int]:
+    """Packages built in `cache_dir`, and builds that failed (remembered, not retried)."""
+    folder = cache_dir / "compiled"
+    if not folder.is_dir():
+        return 0, 0
+    built = [p for p in folder.glob("*.pt2") if not p.name.endswith(".partial.pt2")]
+    return len(built), len(list(folder.glob("*.failed")))
 
 
 def _start_child(settings: dict[str, Any], package: Path) -> subprocess.Popen[bytes]:
