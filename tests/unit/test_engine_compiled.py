@@ -111,9 +111,12 @@ def test_the_backend_builds_the_step_in_the_background_and_then_decodes_with_it(
                   cache_dir=str(tmp_path / "cache"))
     eager = make_backend_factory(Settings(**common, compile_step="off"))()
     backend = make_backend_factory(Settings(**common, compile_step="auto"))()
-    assert eager.step_build is None and backend.step_build.state == "building"
+    assert eager.step_build is None and backend.step_build.state == "pending"  # not in a one-shot session
     request = GenerationRequest(tokenizer(SOURCE).input_ids, GREEDY, 24)
     expected = eager.generate(request)
+    backend.step_build._build_at = 0.0  # the server has been in use for a while
+    assert backend.generate(request).token_ids == expected.token_ids  # this generation starts the build
+    assert backend.step_build.state == "building"
     deadline = time.monotonic() + 600
     while backend.step_build.state == "building" and time.monotonic() < deadline:
         assert backend.generate(request).token_ids == expected.token_ids  # eager meanwhile
@@ -139,12 +142,12 @@ def test_without_a_compiler_or_after_a_failed_build_nothing_is_started(llama_int
     fast, _ = llama_int4
     monkeypatch.setattr(step_build, "compiler", lambda: None)
     build = _step_build(fast, tmp_path)
-    assert build.state == "no compiler" and build._child is None and build.poll() is None
+    assert build.state == "no compiler" and build.poll() is None and build._child is None
     monkeypatch.setattr(step_build, "compiler", lambda: "/usr/bin/c++")
     build.failure.parent.mkdir(parents=True)
     build.failure.write_text("RuntimeError: the compiler crashed\n")
     again = _step_build(fast, tmp_path)
-    assert again.state == "failed" and again._child is None  # remembered: not retried on every start
+    assert again.state == "failed" and again.poll() is None and again._child is None  # not retried
     assert step_build.kept(tmp_path) == (0, 1)
 
 

@@ -87,7 +87,8 @@ class LocalBackend:
         if compile_from is not None and cache_dir is not None and self.kernels is not None:
             choice = self.kernels.as_dict()
             self.step_build = StepBuild(self.fast, compile_from, f"{choice['prompt']},{choice['decode']}", cache_dir,
-                                        cpu_class().describe(), f"{loaded.info.path}|{self.quantization.describe()}")
+                                        f"{cpu_class().describe()}|threads={torch.get_num_threads()}",
+                                        f"{loaded.info.path}|{self.quantization.describe()}")
             self.info = dataclasses.replace(self.info, kernels={**self.info.kernels, "compiled": self.step_build.state})
         self._warm_up()
 
@@ -151,7 +152,7 @@ class LocalBackend:
         import torch
 
         started = time.perf_counter()
-        if self.step_build is not None and self.step_build.state == "building":
+        if self.step_build is not None and self.step_build.state in ("pending", "building"):
             self.step_build.poll()
             self.info = dataclasses.replace(self.info, kernels={**self.info.kernels, "compiled": self.step_build.state})
         prompt = list(request.prompt_ids)

@@ -6,6 +6,8 @@ loaded (milliseconds) and checked against the eager step. If not, and a C++ comp
 on the PATH, a child process at the lowest priority loads the same model the same way and
 builds it (about a minute on two cores) while the server answers with the eager step; the
 backend picks the package up at the start of the first generation after the child is done.
+The build starts with the first generation `BUILD_AFTER_S` after the model loaded, so a
+one-shot session (the headless `complete`) never starts one it would not wait for.
 A build that failed is remembered next to the package's name, so it is not retried on
 every start. ``python -m distill_lsp.engine.step_build SETTINGS OUT`` is the child.
 """
@@ -31,15 +33,19 @@ logger = logging.getLogger(__name__)
 COMPILERS = ("c++", "g++", "clang++", "cl")
 LOAD_SETTINGS = ("model", "device", "dtype", "device_map", "threads", "cache_dir", "quantize")
 """The settings that decide how the model is loaded: the child loads it from these."""
+BUILD_AFTER_S = 30.0
 
 
 class StepBuild:
-    """Where the compiled step stands for one backend: `state` is one of off, unsupported,
-    no compiler, building, ready, failed, disagrees; `poll` gives the step once ready."""
+    """Where the compiled step stands for one backend: `state` is one of unsupported, no
+    compiler, pending (a build starts on a later poll), building, ready, failed, disagrees;
+    `poll` gives the step once ready."""
 
     def __init__(self, fast: FastDecoder | None, load_settings: dict[str, Any], kernels: str,
-                 cache_dir: Path, cpu: str, model: str) -> None:
+                 cache_dir: Path, cpu: str, model: str, build_after_s: float = BUILD_AFTER_S) -> None:
         self.fast = fast
+        self._build_at = time.monotonic() + build_after_s
+        self._settings = {**load_settings, "kernels": kernels, "device": "cpu"}
         self.step: compiled.CompiledStep | None = None
         self.state = "unsupported"
         self._child: subprocess.Popen[bytes] | None = None
@@ -58,13 +64,15 @@ class StepBuild:
             self.state = "no compiler"
             logger.info("compiled step: no C++ compiler on the PATH; decoding eagerly")
         else:
-            settings = {**load_settings, "kernels": kernels, "device": "cpu"}
-            self._child = _start_child(settings, self.package)
-            self.state = "building"
-            logger.info("compiled step: building %s in the background (pid %d)", self.package.name, self._child.pid)
+            self.state = "pending"
 
     def poll(self) -> compiled.CompiledStep | None:
-        """The compiled step once it is ready (loading it when a build has just finished)."""
+        """The compiled step once it is ready (starting a pending build when it is time,
+        loading the package when a build has just finished)."""
+        if self.state == "pending" and time.monotonic() >= self._build_at:
+            self._child = _start_child(self._settings, self.package)
+            self.state = "building"
+            logger.info("compiled step: building %s in the background (pid %d)", self.package.name, self._child.pid)
         if self._child is not None and self._child.poll() is not None:
             code, self._child = self._child.returncode, None
             if code == 0 and self.package.exists():
@@ -74,6 +82,11 @@ class StepBuild:
                 logger.warning("compiled step: the build failed (exit %s); see %s", code,
                                self.package.with_suffix(".log"))
         return self.step
+
+    def build_now(self) -> None:
+        """Start a pending build without waiting for the server to have been in use (benchmarks)."""
+        self._build_at = time.monotonic()
+        self.poll()
 
     def _load(self) -> None:
         assert self.fast is not None
