@@ -157,7 +157,7 @@ def main(argv: list[str]) -> int:
     backend = make_backend_factory(settings)()
     if not compiled.supported(backend.fast):
         raise SystemExit("this model's decoding step cannot be compiled")
-    partial = out.with_suffix(".partial.pt2")
+    partial = out.with_suffix(f".{os.getpid()}.partial.pt2")  # two servers may build the same package
     started = time.perf_counter()
     try:
         compiled.build(backend.fast, partial)
