@@ -142,15 +142,23 @@ def test_growing_layer_crop_and_growth() -> None:
 
 
 def test_growing_layer_keeps_its_dtype_when_a_decode_step_outgrows_it() -> None:
-    # Seen in bench/actions.py: the decode step appends float32 keys and bfloat16 values (its
-    # int4 kernels' output); the buffer that replaced a full one took those dtypes, and attention
-    # then failed on keys and values of different dtypes.
+    # Seen in bench/actions.py: the decode step hands over float32 keys and bfloat16 values (its
+    # int4 kernels' output); a buffer that replaced a full one once took those dtypes, and
+    # attention then failed on keys and values of different dtypes.
     layer = GrowingLayer()
     prompt = torch.randn(1, 2, 300, 4)
     layer.update(prompt, prompt)
-    for _ in range(400):  # past the capacity of 600
-        keys, values = layer.append(torch.randn(1, 2, 1, 4), torch.randn(1, 2, 1, 4, dtype=torch.bfloat16))
+    for _ in range(400):  # past the capacity of 600, as a decoding step writes: in place
+        layer.make_room()
+        k_buf, v_buf = layer.buffers()
+        at = layer.get_seq_length()
+        k_buf[..., at, :] = torch.randn(1, 2, 4)
+        v_buf[..., at, :] = torch.randn(1, 2, 4, dtype=torch.bfloat16)
+        layer.appended_in_place()
+    keys, values = layer.keys, layer.values
     assert keys.dtype == values.dtype == torch.float32 and keys.shape[-2] == values.shape[-2] == 700
+    layer.update(torch.randn(1, 2, 600, 4), torch.randn(1, 2, 600, 4, dtype=torch.bfloat16))  # grows again
+    assert layer.values.dtype == torch.float32 and layer.values.shape[-2] == 1300
     assert torch.equal(keys[..., :300, :], prompt)
 
 

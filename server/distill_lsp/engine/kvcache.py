@@ -37,20 +37,12 @@ class GrowingLayer(DynamicLayer):
 
         if not self.is_initialized:
             self.lazy_initialization(key_states, value_states)
-        new = key_states.shape[-2]
-        need = self._len + new
+        need = self._len + key_states.shape[-2]
         if self._k is None or need > self._k.shape[-2]:
-            capacity = max(need * 2, 256)
             # a larger buffer keeps the dtype of the one it replaces (a decode step may hand over
             # keys and values of another dtype: they are converted as they are written)
-            like_k = key_states if self._k is None else self._k
-            like_v = value_states if self._v is None else self._v
-            k = like_k.new_empty((*key_states.shape[:-2], capacity, key_states.shape[-1]))
-            v = like_v.new_empty((*value_states.shape[:-2], capacity, value_states.shape[-1]))
-            if self._len:
-                k[..., :self._len, :] = self._k[..., :self._len, :]
-                v[..., :self._len, :] = self._v[..., :self._len, :]
-            self._k, self._v = k, v
+            self._grow(need, key_states if self._k is None else self._k,
+                       value_states if self._v is None else self._v)
         with torch.no_grad():
             self._k[..., self._len:need, :] = key_states
             self._v[..., self._len:need, :] = value_states
@@ -58,23 +50,27 @@ class GrowingLayer(DynamicLayer):
         self.keys, self.values = self._k[..., :need, :], self._v[..., :need, :]
         return self.keys, self.values
 
-    def append(self, key_states: Any, value_states: Any) -> tuple[Any, Any]:
-        """`update` for one position (a decoding step), with as few tensor operations as it takes."""
-        at = self._len
-        if not self.is_initialized or self._k is None or at >= self._k.shape[-2]:
-            return self.update(key_states, value_states)
-        self._k.select(-2, at).copy_(key_states.select(-2, 0))
-        self._v.select(-2, at).copy_(value_states.select(-2, 0))
-        self._len = at + 1
-        self.keys, self.values = self._k.narrow(-2, 0, at + 1), self._v.narrow(-2, 0, at + 1)
-        return self.keys, self.values
+    def _grow(self, need: int, like_k: Any, like_v: Any) -> None:
+        """Buffers with room for twice `need` positions (at least 256), holding what these hold."""
+        capacity = max(need * 2, 256)
+        k = like_k.new_empty((*like_k.shape[:-2], capacity, like_k.shape[-1]))
+        v = like_v.new_empty((*like_v.shape[:-2], capacity, like_v.shape[-1]))
+        if self._len:
+            k[..., :self._len, :] = self._k[..., :self._len, :]
+            v[..., :self._len, :] = self._v[..., :self._len, :]
+        self._k, self._v = k, v
+
+    def make_room(self) -> None:
+        """Room in the buffers for one more position (a decoding step writes it in place)."""
+        if self._len >= self._k.shape[-2]:
+            self._grow(self._len + 1, self._k, self._v)
 
     def buffers(self) -> tuple[Any, Any]:
         """The key and value buffers, spare room included (None before the first update)."""
         return (self._k, self._v) if self.is_initialized else (None, None)
 
     def appended_in_place(self) -> None:
-        """Count one more position, written into the buffers by a compiled decoding step."""
+        """Count one more position, written into the buffers by a decoding step."""
         self._len += 1
         self.keys, self.values = self._k.narrow(-2, 0, self._len), self._v.narrow(-2, 0, self._len)
 

@@ -49,9 +49,8 @@ class StepBuild:
         self.step: compiled.CompiledStep | None = None
         self.state = "unsupported"
         self._child: subprocess.Popen[bytes] | None = None
-        if not compiled.supported(fast):
+        if fast is None or not fast.compilable:
             return
-        assert fast is not None
         name = compiled.package_key(fast, cpu, f"{model}|{kernels}")
         self.package = cache_dir / "compiled" / f"{name}.pt2"
         self.failure = self.package.with_suffix(".failed")
@@ -155,7 +154,7 @@ def main(argv: list[str]) -> int:
 
     settings = Settings(**json.loads(settings_json), compile_step="off", prefix_cache_mb=0)
     backend = make_backend_factory(settings)()
-    if not compiled.supported(backend.fast):
+    if backend.fast is None or not backend.fast.compilable:
         raise SystemExit("this model's decoding step cannot be compiled")
     partial = out.with_suffix(f".{os.getpid()}.partial.pt2")  # two servers may build the same package
     started = time.perf_counter()
