@@ -24,6 +24,7 @@ SOURCES = sorted(PACKAGE.rglob("*.py"))
 RUNS_PROCESSES = {
     "headless.py",  # starts `distill-lsp serve` itself, with a fixed argv
     "sweep/metrics.py",  # `distill-lsp sweep --check` (a tool run by hand, never the server) runs the user's check
+    "engine/step_build.py",  # builds the compiled decode step: this Python, a fixed module, server-owned settings as JSON
 }
 SERVER_NEVER_IMPORTS = ("distill_lsp.sweep", "distill_lsp.playground")
 NETWORK_MODULES = {"socket", "http", "urllib.request", "requests", "httpx", "aiohttp", "websockets"}
@@ -129,3 +130,12 @@ def test_secrets_are_masked_in_logs(secret: str) -> None:
 def test_tcp_binds_loopback_by_default() -> None:
     args = build_parser().parse_args(["serve", "--tcp"])
     assert args.host == "127.0.0.1"
+
+
+def test_the_compiled_step_build_is_started_only_from_server_owned_settings() -> None:
+    """The build child's argv carries settings as JSON: a TCP client must not be able to set any of them."""
+    from distill_lsp.engine.step_build import LOAD_SETTINGS
+    from distill_lsp.settings import OPTIONS
+
+    owned = {o.attr for o in OPTIONS if o.server_owned}
+    assert set(LOAD_SETTINGS) <= owned and "compile_step" in owned and "kernels" in owned
