@@ -124,6 +124,9 @@ def _start_child(settings: dict[str, Any], package: Path) -> subprocess.Popen[by
     log = package.with_suffix(".log").open("wb")
     command = [sys.executable, "-m", "distill_lsp.engine.step_build", json.dumps(settings), str(package),
                str(os.getpid())]
+    nice = shutil.which("nice")
+    if nice:  # at the lowest priority from its first instruction: importing torch is work too
+        command = [nice, "-n", "19", *command]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
     try:
         return subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env)
@@ -146,7 +149,7 @@ def main(argv: list[str]) -> int:
     settings_json, out, parent = argv[0], Path(argv[1]), int(argv[2])
     _leave_with_parent(parent)
     try:
-        os.nice(19)
+        os.setpriority(os.PRIO_PROCESS, 0, 19)  # where `nice` was not found to start it so
     except (AttributeError, OSError):
         pass
     from ..settings import Settings
