@@ -66,16 +66,16 @@ def measure(n_prompts: int, tokens: int, threads: int) -> dict[str, Any]:
 
 
 def _wait_for_compiled_step(ours: Any) -> float:
-    """Seconds spent waiting for a background build of the compiled step (0: none ran)."""
-    started = time.perf_counter()
-    if ours.step_build is None or ours.step_build.state != "pending":
+    """Seconds spent building the compiled step (0: it came from the cache), after waiting
+    for it to be loaded."""
+    if ours.step_build is None:
         return 0.0
-    print("building the compiled decoding step for this machine (once) ...", flush=True)
-    ours.step_build.build_now()
-    while ours.step_build.state == "building":
-        time.sleep(2.0)
-        ours.step_build.poll()
-    return time.perf_counter() - started
+    started, built = time.perf_counter(), ours.step_build.state == "pending"
+    if built:
+        print("building the compiled decoding step for this machine (once) ...", flush=True)
+        ours.step_build.build_now()
+    ours.step_build.wait()
+    return time.perf_counter() - started if built else 0.0
 
 
 def _greedy(tokens: int) -> Any:
@@ -114,10 +114,9 @@ def _decode_row(reference: Any, ours: Any, llm: Any, ids: list[int], tokens: int
     plain_tps = (tokens - 1) / max(1e-9, (t2 - t1) - (t1 - t0))
     result = ours.generate(_greedy(tokens)(ids, "bench-decode"))
     ours_tps = _tps(result)
-    step, ours.step_build.step = (ours.step_build.step, None) if ours.step_build else (None, None)
-    eager_tps = _tps(ours.generate(_greedy(tokens)(ids, "bench-decode-eager")))  # the eager step, for comparison
-    if ours.step_build:
-        ours.step_build.step = step
+    compiled, ours.fast.compiled = ours.fast.compiled, None  # the eager step, for comparison
+    eager_tps = _tps(ours.generate(_greedy(tokens)(ids, "bench-decode-eager")))
+    ours.fast.compiled = compiled
     llama_tps, llama_ids = llama_cpp.decode_tokens_per_second(llm, ids, tokens)
     with torch.inference_mode():
         full = torch.tensor([ids + ref_ids])
@@ -131,9 +130,10 @@ def _decode_row(reference: Any, ours: Any, llm: Any, ids: list[int], tokens: int
 
 def _steps(ours: Any) -> dict[str, Any]:
     """The decoding steps ours has: the eager one, and the compiled one when it is ready."""
-    steps = {"eager_step_forced": ours.fast.step} if ours.fast is not None else {}
-    if ours.step_build is not None and ours.step_build.step is not None:
-        steps["compiled_step_forced"] = ours.step_build.step.step
+    fast = ours.fast
+    steps = {"eager_step_forced": fast.graph} if fast is not None else {}
+    if fast is not None and fast.compiled is not None:
+        steps["compiled_step_forced"] = fast.compiled
     return steps
 
 
@@ -147,7 +147,7 @@ def _forced_steps(ours: Any, step: Any, ids: list[int], ref_ids: list[int]) -> f
     cache, sequence = new_cache(ours.model), ids + ref_ids
     with torch.inference_mode():
         ours.model(input_ids=torch.tensor([ids[:-1]]), cache=cache, use_cache=True, logits_to_keep=1)
-        picks = [int(step(sequence[i], cache).argmax()) for i in range(len(ids) - 1, len(sequence) - 1)]
+        picks = [int(ours.fast.run(step, sequence[i], cache).argmax()) for i in range(len(ids) - 1, len(sequence) - 1)]
     return _agree(picks, ref_ids)
 
 

@@ -47,7 +47,7 @@ def llama_int4(tokenizer, tmp_path_factory):
     fast = fastpath.FastDecoder(model)
     package = tmp_path_factory.mktemp("compiled") / "step.pt2"
     compiled.build(fast, package)
-    return fast, compiled.CompiledStep(fast, package)
+    return fast, compiled.load(package), package
 
 
 def _prefilled(fast, ids):
@@ -58,15 +58,15 @@ def _prefilled(fast, ids):
 
 
 def test_the_compiled_step_decodes_what_the_eager_step_does(llama_int4, tokenizer) -> None:
-    fast, step = llama_int4
+    fast, step, _ = llama_int4
     assert fast.compilable and fast.head.rescore_top  # the tied head's top logits are recomputed
     ids = tokenizer(SOURCE).input_ids
     eager, ours = _prefilled(fast, ids[:-1]), _prefilled(fast, ids[:-1])
     token, picked = ids[-1], []
     with torch.inference_mode():
         for _ in range(12):
-            want, got = fast.step(token, eager), step.step(token, ours)
-            assert got is not None and got.shape == want.shape
+            want, got = fast.run(fast.graph, token, eager), fast.run(step, token, ours)
+            assert got.shape == want.shape
             torch.testing.assert_close(got, want, atol=2e-2 * float(want.abs().max()), rtol=0)
             token = int(want.argmax())
             assert int(got.argmax()) == token
@@ -76,21 +76,22 @@ def test_the_compiled_step_decodes_what_the_eager_step_does(llama_int4, tokenize
         assert a.get_seq_length() == b.get_seq_length() == len(ids) + 11
         torch.testing.assert_close(a.keys, b.keys, atol=1e-3, rtol=1e-3)
         torch.testing.assert_close(a.values, b.values, atol=1e-3, rtol=1e-3)
-    assert step.agrees()
+    assert compiled.agrees(fast, step)
 
 
-def test_a_full_buffer_is_grown_by_the_eager_step_and_the_compiled_one_goes_on(llama_int4, tokenizer) -> None:
-    fast, step = llama_int4
-    cache = _prefilled(fast, tokenizer(SOURCE).input_ids)
+def test_the_compiled_step_goes_on_past_a_full_buffer_with_the_same_graph(llama_int4, tokenizer) -> None:
+    fast, step, _ = llama_int4
+    decoder = fastpath.FastDecoder(fast.model)
+    decoder.compiled = step
+    ids = tokenizer(SOURCE).input_ids
+    cache, eager = _prefilled(decoder, ids), _prefilled(decoder, ids)
     capacity = cache.layers[0].buffers()[0].shape[2]
     with torch.inference_mode():
-        while cache.get_seq_length() < capacity:
-            assert step.step(7, cache) is not None
-        assert step.step(7, cache) is None  # no room: the caller runs the eager step
-        fast.step(7, cache)
-        assert cache.layers[0].buffers()[0].shape[2] > capacity  # one graph for every capacity
-        assert step.step(7, cache) is not None
-    assert cache.get_seq_length() == capacity + 2
+        for _ in range(capacity - len(ids) + 3):
+            got, want = decoder.step(7, cache), decoder.run(decoder.graph, 7, eager)
+        torch.testing.assert_close(got, want, atol=2e-2 * float(want.abs().max()), rtol=0)
+    assert cache.layers[0].buffers()[0].shape[2] > capacity  # grown, and the one graph ran on
+    assert decoder.compiled_steps == capacity - len(ids) + 3 == cache.get_seq_length() - len(ids)
 
 
 class _Wrapped(torch.nn.Module):
@@ -105,7 +106,7 @@ class _Wrapped(torch.nn.Module):
 
 
 def test_a_step_with_a_layer_it_can_only_call_runs_eagerly_and_is_not_built(llama_int4, tokenizer, tmp_path) -> None:
-    fast, _ = llama_int4
+    fast, _, _ = llama_int4
     model = copy.deepcopy(fast.model)
     attn = model.model.layers[0].self_attn
     attn.o_proj = _Wrapped(attn.o_proj)
@@ -134,49 +135,53 @@ def test_the_backend_builds_the_step_in_the_background_and_then_decodes_with_it(
     assert backend.generate(request).token_ids == expected.token_ids  # this generation starts the build
     assert backend.step_build.state == "building"
     deadline = time.monotonic() + 600
-    while backend.step_build.state == "building" and time.monotonic() < deadline:
+    while backend.step_build.state in ("building", "loading") and time.monotonic() < deadline:
         assert backend.generate(request).token_ids == expected.token_ids  # eager meanwhile
         time.sleep(1.0)
     assert backend.step_build.state == "ready", (backend.step_build.package.with_suffix(".log").read_text())
     assert backend.info.kernels["compiled"] == "ready"
+    before = backend.fast.compiled_steps
     assert backend.generate(request).token_ids == expected.token_ids
-    assert backend.step_build.step.steps >= 23
-    # the next start loads the package at once
+    assert backend.fast.compiled_steps - before == len(expected.token_ids) - 1 > 0  # every step after the prompt
+    # the next start loads the package in a thread of its own, and takes it up once checked
     again = make_backend_factory(Settings(**common, compile_step="auto"))()
-    assert again.step_build.state == "ready" and again.step_build.step is not None
+    assert again.info.kernels["compiled"] == "loading" and again.fast.compiled is None
+    assert again.step_build.wait() == "ready" and again.fast.compiled is not None
 
 
 def _step_build(fast, cache_dir):
+    """A StepBuild for a decoder of its own (a ready one sets the decoder's compiled step)."""
     from distill_lsp.engine.step_build import StepBuild
 
-    return StepBuild(fast, {"model": "unused"}, "dense-fp32,int4-bf16", cache_dir, "test CPU", "tiny llama")
+    return StepBuild(fastpath.FastDecoder(fast.model), {"model": "unused"}, "dense-fp32,int4-bf16", cache_dir,
+                     "test CPU", "tiny llama")
 
 
 def test_without_a_compiler_or_after_a_failed_build_nothing_is_started(llama_int4, tmp_path, monkeypatch) -> None:
     from distill_lsp.engine import step_build
 
-    fast, _ = llama_int4
+    fast, _, _ = llama_int4
     monkeypatch.setattr(step_build, "compiler", lambda: None)
     build = _step_build(fast, tmp_path)
-    assert build.state == "no compiler" and build.poll() is None and build._child is None
+    assert build.poll() == "no compiler" and build._child is None
     monkeypatch.setattr(step_build, "compiler", lambda: "/usr/bin/c++")
     build.failure.parent.mkdir(parents=True)
     build.failure.write_text("RuntimeError: the compiler crashed\n")
     again = _step_build(fast, tmp_path)
-    assert again.state == "failed" and again.poll() is None and again._child is None  # not retried
+    assert again.poll() == "failed" and again._child is None and again.fast.compiled is None  # not retried
     assert step_build.kept(tmp_path) == (0, 1)
 
 
 def test_a_package_that_cannot_be_loaded_leaves_decoding_eager(llama_int4, tmp_path, monkeypatch) -> None:
     from distill_lsp.engine import step_build
 
-    fast, _ = llama_int4
+    fast, _, _ = llama_int4
     monkeypatch.setattr(step_build, "compiler", lambda: None)
     package = _step_build(fast, tmp_path).package
     package.parent.mkdir(parents=True)
     package.write_bytes(b"not a package")
     build = _step_build(fast, tmp_path)
-    assert build.state == "failed" and build.poll() is None
+    assert build.wait() == "failed" and build.fast.compiled is None
 
 
 def test_a_package_that_does_not_match_the_eager_step_is_not_used(llama_int4, tmp_path, monkeypatch) -> None:
@@ -184,13 +189,13 @@ def test_a_package_that_does_not_match_the_eager_step_is_not_used(llama_int4, tm
 
     from distill_lsp.engine import step_build
 
-    fast, step = llama_int4
+    fast, _, built = llama_int4
     monkeypatch.setattr(step_build, "compiler", lambda: None)
     package = _step_build(fast, tmp_path).package
     package.parent.mkdir(parents=True)
-    shutil.copy(step.package, package)
+    shutil.copy(built, package)
     loaded = _step_build(fast, tmp_path)
-    assert loaded.state == "ready" and loaded.poll() is not None  # the real package passes its check
-    monkeypatch.setattr(compiled.CompiledStep, "agrees", lambda self, tokens=3: False)
+    assert loaded.wait() == "ready" and loaded.fast.compiled is not None  # the real package passes its check
+    monkeypatch.setattr(compiled, "agrees", lambda fast, step, tokens=3: False)
     refused = _step_build(fast, tmp_path)
-    assert refused.state == "disagrees" and refused.poll() is None
+    assert refused.wait() == "disagrees" and refused.fast.compiled is None

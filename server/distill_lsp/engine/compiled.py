@@ -13,8 +13,9 @@ key/value buffers of `kvcache.GrowingLayer` are inputs too, written in place at 
 position; the buffer's capacity is a dynamic size, so one graph serves every length.
 
 Building takes about a minute on two cores and needs a C++ compiler; `step_build` runs it
-once per machine in a low-priority process and keeps the package in `cacheDir`. Loading
-it takes milliseconds. A loaded step is checked against the eager one before it is used.
+once per machine in a low-priority process and keeps the package in `cacheDir`, and loads
+it off the engine's thread. A loaded step is checked against the eager one before it is
+used; `FastDecoder.step` then runs it.
 """
 
 from __future__ import annotations
@@ -22,20 +23,19 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from .fastpath import FastDecoder
-from .kvcache import GrowingLayer, new_cache
+from .fastpath import COMPILED_BUFFERS, FastDecoder
+from .kvcache import new_cache
 
 logger = logging.getLogger(__name__)
 
 FORMAT = 1
 """Bumped whenever the graph's inputs or its computation change (old packages are not loaded)."""
-BUFFER_DTYPE = torch.float32
-"""The key/value buffers' dtype the graph is built for (the prompt path writes float32)."""
 CHECK_STEPS = 3
 """Decoding steps a loaded package must match the eager step on before it is used."""
 
@@ -71,42 +71,23 @@ def _scratch_cache(fast: FastDecoder, tokens: int = 8) -> Any:
     return cache
 
 
-class CompiledStep:
-    """``step(token, cache) -> logits | None``: the compiled step, or None where it cannot
-    run this step (a buffer full or of another dtype: the eager step then runs it)."""
+def load(package: Path) -> Callable[..., torch.Tensor]:
+    """The compiled step in `package`, called as `StepGraph` is (about 2 s in a fresh process:
+    importing inductor, which also probes the CPU's vector ISA with the compiler)."""
+    return torch._inductor.aoti_load_package(str(package))
 
-    def __init__(self, fast: FastDecoder, package: Path) -> None:
-        self.fast, self.package = fast, package
-        self.runner = torch._inductor.aoti_load_package(str(package))
-        self.steps = 0
-        """Steps run compiled (the rest ran eagerly)."""
 
-    def step(self, token: int, cache: Any) -> torch.Tensor | None:
-        layers = cache.layers
-        at = layers[0].get_seq_length()
-        buffers = [layer.buffers() for layer in layers]
-        if at < 1 or at >= self.fast.cos.shape[0] or any(
-                k is None or k.dtype != BUFFER_DTYPE or v.dtype != BUFFER_DTYPE or at >= k.shape[2]
-                for k, v in buffers):
-            return None
-        logits = self.runner(torch.tensor([token]), torch.tensor([at]), [k for k, _ in buffers],
-                             [v for _, v in buffers], self.fast.weights)
-        for layer in layers:
-            layer.appended_in_place()
-        self.steps += 1
-        return logits
-
-    def agrees(self, tokens: int = CHECK_STEPS) -> bool:
-        """The compiled step picks the eager step's tokens, with logits within bf16 rounding."""
-        eager, compiled = _scratch_cache(self.fast), _scratch_cache(self.fast)
-        if not all(isinstance(layer, GrowingLayer) for layer in compiled.layers):
-            return False
-        token = 1
-        with torch.inference_mode():
-            for _ in range(tokens):
-                want, got = self.fast.step(token, eager), self.step(token, compiled)
-                if got is None or int(got.argmax()) != int(want.argmax()) or \
-                        not torch.allclose(got, want, atol=1e-2 * float(want.abs().max()) + 1e-4, rtol=0):
-                    return False
-                token = int(want.argmax())
-        return True
+def agrees(fast: FastDecoder, compiled: Callable[..., torch.Tensor], tokens: int = CHECK_STEPS) -> bool:
+    """`compiled` picks the eager step's tokens, with logits within bf16 rounding."""
+    eager, ours = _scratch_cache(fast), _scratch_cache(fast)
+    if not fast.can_use(ours) or ours.layers[0].buffers()[0].dtype != COMPILED_BUFFERS:
+        return False
+    token = 1
+    with torch.inference_mode():
+        for _ in range(tokens):
+            want, got = fast.run(fast.graph, token, eager), fast.run(compiled, token, ours)
+            if int(got.argmax()) != int(want.argmax()) or \
+                    not torch.allclose(got, want, atol=1e-2 * float(want.abs().max()) + 1e-4, rtol=0):
+                return False
+            token = int(want.argmax())
+    return True

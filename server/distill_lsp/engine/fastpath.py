@@ -30,6 +30,8 @@ logger = logging.getLogger(__name__)
 FAMILY = ("llama", "qwen2", "mistral")
 TABLE_POSITIONS = 16384
 """Positions the rotary tables cover; a longer context decodes through the model's forward."""
+COMPILED_BUFFERS = torch.float32
+"""The key/value buffers' dtype a compiled step is built for (the prompt path writes float32)."""
 
 
 def supports(model: Any) -> bool:
@@ -102,6 +104,9 @@ class FastDecoder:
         self.compilable = all(isinstance(m, DecodeMatmul) for b in self.blocks for m in b.matmuls()) \
             and isinstance(self.head.matmul, DecodeMatmul)
         """Every matmul is data: the step can be traced into a graph whose inputs are all tensors."""
+        self.compiled: Callable[..., torch.Tensor] | None = None
+        """`graph` compiled (`engine.compiled`), run in its place once a package is loaded and checked."""
+        self.compiled_steps = 0
 
     @staticmethod
     def _block(layer: Any) -> _Block:
@@ -128,13 +133,23 @@ class FastDecoder:
             and cache.get_seq_length() < self.cos.shape[0]
 
     def step(self, token: int, cache: Any) -> torch.Tensor:
+        """The step, compiled where a compiled graph is loaded and the buffers are the float32
+        ones it was built for (a model loaded in another dtype decodes through `graph`)."""
+        compiled = self.compiled
+        if compiled is not None and cache.layers[0].buffers()[0].dtype == COMPILED_BUFFERS:
+            self.compiled_steps += 1
+            return self.run(compiled, token, cache)
+        return self.run(self.graph, token, cache)
+
+    def run(self, step: Callable[..., torch.Tensor], token: int, cache: Any) -> torch.Tensor:
+        """`step` (`graph` or its compiled form) for `token` at the end of `cache`, into room made for it."""
         device = self.embed.device
         at = cache.get_seq_length()
         for layer in cache.layers:
             layer.make_room()
-        logits = self.graph(torch.tensor([token], device=device), torch.tensor([at], device=device),
-                            [layer.buffers()[0] for layer in cache.layers],
-                            [layer.buffers()[1] for layer in cache.layers], self.weights)
+        logits = step(torch.tensor([token], device=device), torch.tensor([at], device=device),
+                      [layer.buffers()[0] for layer in cache.layers],
+                      [layer.buffers()[1] for layer in cache.layers], self.weights)
         for layer in cache.layers:
             layer.appended_in_place()
         return logits

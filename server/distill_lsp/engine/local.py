@@ -89,8 +89,16 @@ class LocalBackend:
             self.step_build = StepBuild(self.fast, compile_from, f"{choice['prompt']},{choice['decode']}", cache_dir,
                                         f"{cpu_class().describe()}|threads={torch.get_num_threads()}",
                                         f"{loaded.info.path}|{self.quantization.describe()}")
-            self.info = dataclasses.replace(self.info, kernels={**self.info.kernels, "compiled": self.step_build.state})
+        self._poll_compiled()
         self._warm_up()
+
+    def _poll_compiled(self) -> None:
+        """Let the compiled step move on (`StepBuild.poll`); its state goes into `info.kernels`."""
+        if self.step_build is None:
+            return
+        state = self.step_build.poll()  # cheap once nothing is under way
+        if state != self.info.kernels.get("compiled"):
+            self.info = dataclasses.replace(self.info, kernels={**self.info.kernels, "compiled": state})
 
     def _warm_up(self) -> None:
         """One tiny generation at load, healing a word as a mid-word request does, so the
@@ -152,9 +160,7 @@ class LocalBackend:
         import torch
 
         started = time.perf_counter()
-        if self.step_build is not None and self.step_build.state in ("pending", "building"):
-            self.step_build.poll()
-            self.info = dataclasses.replace(self.info, kernels={**self.info.kernels, "compiled": self.step_build.state})
+        self._poll_compiled()
         prompt = list(request.prompt_ids)
         if request.seed is not None:
             torch.manual_seed(request.seed)
@@ -223,10 +229,7 @@ class LocalBackend:
         if request.cancel.cancelled:
             return None
         if len(tokens) == 1 and fed and self.fast is not None and self.fast.can_use(cache):
-            compiled = self.step_build.step if self.step_build is not None else None
-            logits = compiled.step(tokens[0], cache) if compiled is not None else None
-            if logits is None:
-                logits = self.fast.step(tokens[0], cache)
+            logits = self.fast.step(tokens[0], cache)  # compiled once a package is ready
             fed.append(tokens[0])
             return logits
         logits = None

@@ -2,10 +2,11 @@
 anyone wait for it.
 
 At load the backend looks for the package in ``cacheDir/compiled``. If it is there, it is
-loaded (milliseconds) and checked against the eager step. If not, and a C++ compiler is
+loaded and checked against the eager step in a thread of its own (1-2 s in a fresh process,
+mostly importing inductor), and taken up by the engine's thread at its next poll. If not, and a C++ compiler is
 on the PATH, a child process at the lowest priority loads the same model the same way and
 builds it (about a minute on two cores) while the server answers with the eager step; the
-backend picks the package up at the start of the first generation after the child is done.
+package is loaded the same way once the child is done.
 The build starts with the first generation `BUILD_AFTER_S` after the model loaded, so a
 one-shot session (the headless `complete`) never starts one it would not wait for.
 A build that failed is remembered next to the package's name, so it is not retried on
@@ -37,25 +38,27 @@ BUILD_AFTER_S = 30.0
 
 
 class StepBuild:
-    """Where the compiled step stands for one backend: `state` is one of unsupported, no
-    compiler, pending (a build starts on a later poll), building, ready, failed, disagrees;
-    `poll` gives the step once ready."""
+    """Where the compiled step stands for one backend. `state` is one of unsupported, no
+    compiler, pending (a build starts on a later poll), building, loading (in a thread of
+    its own: about 2 s in a fresh process), ready (`FastDecoder.compiled` is set), failed,
+    disagrees. Only the engine's thread calls `poll`, which makes every change."""
 
     def __init__(self, fast: FastDecoder | None, load_settings: dict[str, Any], kernels: str,
                  cache_dir: Path, cpu: str, model: str, build_after_s: float = BUILD_AFTER_S) -> None:
         self.fast = fast
         self._build_at = time.monotonic() + build_after_s
         self._settings = {**load_settings, "kernels": kernels, "device": "cpu"}
-        self.step: compiled.CompiledStep | None = None
         self.state = "unsupported"
         self._child: subprocess.Popen[bytes] | None = None
+        self._loader: threading.Thread | None = None
+        self._loaded: tuple[str, Any] = ("failed", None)
         if fast is None or not fast.compilable:
             return
         name = compiled.package_key(fast, cpu, f"{model}|{kernels}")
         self.package = cache_dir / "compiled" / f"{name}.pt2"
         self.failure = self.package.with_suffix(".failed")
         if self.package.exists():
-            self._load()
+            self._start_loading()
         elif self.failure.exists():
             self.state = "failed"
             logger.info("compiled step: an earlier build failed (%s); decoding eagerly", self.failure)
@@ -65,9 +68,9 @@ class StepBuild:
         else:
             self.state = "pending"
 
-    def poll(self) -> compiled.CompiledStep | None:
-        """The compiled step once it is ready (starting a pending build when it is time,
-        loading the package when a build has just finished)."""
+    def poll(self) -> str:
+        """Move on where it is time: start a pending build, load a package just built, put a
+        loaded and checked one to use. The state after."""
         if self.state == "pending" and time.monotonic() >= self._build_at:
             self._child = _start_child(self._settings, self.package)
             self.state = "building"
@@ -75,34 +78,52 @@ class StepBuild:
         if self._child is not None and self._child.poll() is not None:
             code, self._child = self._child.returncode, None
             if code == 0 and self.package.exists():
-                self._load()
+                self._start_loading()
             else:
                 self.state = "failed"
                 logger.warning("compiled step: the build failed (exit %s); see %s", code,
                                self.package.with_suffix(".log"))
-        return self.step
+        if self._loader is not None and not self._loader.is_alive():
+            self._loader = None
+            self.state, step = self._loaded
+            if step is not None:
+                self.fast.compiled = step  # type: ignore[union-attr]
+        return self.state
 
     def build_now(self) -> None:
         """Start a pending build without waiting for the server to have been in use (benchmarks)."""
         self._build_at = time.monotonic()
         self.poll()
 
+    def wait(self, timeout: float = 900.0, every: float = 0.5) -> str:
+        """Poll until nothing is under way (a build or a load) or `timeout` passes; the state."""
+        deadline = time.monotonic() + timeout
+        while self.poll() in ("building", "loading") and time.monotonic() < deadline:
+            time.sleep(every)
+        return self.state
+
+    def _start_loading(self) -> None:
+        self.state = "loading"
+        self._loader = threading.Thread(target=self._load, name="compiled-step-load", daemon=True)
+        self._loader.start()
+
     def _load(self) -> None:
+        """In the loader thread: load the package and check it against the eager step."""
         assert self.fast is not None
         started = time.perf_counter()
         try:
-            step = compiled.CompiledStep(self.fast, self.package)
-            agrees = step.agrees()
+            step = compiled.load(self.package)
+            good = compiled.agrees(self.fast, step)
         except Exception as exc:  # noqa: BLE001 - a package this torch cannot run: decode eagerly
             logger.warning("compiled step: %s cannot be used (%s); decoding eagerly", self.package, exc)
-            self.state = "failed"
+            self._loaded = ("failed", None)
             return
-        if not agrees:
-            self.state = "disagrees"
+        if not good:
             logger.warning("compiled step: %s does not match the eager step; decoding eagerly", self.package)
+            self._loaded = ("disagrees", None)
             return
-        self.step, self.state = step, "ready"
         logger.info("compiled step: loaded and checked in %.2f s", time.perf_counter() - started)
+        self._loaded = ("ready", step)
 
 
 def compiler() -> str | None:
