@@ -109,23 +109,26 @@ def test_a_fix_that_moves_the_syntax_error_past_its_end_is_refused() -> None:
     assert judge_fix(job_js, ReplacementResult(0, len(js) - 1, fixed[:-1])).accepted
 
 
+def _go_fix_from_line_3(text: str) -> tuple[ActionInput, int, int]:
+    """A Fix of a Go file from its third line (after the package clause) to its last character."""
+    start, end = 11, len(text) - 1
+    return ActionInput(ActionKind.FIX, text, start, end, detect_language("go", None), "p.go", ("syntax error",)), start, end
+
+
 def test_a_fix_that_leaves_a_block_open_to_the_end_of_the_document_is_refused() -> None:
     # Seen in bench/actions.py (go-08, go-10): the answer rewrote a line and the function's `}`
     # was still missing; tree-sitter closes the block with a MISSING `}` at the very end of the
     # document, after the target, where the judge did not look.
-    go = detect_language("go", None)
     text = ("package p\n\nfunc sleep(r *http.Request, d time.Duration) {\n\tselect {\n\tcase <-time.After(d):\n"
             "\tcase <-r.Context().Done():\n}\n")
-    start, end = 11, len(text) - 1
-    fix_job = ActionInput(ActionKind.FIX, text, start, end, go, "p.go", ("syntax error",))
+    fix_job, start, end = _go_fix_from_line_3(text)
     still_open = text[start:end].replace("\tcase <-r.Context().Done():", "\tr.Context().Render(nil)")
     assert not judge_fix(fix_job, ReplacementResult(start, end, still_open)).accepted
     closed = text[start:end].replace("Done():\n}", "Done():\n\t}\n}")
     assert judge_fix(fix_job, ReplacementResult(start, end, closed)).accepted
     text = ("package p\n\nfunc Syscall6(trap, a1 uintptr) (r1, r2 uintptr, err Errno) {\n\truntime_entersyscall()\n"
             "\tr1, r2, err = RawSyscall6(trap, a1\n\truntime_exitsyscall()\n\treturn\n}\n")
-    start, end = 11, len(text) - 1
-    fix_job = ActionInput(ActionKind.FIX, text, start, end, go, "p.go", ("syntax error",))
+    fix_job, start, end = _go_fix_from_line_3(text)
     opened = text[start:end].replace("\tr1, r2, err = RawSyscall6(trap, a1\n", "\t{\n")
     assert not judge_fix(fix_job, ReplacementResult(start, end, opened)).accepted
     assert judge_fix(fix_job, ReplacementResult(start, end, text[start:end].replace("a1\n", "a1)\n"))).accepted

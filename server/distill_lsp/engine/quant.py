@@ -27,6 +27,7 @@ It sees one row per forward (the last position's), so it runs on the decoding pa
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -199,13 +200,13 @@ class KernelLinear(nn.Module):
             if padded != count:
                 x = nn.functional.pad(x, (0, 0, 0, padded - count))
             return nn.functional.linear(x, self.bf16)[:count].float()
+        packed = self._packed(path)
+        return packed.run(rows.to(packed.dtype).contiguous()).float()
+
+    def _packed(self, path: str) -> DecodeMatmul:
+        """An int8/int4 path's packed kernel, without the bias."""
         kind, dtype = self._format(path)
-        x = rows.to(dtype).contiguous()
-        if kind == "int8":
-            y = torch.ops.aten._weight_int8pack_mm(x, self.codes["int8"], self.scales[kind, dtype])
-        else:
-            y = torch.ops.aten._weight_int4pack_mm_for_cpu(x, self.codes["int4"], GROUP, self.scales[kind, dtype])
-        return y.float()
+        return DecodeMatmul(kind, dtype, (self.codes[kind], self.scales[kind, dtype]))
 
     def decode_matmul(self) -> DecodeMatmul:
         """The decoding path as data (kernel, activation dtype, tensors, bias): the eager
@@ -214,8 +215,7 @@ class KernelLinear(nn.Module):
         if path in (DENSE_FP32, DENSE_BF16):
             weight = self.weight if path == DENSE_FP32 else self.bf16
             return DecodeMatmul("dense", weight.dtype, (weight,), self.bias)  # type: ignore[union-attr]
-        kind, dtype = self._format(path)
-        return DecodeMatmul(kind, dtype, (self.codes[kind], self.scales[kind, dtype]), self.bias)
+        return dataclasses.replace(self._packed(path), bias=self.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shape = x.shape
